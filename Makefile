@@ -1,0 +1,32 @@
+# Every target sets itself up: a fresh machine needs only Python 3.11 and pip.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+
+.DEFAULT_GOAL := help
+.PHONY: help demo test lint rdk-parameters clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+demo: $(STAMP) ## evaluate the built-in demo estate (moto, no AWS account); writes out/
+	$(BIN)/lambda-vpc-rules demo --out out
+
+test: $(STAMP) lint ## lint, then run the test suite
+	$(BIN)/python -m pytest
+
+lint: $(STAMP) ## ruff
+	$(BIN)/ruff check src tests rules
+
+rdk-parameters: $(STAMP) ## regenerate rules/*/parameters.json from the rule registry
+	$(BIN)/python -m lambda_vpc_rules.packaging parameters
+
+clean: ## remove the virtual environment and outputs
+	rm -rf $(VENV) out dist .pytest_cache

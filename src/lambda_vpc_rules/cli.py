@@ -1,0 +1,164 @@
+"""`lambda-vpc-rules`: evaluate an account from the command line (read-only), or the demo estate."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+
+from . import __version__
+from .engine import evaluate_account
+from .fetch import Fetcher, retry_config
+from .output import RENDERERS, ScanReport
+from .rules import RULES, InvalidParameter, Rule, get_rule
+
+EXIT_OK, EXIT_NON_COMPLIANT, EXIT_ERROR = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad arguments: reported in one line, exit code 2."""
+
+
+def scan_session(
+    session: boto3.Session,
+    rules: Sequence[Rule] = RULES,
+    raw_parameters: dict[str, str] | None = None,
+    endpoint_url: str | None = None,
+    progress=lambda message: None,
+) -> ScanReport:
+    """Evaluate the session's account and region with `rules`: what `scan` and the demo both run."""
+    if not session.region_name:
+        raise UsageError("no region: pass --region or set AWS_REGION")
+    parameters = _parse_parameters(rules, raw_parameters or {})
+
+    def client_for(service: str) -> Any:
+        return session.client(service, endpoint_url=endpoint_url, config=retry_config())
+
+    fetcher = Fetcher(client_for)
+    account_id = fetcher.client("sts").get_caller_identity()["Account"]
+    evaluations = evaluate_account(fetcher, rules, parameters, progress)
+    generated_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return ScanReport(account_id, session.region_name, generated_at, evaluations)
+
+
+def _parse_parameters(rules: Sequence[Rule], raw: dict[str, str]) -> dict[str, dict[str, Any]]:
+    known = {parameter.name for rule in rules for parameter in rule.parameters}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise UsageError(f"no selected rule has parameter {', '.join(unknown)}")
+    try:
+        return {rule.config_rule_name: rule.parse_parameters(raw) for rule in rules}
+    except InvalidParameter as error:
+        raise UsageError(str(error)) from None
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return key, value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lambda-vpc-rules", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    scan = commands.add_parser("scan", help="evaluate a live account and region, read-only")
+    scan.add_argument("--region", help="AWS region (default: the profile's or AWS_REGION)")
+    scan.add_argument("--profile", help="AWS named profile")
+    scan.add_argument("--endpoint-url", help="AWS endpoint, e.g. a moto server")
+    _add_evaluation_arguments(scan)
+
+    demo = commands.add_parser("demo", help="evaluate a built-in demo estate in an in-process moto mock")
+    demo.add_argument("--out", default="out", help="directory for the JSON result (default: out)")
+    _add_evaluation_arguments(demo)
+    return parser
+
+
+def _add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
+    names = [rule.config_rule_name for rule in RULES]
+    parser.add_argument("--rule", action="append", choices=names, help="rule to run (repeatable; default: all)")
+    parser.add_argument(
+        "--param",
+        action="append",
+        type=_key_value,
+        default=[],
+        metavar="NAME=VALUE",
+        help="rule parameter, as in AWS Config (repeatable)",
+    )
+    parser.add_argument(
+        "--format", choices=sorted(RENDERERS), help="output format (default: table on a terminal, else json)"
+    )
+    parser.add_argument("--output", help="write the result to this file instead of standard output")
+
+
+def _selected_rules(args: argparse.Namespace) -> list[Rule]:
+    return [get_rule(name) for name in args.rule] if args.rule else list(RULES)
+
+
+def _progress_printer():
+    if not sys.stderr.isatty():
+        return lambda message: None
+    return lambda message: print(f"… {message}", file=sys.stderr, flush=True)
+
+
+def _emit(report: ScanReport, fmt: str | None, output: str | None) -> None:
+    fmt = fmt or ("table" if (output is None and sys.stdout.isatty()) else "json")
+    text = RENDERERS[fmt](report)
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        sys.stdout.write(text)
+
+
+def _describe_client_error(error: ClientError) -> str:
+    code = error.response.get("Error", {}).get("Code", "Unknown")
+    message = error.response.get("Error", {}).get("Message", "")
+    if "AccessDenied" in code or "UnauthorizedOperation" in code:
+        return (
+            f"access denied: {error.operation_name} was refused ({code}); grant it to the scanning identity. {message}"
+        )
+    return f"{error.operation_name} failed: {code}: {message}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return EXIT_ERROR if exit_.code else EXIT_OK
+    try:
+        if args.command == "demo":
+            from .demo import run_demo  # imports moto, which only the demo needs
+
+            report = run_demo(args.out, _selected_rules(args), dict(args.param), _progress_printer())
+            _emit(report, args.format or "table", args.output)
+            return EXIT_OK
+        session = boto3.Session(profile_name=args.profile, region_name=args.region)
+        report = scan_session(session, _selected_rules(args), dict(args.param), args.endpoint_url, _progress_printer())
+        _emit(report, args.format, args.output)
+        return EXIT_NON_COMPLIANT if report.has_non_compliant else EXIT_OK
+    except UsageError as error:
+        print(f"lambda-vpc-rules: {error}", file=sys.stderr)
+    except ClientError as error:
+        print(f"lambda-vpc-rules: {_describe_client_error(error)}", file=sys.stderr)
+    except NoCredentialsError:
+        print("lambda-vpc-rules: no AWS credentials found (set a profile or AWS_* variables)", file=sys.stderr)
+    except ProfileNotFound as error:
+        print(f"lambda-vpc-rules: {error}", file=sys.stderr)
+    except BotoCoreError as error:
+        print(f"lambda-vpc-rules: AWS error: {error}", file=sys.stderr)
+    except OSError as error:
+        print(f"lambda-vpc-rules: {error}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,333 @@
+"""The one place that reads AWS.
+
+Two ways in:
+- `account_facts(needs)`: a whole account and region (scan, scheduled evaluation). Each resource type is
+  listed once with a paginator, so the number of calls grows with pages, not with functions.
+- `facts_for(functions, needs)`: only what the given functions depend on (one changed function).
+
+Only the fact kinds a rule needs are read. Errors (AccessDenied, throttling that outlasted the retries)
+propagate as botocore `ClientError`: an error is never turned into a verdict here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from .functions import from_lambda_api
+from .model import (
+    Fact,
+    Facts,
+    LambdaFunction,
+    ManagedPolicy,
+    NatGateway,
+    Role,
+    Route,
+    RouteTable,
+    Subnet,
+    Vpc,
+    role_name_from_arn,
+)
+
+# One retry configuration for every client: botocore's standard mode backs off on throttling
+# (Throttling, ThrottlingException, RequestLimitExceeded) and transient errors.
+RETRY_MODE = "standard"
+DEFAULT_MAX_ATTEMPTS = 10
+MAX_ATTEMPTS_ENV = "LAMBDA_VPC_RULES_MAX_ATTEMPTS"
+EC2_FILTER_VALUES_LIMIT = 200  # EC2 accepts at most 200 values in one filter
+
+
+def max_attempts() -> int:
+    return int(os.environ.get(MAX_ATTEMPTS_ENV, DEFAULT_MAX_ATTEMPTS))
+
+
+def retry_config() -> Config:
+    return Config(retries={"mode": RETRY_MODE, "max_attempts": max_attempts()})
+
+
+def apply_retry_environment() -> None:
+    """For clients we do not build ourselves (rdklib's ClientFactory): botocore reads these variables."""
+    os.environ.setdefault("AWS_RETRY_MODE", RETRY_MODE)
+    os.environ.setdefault("AWS_MAX_ATTEMPTS", str(max_attempts()))
+
+
+# Fact kinds that need other kinds read first (a targeted read finds VPCs through subnets, etc.).
+_PREREQUISITES = {
+    Fact.VPCS: {Fact.SUBNETS},
+    Fact.ROUTE_TABLES: {Fact.SUBNETS},
+    Fact.NAT_GATEWAYS: {Fact.ROUTE_TABLES, Fact.SUBNETS},
+}
+
+
+def _with_prerequisites(needs: Iterable[Fact]) -> set[Fact]:
+    result = set(needs)
+    for need in list(result):
+        result |= _PREREQUISITES.get(need, set())
+    return result
+
+
+def _chunks(values: list[str], size: int = EC2_FILTER_VALUES_LIMIT) -> Iterator[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def route_target_kind(route: dict[str, Any]) -> tuple[str, str | None]:
+    """What a route sends traffic to, as (kind, target id)."""
+    if route.get("NatGatewayId"):
+        return "nat-gateway", route["NatGatewayId"]
+    if route.get("TransitGatewayId"):
+        return "transit-gateway", route["TransitGatewayId"]
+    if route.get("EgressOnlyInternetGatewayId"):
+        return "egress-only-internet-gateway", route["EgressOnlyInternetGatewayId"]
+    if route.get("InstanceId"):
+        return "nat-instance", route["InstanceId"]
+    gateway = route.get("GatewayId")
+    if gateway:
+        if gateway == "local":
+            return "local", gateway
+        if gateway.startswith("igw-"):
+            return "internet-gateway", gateway
+        if gateway.startswith("vpce-"):
+            return "gateway-load-balancer-endpoint", gateway
+        if gateway.startswith("vgw-"):
+            return "virtual-private-gateway", gateway
+        return "gateway", gateway
+    if route.get("NetworkInterfaceId"):
+        return "nat-instance", route["NetworkInterfaceId"]
+    if route.get("VpcPeeringConnectionId"):
+        return "vpc-peering-connection", route["VpcPeeringConnectionId"]
+    if route.get("LocalGatewayId"):
+        return "local-gateway", route["LocalGatewayId"]
+    if route.get("CarrierGatewayId"):
+        return "carrier-gateway", route["CarrierGatewayId"]
+    if route.get("CoreNetworkArn"):
+        return "core-network", route["CoreNetworkArn"]
+    return "unknown", None
+
+
+def _vpc(raw: dict[str, Any]) -> Vpc:
+    return Vpc(vpc_id=raw["VpcId"], instance_tenancy=raw.get("InstanceTenancy", "default"))
+
+
+def _subnet(raw: dict[str, Any]) -> Subnet:
+    ipv6 = tuple(
+        assoc["Ipv6CidrBlock"]
+        for assoc in raw.get("Ipv6CidrBlockAssociationSet") or ()
+        if (assoc.get("Ipv6CidrBlockState") or {}).get("State") == "associated"
+    )
+    return Subnet(
+        subnet_id=raw["SubnetId"],
+        vpc_id=raw["VpcId"],
+        ipv6_cidr_blocks=ipv6,
+        map_public_ip_on_launch=bool(raw.get("MapPublicIpOnLaunch")),
+    )
+
+
+def _route_table(raw: dict[str, Any]) -> RouteTable:
+    routes = []
+    for route in raw.get("Routes") or ():
+        destination = (
+            route.get("DestinationCidrBlock")
+            or route.get("DestinationIpv6CidrBlock")
+            or route.get("DestinationPrefixListId")
+            or ""
+        )
+        kind, target = route_target_kind(route)
+        routes.append(
+            Route(destination=destination, target_id=target, target_kind=kind, state=route.get("State", "active"))
+        )
+    associations = [
+        assoc
+        for assoc in raw.get("Associations") or ()
+        if (assoc.get("AssociationState") or {}).get("State", "associated") == "associated"
+    ]
+    return RouteTable(
+        route_table_id=raw["RouteTableId"],
+        vpc_id=raw["VpcId"],
+        routes=tuple(routes),
+        subnet_ids=tuple(assoc["SubnetId"] for assoc in associations if assoc.get("SubnetId")),
+        is_main=any(assoc.get("Main") for assoc in associations),
+    )
+
+
+def _nat_gateway(raw: dict[str, Any]) -> NatGateway:
+    return NatGateway(
+        nat_gateway_id=raw["NatGatewayId"],
+        state=raw.get("State", "unknown"),
+        subnet_id=raw.get("SubnetId"),
+        connectivity_type=raw.get("ConnectivityType", "public"),
+    )
+
+
+def _policy_name(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
+class Fetcher:
+    """Reads AWS through clients made by `client_for(service_name)`, each client made once."""
+
+    def __init__(self, client_for: Callable[[str], Any]):
+        self._client_for = client_for
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self._client_for(service)
+        return self._clients[service]
+
+    def _pages(self, service: str, operation: str, result_key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        paginator = self.client(service).get_paginator(operation)
+        for page in paginator.paginate(**kwargs):
+            yield from page.get(result_key) or ()
+
+    # Lambda -----------------------------------------------------------------------------------------
+
+    def list_functions(self) -> list[LambdaFunction]:
+        return [from_lambda_api(raw) for raw in self._pages("lambda", "list_functions", "Functions")]
+
+    # Whole account ----------------------------------------------------------------------------------
+
+    def account_facts(self, needs: Iterable[Fact]) -> Facts:
+        needs = _with_prerequisites(needs)
+        facts: dict[str, Any] = {}
+        if Fact.VPCS in needs:
+            facts["vpcs"] = {v.vpc_id: v for v in map(_vpc, self._pages("ec2", "describe_vpcs", "Vpcs"))}
+        if Fact.SUBNETS in needs:
+            facts["subnets"] = {s.subnet_id: s for s in map(_subnet, self._pages("ec2", "describe_subnets", "Subnets"))}
+        if Fact.ROUTE_TABLES in needs:
+            tables = map(_route_table, self._pages("ec2", "describe_route_tables", "RouteTables"))
+            facts["route_tables"] = {t.route_table_id: t for t in tables}
+        if Fact.NAT_GATEWAYS in needs:
+            gateways = map(_nat_gateway, self._pages("ec2", "describe_nat_gateways", "NatGateways"))
+            facts["nat_gateways"] = {g.nat_gateway_id: g for g in gateways}
+        if Fact.IAM in needs:
+            facts["roles"], facts["policies"] = self._account_iam()
+        return Facts(**facts)
+
+    def _account_iam(self) -> tuple[dict[str, Role], dict[str, ManagedPolicy]]:
+        """Every role and policy from GetAccountAuthorizationDetails: a handful of pages, no per-role calls."""
+        roles: dict[str, Role] = {}
+        policies: dict[str, ManagedPolicy] = {}
+        paginator = self.client("iam").get_paginator("get_account_authorization_details")
+        pages = paginator.paginate(Filter=["Role", "LocalManagedPolicy", "AWSManagedPolicy"])
+        for page in pages:
+            for raw in page.get("RoleDetailList") or ():
+                role = _role_from_details(raw)
+                roles[role.name] = role
+            for raw in page.get("Policies") or ():
+                # moto leaves PolicyName out of this answer: key by ARN, name from the ARN.
+                default = next((v for v in raw.get("PolicyVersionList") or () if v.get("IsDefaultVersion")), None)
+                if default is not None:
+                    arn = raw["Arn"]
+                    policies[arn] = ManagedPolicy(arn, raw.get("PolicyName") or _policy_name(arn), default["Document"])
+        # A boundary or attached policy may be missing from the answer (AWS lists only what is in use).
+        referenced = {arn for role in roles.values() for arn in _role_policy_arns(role)}
+        policies.update(self._managed_policies(referenced - policies.keys()))
+        return roles, policies
+
+    # One function (or a few) -----------------------------------------------------------------------
+
+    def facts_for(self, functions: Iterable[LambdaFunction], needs: Iterable[Fact]) -> Facts:
+        functions = [fn for fn in functions if fn.in_vpc]
+        needs = _with_prerequisites(needs)
+        facts: dict[str, Any] = {}
+        subnet_ids = sorted({sid for fn in functions for sid in fn.subnet_ids})
+        subnets: dict[str, Subnet] = {}
+        if Fact.SUBNETS in needs and subnet_ids:
+            subnets = {
+                s.subnet_id: s
+                for s in map(_subnet, self._filtered("describe_subnets", "Subnets", "subnet-id", subnet_ids))
+            }
+            facts["subnets"] = subnets
+        vpc_ids = sorted({s.vpc_id for s in subnets.values()})
+        if Fact.VPCS in needs and vpc_ids:
+            facts["vpcs"] = {v.vpc_id: v for v in map(_vpc, self._filtered("describe_vpcs", "Vpcs", "vpc-id", vpc_ids))}
+        tables: dict[str, RouteTable] = {}
+        if Fact.ROUTE_TABLES in needs and vpc_ids:
+            # All tables of the VPCs: the subnets' own and the main table, in one read.
+            raw_tables = self._filtered("describe_route_tables", "RouteTables", "vpc-id", vpc_ids)
+            tables = {t.route_table_id: t for t in map(_route_table, raw_tables)}
+            facts["route_tables"] = tables
+        if Fact.NAT_GATEWAYS in needs:
+            nat_ids = sorted(
+                {
+                    route.target_id
+                    for table in tables.values()
+                    for route in table.routes
+                    if route.target_kind == "nat-gateway" and route.target_id
+                }
+            )
+            if nat_ids:
+                raw_gateways = self._filtered("describe_nat_gateways", "NatGateways", "nat-gateway-id", nat_ids)
+                facts["nat_gateways"] = {g.nat_gateway_id: g for g in map(_nat_gateway, raw_gateways)}
+        if Fact.IAM in needs:
+            role_names = sorted({role_name_from_arn(fn.role_arn) for fn in functions if fn.role_arn})
+            roles = {name: role for name in role_names if (role := self._role(name)) is not None}
+            referenced = {arn for role in roles.values() for arn in _role_policy_arns(role)}
+            facts["roles"], facts["policies"] = roles, self._managed_policies(referenced)
+        return Facts(**facts)
+
+    def _filtered(self, operation: str, result_key: str, filter_name: str, values: list[str]) -> Iterator[dict]:
+        # A filter, unlike an ID list, answers without error when an ID does not exist.
+        for chunk in _chunks(values):
+            yield from self._pages("ec2", operation, result_key, Filters=[{"Name": filter_name, "Values": chunk}])
+
+    def _role(self, name: str) -> Role | None:
+        iam = self.client("iam")
+        try:
+            raw = iam.get_role(RoleName=name)["Role"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "NoSuchEntity":
+                return None
+            raise
+        inline = {}
+        for policy_name in self._pages("iam", "list_role_policies", "PolicyNames", RoleName=name):
+            inline[policy_name] = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
+        attached = tuple(
+            p["PolicyArn"] for p in self._pages("iam", "list_attached_role_policies", "AttachedPolicies", RoleName=name)
+        )
+        boundary = (raw.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+        return Role(
+            name=name,
+            arn=raw["Arn"],
+            inline_policies=inline,
+            attached_policy_arns=attached,
+            permissions_boundary_arn=boundary,
+        )
+
+    def _managed_policies(self, arns: Iterable[str]) -> dict[str, ManagedPolicy]:
+        iam = self.client("iam")
+        policies = {}
+        for arn in sorted(arns):
+            try:
+                policy = iam.get_policy(PolicyArn=arn)["Policy"]
+                version = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])
+            except ClientError as error:
+                if error.response["Error"]["Code"] == "NoSuchEntity":
+                    continue  # absent from the facts: the rule reports it missing
+                raise
+            policies[arn] = ManagedPolicy(
+                arn, policy.get("PolicyName") or _policy_name(arn), version["PolicyVersion"]["Document"]
+            )
+        return policies
+
+
+def _role_from_details(raw: dict[str, Any]) -> Role:
+    return Role(
+        name=raw["RoleName"],
+        arn=raw["Arn"],
+        inline_policies={p["PolicyName"]: p["PolicyDocument"] for p in raw.get("RolePolicyList") or ()},
+        attached_policy_arns=tuple(p["PolicyArn"] for p in raw.get("AttachedManagedPolicies") or ()),
+        permissions_boundary_arn=(raw.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
+    )
+
+
+def _role_policy_arns(role: Role) -> set[str]:
+    arns = set(role.attached_policy_arns)
+    if role.permissions_boundary_arn:
+        arns.add(role.permissions_boundary_arn)
+    return arns

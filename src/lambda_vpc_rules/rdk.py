@@ -1,0 +1,52 @@
+"""Adapts the core to rdklib: one `ConfigRule` class serves every rule of the pack.
+
+rdklib parses the event, inflates oversized items, assumes `ExecutionRoleName` / honours
+`AssumeRoleMode`, batches PutEvaluations and clears stale evaluations; this class only builds a
+`LambdaFunction` from the configuration item, reads facts through the shared fetch layer and turns
+verdicts into rdklib `Evaluation`s.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rdklib import ConfigRule, Evaluation, Evaluator, InvalidParametersError
+
+from .engine import evaluate_account
+from .fetch import Fetcher, apply_retry_environment
+from .functions import from_configuration_item
+from .model import LAMBDA_RESOURCE_TYPE
+from .rules import InvalidParameter, Rule, get_rule
+
+apply_retry_environment()
+
+
+class PackRule(ConfigRule):
+    def __init__(self, rule: Rule):
+        super().__init__()
+        self.rule = rule
+
+    def evaluate_parameters(self, rule_parameters: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.rule.parse_parameters(rule_parameters)
+        except InvalidParameter as error:
+            raise InvalidParametersError(str(error)) from None
+
+    def evaluate_change(self, event, client_factory, configuration_item, valid_rule_parameters):
+        function = from_configuration_item(configuration_item)
+        facts = Fetcher(client_factory.build_client).facts_for([function], self.rule.needs)
+        verdict = self.rule.evaluate(function, facts, valid_rule_parameters)
+        return [Evaluation(verdict.compliance.value, annotation=verdict.annotation)]
+
+    def evaluate_periodic(self, event, client_factory, valid_rule_parameters):
+        fetcher = Fetcher(client_factory.build_client)
+        results = evaluate_account(fetcher, [self.rule], {self.rule.config_rule_name: valid_rule_parameters})
+        return [
+            Evaluation(result.compliance.value, result.resource_id, result.resource_type, result.annotation)
+            for result in results
+        ]
+
+
+def evaluator_for(rule_name: str) -> Evaluator:
+    """The rdklib Evaluator for one rule of the pack, scoped to Lambda functions."""
+    return Evaluator(PackRule(get_rule(rule_name)), [LAMBDA_RESOURCE_TYPE])

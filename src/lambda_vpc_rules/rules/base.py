@@ -1,0 +1,78 @@
+"""What a rule is: a pure check over a function and facts, its parameters, and the facts it needs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..model import Fact, Facts, LambdaFunction, Subnet, Verdict, not_applicable
+
+
+class InvalidParameter(ValueError):
+    """A rule parameter with a value the rule cannot use; the message names the parameter."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    default: str
+    description: str
+    parse: Callable[[str], Any]
+
+
+def parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value not in ("true", "false"):
+        raise ValueError("expected true or false")
+    return value == "true"
+
+
+def choice_list(allowed: tuple[str, ...]) -> Callable[[str], frozenset[str]]:
+    def parse(text: str) -> frozenset[str]:
+        values = {item.strip().lower() for item in text.split(",") if item.strip()}
+        unknown = sorted(values - set(allowed))
+        if unknown:
+            raise ValueError(f"unknown {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+        return frozenset(values)
+
+    return parse
+
+
+Check = Callable[[LambdaFunction, Facts, Mapping[str, Any]], Verdict]
+
+
+@dataclass(frozen=True)
+class Rule:
+    config_rule_name: str  # the AWS Config rule name, e.g. lambda-vpc-default-tenancy
+    rdk_name: str  # the RDK rule folder, e.g. LAMBDA_VPC_DEFAULT_TENANCY
+    description: str
+    needs: frozenset[Fact]
+    check: Check
+    parameters: tuple[Parameter, ...] = ()
+
+    def parse_parameters(self, raw: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Typed parameters from AWS Config's strings; keys this rule does not define (rdklib's
+        ExecutionRoleName, AssumeRoleMode...) are left alone."""
+        raw = raw or {}
+        parsed = {}
+        for parameter in self.parameters:
+            value = raw.get(parameter.name)
+            text = parameter.default if value is None or str(value).strip() == "" else str(value)
+            try:
+                parsed[parameter.name] = parameter.parse(text)
+            except ValueError as error:
+                raise InvalidParameter(f"{parameter.name}: invalid value {text!r}: {error}") from None
+        return parsed
+
+    def evaluate(self, function: LambdaFunction, facts: Facts, parameters: Mapping[str, Any]) -> Verdict:
+        if not function.in_vpc:
+            return not_applicable("Function is not attached to a VPC.")
+        return self.check(function, facts, parameters)
+
+
+def function_subnets(function: LambdaFunction, facts: Facts) -> tuple[list[Subnet], list[str]]:
+    """The function's subnets that exist, and the IDs of those that could not be found."""
+    found = [facts.subnets[sid] for sid in function.subnet_ids if sid in facts.subnets]
+    missing = [sid for sid in function.subnet_ids if sid not in facts.subnets]
+    return found, missing

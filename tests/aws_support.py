@@ -1,0 +1,269 @@
+"""Builders for test estates in moto, AWS Config events in the documented format, and the capture of
+AWS Config calls that moto does not implement."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.awsrequest import AWSResponse
+from botocore.validate import ParamValidator
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+CAPTURE_TIME = "2026-11-24T12:00:00.000Z"
+CONFIG_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/config-rule-role"
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("index.py", "def handler(event, context):\n    return None\n")
+    return buffer.getvalue()
+
+
+class Estate:
+    """Small helpers over moto clients; each returns the new resource's ID."""
+
+    def __init__(self, session: boto3.Session):
+        self.session = session
+        self.ec2 = session.client("ec2")
+        self.iam = session.client("iam")
+        self.lam = session.client("lambda")
+        self._role_arn: str | None = None
+
+    def vpc(self, cidr: str = "10.0.0.0/16", tenancy: str = "default") -> str:
+        return self.ec2.create_vpc(CidrBlock=cidr, InstanceTenancy=tenancy)["Vpc"]["VpcId"]
+
+    def subnet(self, vpc_id: str, cidr: str, az: str = "a") -> str:
+        return self.ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=f"{REGION}{az}")["Subnet"][
+            "SubnetId"
+        ]
+
+    def role(self, name: str = "fn-role") -> str:
+        return self.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"]["Arn"]
+
+    def default_role(self) -> str:
+        if self._role_arn is None:
+            self._role_arn = self.role("default-fn-role")
+        return self._role_arn
+
+    def function(
+        self,
+        name: str,
+        subnets: list[str] | None = None,
+        role: str | None = None,
+        ipv6: bool | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        if subnets is not None:
+            vpc: dict[str, Any] = {"SubnetIds": subnets, "SecurityGroupIds": []}
+            if ipv6 is not None:
+                vpc["Ipv6AllowedForDualStack"] = ipv6
+            kwargs["VpcConfig"] = vpc
+        if tags:
+            kwargs["Tags"] = tags
+        return self.lam.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role or self.default_role(),
+            Handler="index.handler",
+            Code={"ZipFile": _zip()},
+            **kwargs,
+        )
+
+
+def configuration_item(function: dict[str, Any], status: str = "OK", tags: dict[str, str] | None = None) -> dict:
+    """An AWS::Lambda::Function configuration item as AWS Config sends it, from a Lambda API answer."""
+    vpc = function.get("VpcConfig") or {}
+    configuration = {
+        "functionName": function["FunctionName"],
+        "functionArn": function["FunctionArn"],
+        "runtime": function.get("Runtime"),
+        "role": function["Role"],
+        "handler": function.get("Handler"),
+        "codeSize": function.get("CodeSize", 0),
+        "timeout": function.get("Timeout", 3),
+        "memorySize": function.get("MemorySize", 128),
+        "lastModified": function.get("LastModified"),
+        "version": "$LATEST",
+        "tracingConfig": {"mode": "PassThrough"},
+        "layers": [],
+        "packageType": "Zip",
+        "architectures": ["x86_64"],
+    }
+    if vpc.get("SubnetIds"):
+        configuration["vpcConfig"] = {
+            "subnetIds": vpc["SubnetIds"],
+            "securityGroupIds": vpc.get("SecurityGroupIds", []),
+        }
+        if "Ipv6AllowedForDualStack" in vpc:
+            configuration["vpcConfig"]["ipv6AllowedForDualStack"] = vpc["Ipv6AllowedForDualStack"]
+    return {
+        "relatedEvents": [],
+        "relationships": [
+            {"resourceId": sid, "resourceType": "AWS::EC2::Subnet", "name": "Is associated with Subnet"}
+            for sid in vpc.get("SubnetIds") or []
+        ],
+        "configuration": configuration if status != "ResourceDeleted" else None,
+        "supplementaryConfiguration": {},
+        "tags": tags or {},
+        "configurationItemVersion": "1.3",
+        "configurationItemCaptureTime": CAPTURE_TIME,
+        "configurationStateId": 1700000000000,
+        "awsAccountId": ACCOUNT,
+        "configurationItemStatus": status,
+        "resourceType": "AWS::Lambda::Function",
+        "resourceId": function["FunctionName"],
+        "resourceName": function["FunctionName"],
+        "ARN": function["FunctionArn"],
+        "awsRegion": REGION,
+        "availabilityZone": "Not Applicable",
+        "configurationStateMd5Hash": "",
+        "resourceCreationTime": CAPTURE_TIME,
+    }
+
+
+def _event(invoking_event: dict, rule_name: str, parameters: dict | None, left_scope: bool = False) -> dict:
+    """The Lambda event AWS Config sends a custom rule (documented example shape)."""
+    return {
+        "version": "1.0",
+        "invokingEvent": json.dumps(invoking_event),
+        "ruleParameters": json.dumps(parameters or {}),
+        "resultToken": "result-token-from-config",
+        "eventLeftScope": left_scope,
+        "executionRoleArn": CONFIG_ROLE_ARN,
+        "configRuleArn": f"arn:aws:config:{REGION}:{ACCOUNT}:config-rule/config-rule-abc123",
+        "configRuleName": rule_name,
+        "configRuleId": "config-rule-abc123",
+        "accountId": ACCOUNT,
+        "evaluationMode": "DETECTIVE",
+    }
+
+
+def change_event(item: dict, rule_name: str, parameters: dict | None = None, left_scope: bool = False) -> dict:
+    invoking = {
+        "configurationItemDiff": None,
+        "configurationItem": item,
+        "notificationCreationTime": CAPTURE_TIME,
+        "messageType": "ConfigurationItemChangeNotification",
+        "recordVersion": "1.3",
+    }
+    return _event(invoking, rule_name, parameters, left_scope)
+
+
+def oversized_event(item: dict, rule_name: str, parameters: dict | None = None) -> dict:
+    invoking = {
+        "configurationItemSummary": {
+            "changeType": "UPDATE",
+            "configurationItemVersion": "1.3",
+            "configurationItemCaptureTime": item["configurationItemCaptureTime"],
+            "configurationStateId": item["configurationStateId"],
+            "awsAccountId": item["awsAccountId"],
+            "configurationItemStatus": item["configurationItemStatus"],
+            "resourceType": item["resourceType"],
+            "resourceId": item["resourceId"],
+            "resourceName": item["resourceName"],
+            "ARN": item["ARN"],
+            "awsRegion": item["awsRegion"],
+            "availabilityZone": item["availabilityZone"],
+            "configurationStateMd5Hash": "",
+            "resourceCreationTime": item["resourceCreationTime"],
+        },
+        "s3DeliverySummary": {"s3BucketLocation": "config-bucket/AWSLogs/oversized.json.gz", "errorCode": None},
+        "notificationCreationTime": CAPTURE_TIME,
+        "messageType": "OversizedConfigurationItemChangeNotification",
+        "recordVersion": "1.0",
+    }
+    return _event(invoking, rule_name, parameters)
+
+
+def scheduled_event(rule_name: str, parameters: dict | None = None) -> dict:
+    invoking = {
+        "awsAccountId": ACCOUNT,
+        "notificationCreationTime": CAPTURE_TIME,
+        "messageType": "ScheduledNotification",
+        "recordVersion": "1.0",
+    }
+    return _event(invoking, rule_name, parameters)
+
+
+def history_item(item: dict) -> dict:
+    """The same item as GetResourceConfigHistory returns it (configuration as a JSON string)."""
+    return {
+        "version": "1.3",
+        "accountId": item["awsAccountId"],
+        "configurationItemCaptureTime": item["configurationItemCaptureTime"],
+        "configurationItemStatus": item["configurationItemStatus"],
+        "configurationStateId": str(item["configurationStateId"]),
+        "configurationItemMD5Hash": "",
+        "arn": item["ARN"],
+        "resourceType": item["resourceType"],
+        "resourceId": item["resourceId"],
+        "resourceName": item["resourceName"],
+        "awsRegion": item["awsRegion"],
+        "availabilityZone": item["availabilityZone"],
+        "resourceCreationTime": item["resourceCreationTime"],
+        "tags": item["tags"],
+        "relatedEvents": [],
+        "relationships": [
+            {"resourceType": r["resourceType"], "resourceId": r["resourceId"], "relationshipName": r["name"]}
+            for r in item["relationships"]
+        ],
+        "configuration": json.dumps(item["configuration"]),
+        "supplementaryConfiguration": {},
+    }
+
+
+@dataclass
+class ConfigCalls:
+    """Answers the AWS Config calls moto cannot answer, after checking them against botocore's model.
+
+    moto 5.2 implements PutEvaluations only with TestMode, and has no GetComplianceDetailsByConfigRule
+    or Lambda resource history; everything else goes to moto.
+    """
+
+    put: list[dict] = field(default_factory=list)  # every PutEvaluations request
+    previous_results: list[dict] = field(default_factory=list)  # what GetComplianceDetails... returns
+    history: dict[str, dict] = field(default_factory=dict)  # resourceId -> history item
+    failed_evaluations: list[dict] = field(default_factory=list)
+
+    @property
+    def evaluations(self) -> list[dict]:
+        return [evaluation for request in self.put for evaluation in request["Evaluations"]]
+
+    def by_resource(self) -> dict[str, dict]:
+        return {e["ComplianceResourceId"]: e for e in self.evaluations}
+
+    def install(self, session: boto3.Session) -> None:
+        session.events.register("before-call.config.PutEvaluations", self._put_evaluations)
+        session.events.register("before-call.config.GetComplianceDetailsByConfigRule", self._compliance_details)
+        session.events.register("before-call.config.GetResourceConfigHistory", self._history)
+
+    @staticmethod
+    def _answer(model, response: dict):
+        report = ParamValidator().validate(response, model.output_shape)
+        if report.has_errors():
+            raise AssertionError(f"test response does not fit {model.name}: {report.generate_report()}")
+        return AWSResponse("https://config.test", 200, {}, None), response
+
+    def _put_evaluations(self, model, params, **_):
+        request = json.loads(params["body"]) if isinstance(params.get("body"), (str, bytes)) else params["body"]
+        self.put.append(request)
+        return self._answer(model, {"FailedEvaluations": self.failed_evaluations})
+
+    def _compliance_details(self, model, params, **_):
+        return self._answer(model, {"EvaluationResults": self.previous_results})
+
+    def _history(self, model, params, **_):
+        request = json.loads(params["body"]) if isinstance(params.get("body"), (str, bytes)) else params["body"]
+        return self._answer(model, {"configurationItems": [self.history[request["resourceId"]]]})

@@ -1,0 +1,66 @@
+"""Shared test fixtures: an in-process moto AWS, estate builders, real-format AWS Config events, and a
+capture of the two AWS Config calls moto does not implement for us (PutEvaluations without TestMode,
+GetComplianceDetailsByConfigRule)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from aws_support import ConfigCalls, Estate  # noqa: E402
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture(autouse=True)
+def _aws_environment(monkeypatch):
+    """Fake credentials and a region for every test, so nothing can reach a real account."""
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture
+def aws():
+    """An in-process moto AWS; yields a session in the test region."""
+    with mock_aws():
+        yield boto3.Session(region_name=REGION)
+
+
+@pytest.fixture
+def estate(aws):
+    return Estate(aws)
+
+
+@pytest.fixture
+def config_calls(aws):
+    """Capture PutEvaluations and answer GetComplianceDetailsByConfigRule on every boto3 client made
+    after this point through the default session (rdklib builds its clients with boto3.client)."""
+    boto3.setup_default_session(region_name=REGION)
+    calls = ConfigCalls()
+    calls.install(boto3.DEFAULT_SESSION)
+    return calls
+
+
+def load_rule_module(rdk_name: str):
+    """Import rules/<RDK_NAME>/<RDK_NAME>.py the way the Lambda runtime does (a top-level module)."""
+    path = ROOT / "rules" / rdk_name / f"{rdk_name}.py"
+    spec = importlib.util.spec_from_file_location(rdk_name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
