@@ -267,3 +267,65 @@ class ConfigCalls:
     def _history(self, model, params, **_):
         request = json.loads(params["body"]) if isinstance(params.get("body"), (str, bytes)) else params["body"]
         return self._answer(model, {"configurationItems": [self.history[request["resourceId"]]]})
+
+
+def build_network(estate: Estate) -> dict[str, str]:
+    """A VPC with every routing situation the network rules tell apart, built in moto.
+
+    public (0.0.0.0/0 -> igw) holds the NAT gateways; private-a/-b -> available NAT gateway;
+    isolated uses the main table (no default route); dead-nat -> a NAT gateway since deleted;
+    via-tgw -> transit gateway; dual-a/-b have IPv6 CIDRs, dual-a with ::/0 -> egress-only gateway.
+    """
+    ec2 = estate.ec2
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]["VpcId"]
+    vpc_ipv6 = ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"]
+    prefix = vpc_ipv6.split("::")[0]  # e.g. 2600:1f18:abcd:1200
+    ids = {"vpc": vpc}
+    for name, cidr in [
+        ("public", "10.0.0.0/24"),
+        ("private-a", "10.0.1.0/24"),
+        ("private-b", "10.0.2.0/24"),
+        ("isolated", "10.0.3.0/24"),
+        ("dead-nat", "10.0.4.0/24"),
+        ("via-tgw", "10.0.5.0/24"),
+        ("dual-a", "10.0.6.0/24"),
+        ("dual-b", "10.0.7.0/24"),
+    ]:
+        ids[name] = estate.subnet(vpc, cidr)
+    for index, name in enumerate(("dual-a", "dual-b")):
+        head, last = prefix.rsplit(":", 1)
+        block = f"{head}:{int(last, 16) + index + 1:x}::/64"
+        ec2.associate_subnet_cidr_block(SubnetId=ids[name], Ipv6CidrBlock=block)
+
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    ids["igw"] = igw
+
+    def table(subnets: list[str], **route) -> str:
+        rtb = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+        if route:
+            ec2.create_route(RouteTableId=rtb, **route)
+        for subnet in subnets:
+            ec2.associate_route_table(RouteTableId=rtb, SubnetId=ids[subnet])
+        return rtb
+
+    table(["public"], DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+
+    def nat_gateway() -> str:
+        eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+        return ec2.create_nat_gateway(SubnetId=ids["public"], AllocationId=eip)["NatGateway"]["NatGatewayId"]
+
+    ids["nat"], ids["dead-nat-gw"] = nat_gateway(), nat_gateway()
+    ids["private-rtb"] = table(["private-a", "private-b"], DestinationCidrBlock="0.0.0.0/0", NatGatewayId=ids["nat"])
+    table(["dead-nat"], DestinationCidrBlock="0.0.0.0/0", NatGatewayId=ids["dead-nat-gw"])
+    ec2.delete_nat_gateway(NatGatewayId=ids["dead-nat-gw"])
+    tgw = ec2.create_transit_gateway()["TransitGateway"]["TransitGatewayId"]
+    table(["via-tgw"], DestinationCidrBlock="0.0.0.0/0", TransitGatewayId=tgw)
+    ids["tgw"] = tgw
+    eigw = ec2.create_egress_only_internet_gateway(VpcId=vpc)["EgressOnlyInternetGateway"][
+        "EgressOnlyInternetGatewayId"
+    ]
+    dual_rtb = table(["dual-a"], DestinationCidrBlock="0.0.0.0/0", NatGatewayId=ids["nat"])
+    ec2.create_route(RouteTableId=dual_rtb, DestinationIpv6CidrBlock="::/0", EgressOnlyInternetGatewayId=eigw)
+    table(["dual-b"], DestinationCidrBlock="0.0.0.0/0", NatGatewayId=ids["nat"])
+    return ids

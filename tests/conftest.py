@@ -12,6 +12,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from lambda_vpc_rules.demo import moto_as_aws_answers
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -21,16 +23,19 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 
 
+FAKE_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+
 @pytest.fixture(autouse=True)
 def _aws_environment(monkeypatch):
     """Fake credentials and a region for every test, so nothing can reach a real account."""
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-    }.items():
+    for key, value in FAKE_ENVIRONMENT.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
@@ -38,7 +43,7 @@ def _aws_environment(monkeypatch):
 @pytest.fixture
 def aws():
     """An in-process moto AWS; yields a session in the test region."""
-    with mock_aws():
+    with mock_aws(), moto_as_aws_answers():
         yield boto3.Session(region_name=REGION)
 
 

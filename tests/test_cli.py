@@ -20,6 +20,9 @@ def account(estate):
     return {"dedicated_subnet": estate.subnet(dedicated_vpc, "10.1.1.0/24")}
 
 
+TENANCY = ["--rule", "lambda-vpc-default-tenancy"]
+
+
 def scan_json(capsys, *extra):
     code = main(["scan", "--region", "us-east-1", "--format", "json", *extra])
     captured = capsys.readouterr()
@@ -27,7 +30,7 @@ def scan_json(capsys, *extra):
 
 
 def test_json_has_the_fields_aws_config_shows(account, capsys):
-    code, report, _ = scan_json(capsys)
+    code, report, _ = scan_json(capsys, *TENANCY)
     assert code == 0
     assert report["account_id"] == "123456789012"
     assert report["region"] == "us-east-1"
@@ -52,14 +55,14 @@ def test_json_has_the_fields_aws_config_shows(account, capsys):
 
 def test_exit_code_1_when_something_is_non_compliant(account, estate, capsys):
     estate.function("bad", [account["dedicated_subnet"]])
-    code, report, _ = scan_json(capsys)
+    code, report, _ = scan_json(capsys, *TENANCY)
     assert code == 1
     bad = next(e for e in report["evaluations"] if e["resource_id"] == "bad")
     assert bad["compliance"] == "NON_COMPLIANT"
 
 
 def test_csv_and_table_formats(account, capsys, tmp_path):
-    assert main(["scan", "--region", "us-east-1", "--format", "csv"]) == 0
+    assert main(["scan", "--region", "us-east-1", "--format", "csv", *TENANCY]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert {row["resource_id"] for row in rows} == {"good", "plain"}
     assert set(rows[0]) == {"rule", "resource_type", "resource_id", "compliance", "annotation"}
@@ -114,7 +117,7 @@ def test_access_denied_exits_2_naming_the_permission(account, estate, capsys, mo
     # so its first two calls (GetCallerIdentity, ListFunctions) go unauthenticated; EC2 is checked.
     @set_initial_no_auth_action_count(2)
     def run():
-        return scan_json(capsys)
+        return scan_json(capsys, *TENANCY)
 
     code, report, err = run()
     assert code == 2
@@ -171,7 +174,7 @@ def test_endpoint_url_reaches_a_moto_server(capsys):
         vpc = remote.vpc(tenancy="dedicated")
         remote.function("remote-fn", [remote.subnet(vpc, "10.0.1.0/24")])
         capsys.readouterr()  # the server's start-up banner
-        code, report, _ = scan_json(capsys, "--endpoint-url", url)
+        code, report, _ = scan_json(capsys, "--endpoint-url", url, *TENANCY)
     finally:
         server.stop()
     assert code == 1

@@ -4,6 +4,25 @@ import json
 
 from lambda_vpc_rules.cli import main
 
+TENANCY, NAT, IPV6 = "lambda-vpc-default-tenancy", "lambda-vpc-private-subnet-nat", "lambda-vpc-ipv6-dual-stack"
+
+# Each demo function tells one story; these are the verdicts it must show.
+EXPECTED = {
+    (TENANCY, "orders-api"): "COMPLIANT",
+    (TENANCY, "billing-sync"): "NON_COMPLIANT",
+    (TENANCY, "retired-subnet-job"): "NON_COMPLIANT",
+    (TENANCY, "image-resizer"): "NOT_APPLICABLE",
+    (NAT, "orders-api"): "COMPLIANT",
+    (NAT, "public-webhook"): "NON_COMPLIANT",
+    (NAT, "ledger-writer"): "COMPLIANT",
+    (NAT, "report-mailer"): "NON_COMPLIANT",
+    (NAT, "legacy-poller"): "NON_COMPLIANT",
+    (IPV6, "dual-stack-api"): "COMPLIANT",
+    (IPV6, "ipv6-mismatch"): "NON_COMPLIANT",
+    (IPV6, "ipv6-unused"): "NON_COMPLIANT",
+    (IPV6, "orders-api"): "COMPLIANT",
+}
+
 
 def test_demo_prints_a_table_and_writes_json(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path)]) == 0
@@ -11,10 +30,9 @@ def test_demo_prints_a_table_and_writes_json(tmp_path, capsys):
     assert "RULE" in table and "VERDICT" in table
     report = json.loads((tmp_path / "demo-scan.json").read_text())
     verdicts = {(e["rule"], e["resource_id"]): e["compliance"] for e in report["evaluations"]}
-    tenancy = "lambda-vpc-default-tenancy"
-    assert verdicts[(tenancy, "orders-api")] == "COMPLIANT"
-    assert verdicts[(tenancy, "billing-sync")] == "NON_COMPLIANT"
-    assert verdicts[(tenancy, "retired-subnet-job")] == "NON_COMPLIANT"
-    assert verdicts[(tenancy, "image-resizer")] == "NOT_APPLICABLE"
-    for _rule, function in verdicts:
+    for key, compliance in EXPECTED.items():
+        assert verdicts[key] == compliance, key
+    stories = json.loads((tmp_path / "demo-estate.json").read_text())
+    assert {function for _, function in verdicts} == set(stories)
+    for function in stories:
         assert function in table

@@ -5,12 +5,14 @@ No AWS account and no network are used: moto answers every call inside this proc
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from unittest import mock
 
 import boto3
 
@@ -32,61 +34,114 @@ def _code_zip() -> bytes:
 
 
 def build_demo_estate(session: boto3.Session) -> dict[str, str]:
-    """Create the demo account's network, roles and functions; return the functions' intended stories."""
+    """Create the demo account's network, roles and functions; return each function's story."""
     ec2 = session.client("ec2")
     iam = session.client("iam")
     lam = session.client("lambda")
 
-    core = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    def subnet(vpc: str, cidr: str, az: str) -> str:
+        return ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
+
+    def route_table(vpc: str, subnets: list[str], **route: str) -> str:
+        table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+        if route:
+            ec2.create_route(RouteTableId=table, **route)
+        for subnet_id in subnets:
+            ec2.associate_route_table(RouteTableId=table, SubnetId=subnet_id)
+        return table
+
+    def nat_gateway(subnet_id: str) -> str:
+        eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+        return ec2.create_nat_gateway(SubnetId=subnet_id, AllocationId=eip)["NatGateway"]["NatGatewayId"]
+
+    # "core": a well-built VPC with IPv6, public subnets for the NAT gateway, private app subnets.
+    core = ec2.create_vpc(CidrBlock="10.0.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]["VpcId"]
+    vpc_ipv6 = ec2.describe_vpcs(VpcIds=[core])["Vpcs"][0]["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"]
     igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
     ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=core)
-    public = ec2.create_subnet(VpcId=core, CidrBlock="10.0.0.0/24", AvailabilityZone=f"{REGION}a")["Subnet"]["SubnetId"]
-    private_a = ec2.create_subnet(VpcId=core, CidrBlock="10.0.1.0/24", AvailabilityZone=f"{REGION}a")["Subnet"][
-        "SubnetId"
+    public = subnet(core, "10.0.0.0/24", "a")
+    private_a, private_b = subnet(core, "10.0.1.0/24", "a"), subnet(core, "10.0.2.0/24", "b")
+    isolated = subnet(core, "10.0.3.0/24", "a")  # main route table: local routes only
+    stale = subnet(core, "10.0.4.0/24", "b")
+    retired = subnet(core, "10.0.9.0/24", "b")
+    dual_a, dual_b = subnet(core, "10.0.6.0/24", "a"), subnet(core, "10.0.7.0/24", "b")
+    head, last = vpc_ipv6.split("::")[0].rsplit(":", 1)
+    for index, subnet_id in enumerate((dual_a, dual_b), 1):
+        ec2.associate_subnet_cidr_block(SubnetId=subnet_id, Ipv6CidrBlock=f"{head}:{int(last, 16) + index:x}::/64")
+    route_table(core, [public], DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    nat, old_nat = nat_gateway(public), nat_gateway(public)
+    route_table(core, [private_a, private_b], DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+    route_table(core, [stale], DestinationCidrBlock="0.0.0.0/0", NatGatewayId=old_nat)
+    ec2.delete_nat_gateway(NatGatewayId=old_nat)
+    eigw = ec2.create_egress_only_internet_gateway(VpcId=core)["EgressOnlyInternetGateway"][
+        "EgressOnlyInternetGatewayId"
     ]
-    private_b = ec2.create_subnet(VpcId=core, CidrBlock="10.0.2.0/24", AvailabilityZone=f"{REGION}b")["Subnet"][
-        "SubnetId"
-    ]
-    retired = ec2.create_subnet(VpcId=core, CidrBlock="10.0.9.0/24", AvailabilityZone=f"{REGION}b")["Subnet"][
-        "SubnetId"
-    ]
-    public_rt = ec2.create_route_table(VpcId=core)["RouteTable"]["RouteTableId"]
-    ec2.create_route(RouteTableId=public_rt, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
-    ec2.associate_route_table(RouteTableId=public_rt, SubnetId=public)
-    eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
-    nat = ec2.create_nat_gateway(SubnetId=public, AllocationId=eip)["NatGateway"]["NatGatewayId"]
-    private_rt = ec2.create_route_table(VpcId=core)["RouteTable"]["RouteTableId"]
-    ec2.create_route(RouteTableId=private_rt, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
-    for subnet in (private_a, private_b):
-        ec2.associate_route_table(RouteTableId=private_rt, SubnetId=subnet)
+    dual_table = route_table(core, [dual_a, dual_b], DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+    ec2.create_route(RouteTableId=dual_table, DestinationIpv6CidrBlock="::/0", EgressOnlyInternetGatewayId=eigw)
 
+    # "legacy": a VPC of dedicated instance tenancy.
     legacy = ec2.create_vpc(CidrBlock="172.16.0.0/16", InstanceTenancy="dedicated")["Vpc"]["VpcId"]
-    dedicated = ec2.create_subnet(VpcId=legacy, CidrBlock="172.16.1.0/24", AvailabilityZone=f"{REGION}a")["Subnet"][
-        "SubnetId"
-    ]
+    dedicated = subnet(legacy, "172.16.1.0/24", "a")
 
     role = iam.create_role(RoleName="demo-lambda-vpc", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"]["Arn"]
-
     code = {"ZipFile": _code_zip()}
+    stories: dict[str, str] = {}
 
-    def function(name: str, subnets: list[str] | None, story: str) -> tuple[str, str]:
-        extra = {"VpcConfig": {"SubnetIds": subnets, "SecurityGroupIds": []}} if subnets else {}
+    def function(
+        name: str, subnets: list[str] | None, story: str, ipv6: bool | None = None, tags: dict[str, str] | None = None
+    ) -> None:
+        extra: dict = {"Tags": tags} if tags else {}
+        if subnets:
+            extra["VpcConfig"] = {"SubnetIds": subnets, "SecurityGroupIds": []}
+            if ipv6 is not None:
+                extra["VpcConfig"]["Ipv6AllowedForDualStack"] = ipv6
         lam.create_function(
             FunctionName=name, Runtime="python3.12", Role=role, Handler="index.handler", Code=code, **extra
         )
-        return name, story
+        stories[name] = story
 
-    stories = dict(
-        [
-            function("orders-api", [private_a, private_b], "private subnets behind a NAT gateway, default tenancy"),
-            function("billing-sync", [dedicated], "attached to a VPC of dedicated tenancy"),
-            function("public-webhook", [public], "in a public subnet (route to an internet gateway)"),
-            function("retired-subnet-job", [retired], "its subnet was deleted after it was attached"),
-            function("image-resizer", None, "not attached to a VPC"),
-        ]
+    function("orders-api", [private_a, private_b], "private subnets in two AZs behind an available NAT gateway")
+    function("billing-sync", [dedicated], "attached to a VPC of dedicated instance tenancy")
+    function("public-webhook", [public], "in a public subnet: its ENI gets no public IP, so no internet")
+    function(
+        "ledger-writer",
+        [isolated],
+        "isolated subnet, tagged as needing no internet",
+        tags={"lambda-vpc-rules:internet-access": "none"},
     )
+    function("report-mailer", [isolated], "isolated subnet, but it needs the internet (no 0.0.0.0/0 route)")
+    function("legacy-poller", [stale], "its subnet routes to a NAT gateway that was deleted")
+    function("retired-subnet-job", [retired], "its subnet was deleted after it was attached")
+    function("dual-stack-api", [dual_a, dual_b], "dual-stack subnets with Ipv6AllowedForDualStack on", ipv6=True)
+    function("ipv6-mismatch", [dual_a, private_a], "Ipv6AllowedForDualStack on, one subnet without IPv6", ipv6=True)
+    function("ipv6-unused", [dual_a, dual_b], "dual-stack subnets, Ipv6AllowedForDualStack off", ipv6=False)
+    function("image-resizer", None, "not attached to a VPC")
     ec2.delete_subnet(SubnetId=retired)
     return stories
+
+
+@contextlib.contextmanager
+def moto_as_aws_answers():
+    """Correct where moto 5.2 answers differently from AWS, for the demo and the tests.
+
+    moto nests a subnet's IPv6 association state (`Ipv6CidrBlockState: {"State": "{'State': 'associated'}"}`)
+    where AWS answers `{"State": "associated"}`; the fetch layer reads AWS's shape.
+    """
+    from moto.ec2.models.subnets import Subnet as MotoSubnet
+
+    def association_set(subnet) -> list[dict]:
+        return [
+            {
+                "ipv6CidrBlock": association["ipv6CidrBlock"],
+                "associationId": association["associationId"],
+                "ipv6CidrBlockState": {"state": association["ipv6CidrBlockState"]["State"]},
+            }
+            for association in subnet.ipv6_cidr_block_associations.values()
+            if association["ipv6CidrBlockState"]["State"] == "associated"
+        ]
+
+    with mock.patch.object(MotoSubnet, "ipv6_cidr_block_association_set", property(association_set)):
+        yield
 
 
 def run_demo(
@@ -109,12 +164,13 @@ def run_demo(
     }.items():
         os.environ[key] = value
     os.environ.pop("AWS_PROFILE", None)
-    with mock_aws():
+    with mock_aws(), moto_as_aws_answers():
         session = boto3.Session(region_name=REGION)
-        build_demo_estate(session)
+        stories = build_demo_estate(session)
         report = scan_session(session, rules, raw_parameters, progress=progress)
     path = Path(out_dir)
     path.mkdir(parents=True, exist_ok=True)
+    (path / "demo-estate.json").write_text(json.dumps(stories, indent=2) + "\n", encoding="utf-8")
     (path / "demo-scan.json").write_text(to_json(report), encoding="utf-8")
     progress(f"Wrote {path / 'demo-scan.json'}")
     return report

@@ -41,7 +41,7 @@ def evaluate_account(
         rule.config_rule_name: parameters.get(rule.config_rule_name) or rule.parse_parameters({}) for rule in rules
     }
     progress("Listing Lambda functions")
-    functions = fetcher.list_functions()
+    functions = fetcher.list_functions(tag_keys=frozenset().union(*(rule.tag_keys for rule in rules)))
     in_vpc = sum(1 for function in functions if function.in_vpc)
     needs = frozenset().union(*(rule.needs for rule in rules))
     progress(

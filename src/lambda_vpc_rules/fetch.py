@@ -186,8 +186,26 @@ class Fetcher:
 
     # Lambda -----------------------------------------------------------------------------------------
 
-    def list_functions(self) -> list[LambdaFunction]:
-        return [from_lambda_api(raw) for raw in self._pages("lambda", "list_functions", "Functions")]
+    def list_functions(self, tag_keys: Iterable[str] = ()) -> list[LambdaFunction]:
+        """Every function of the account and region. ListFunctions carries no tags, so the tags the
+        rules read (`tag_keys`) come from one Resource Groups Tagging API listing, not a call per function."""
+        tag_keys = sorted(set(tag_keys))
+        tags_by_arn: dict[str, dict[str, str]] = {}
+        for key in tag_keys:  # one listing per key: several TagFilters would have to match all at once
+            for mapping in self._pages(
+                "resourcegroupstaggingapi",
+                "get_resources",
+                "ResourceTagMappingList",
+                ResourceTypeFilters=["lambda:function"],
+                TagFilters=[{"Key": key}],
+            ):
+                tags = tags_by_arn.setdefault(mapping["ResourceARN"], {})
+                tags.update({t["Key"]: t["Value"] for t in mapping.get("Tags") or () if t["Key"] == key})
+        functions = []
+        for raw in self._pages("lambda", "list_functions", "Functions"):
+            tags = tags_by_arn.get(raw.get("FunctionArn"), {}) if tag_keys else None
+            functions.append(from_lambda_api(raw, tags))
+        return functions
 
     # Whole account ----------------------------------------------------------------------------------
 

@@ -186,13 +186,16 @@ class Facts:
         object.__setattr__(self, "_route_table_by_subnet", by_subnet)
         object.__setattr__(self, "_main_route_table_by_vpc", main_by_vpc)
 
-    def route_table_for_subnet(self, subnet_id: str) -> RouteTable | None:
-        """The subnet's explicitly associated route table, else its VPC's main route table."""
+    def route_table_for_subnet(self, subnet_id: str, vpc_id: str | None = None) -> RouteTable | None:
+        """The subnet's explicitly associated route table, else its VPC's main route table.
+
+        `vpc_id` finds the main table for a subnet that was not read itself (a NAT gateway's subnet)."""
         table = self._route_table_by_subnet.get(subnet_id)
         if table is not None:
             return table
         subnet = self.subnets.get(subnet_id)
-        return self._main_route_table_by_vpc.get(subnet.vpc_id) if subnet else None
+        vpc_id = subnet.vpc_id if subnet else vpc_id
+        return self._main_route_table_by_vpc.get(vpc_id) if vpc_id else None
 
 
 def role_name_from_arn(role_arn: str) -> str:

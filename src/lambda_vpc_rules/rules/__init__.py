@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from .base import InvalidParameter, Parameter, Rule
 from .default_tenancy import DEFAULT_TENANCY
+from .ipv6_dual_stack import IPV6_DUAL_STACK
+from .private_subnet_nat import PRIVATE_SUBNET_NAT
 
-RULES: tuple[Rule, ...] = (DEFAULT_TENANCY,)
+RULES: tuple[Rule, ...] = (DEFAULT_TENANCY, PRIVATE_SUBNET_NAT, IPV6_DUAL_STACK)
 
 
 def get_rule(name: str) -> Rule:

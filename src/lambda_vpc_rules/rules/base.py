@@ -50,6 +50,7 @@ class Rule:
     needs: frozenset[Fact]
     check: Check
     parameters: tuple[Parameter, ...] = ()
+    tag_keys: frozenset[str] = frozenset()  # function tags the check reads
 
     def parse_parameters(self, raw: Mapping[str, Any] | None) -> dict[str, Any]:
         """Typed parameters from AWS Config's strings; keys this rule does not define (rdklib's
