@@ -244,6 +244,15 @@ class ConfigCalls:
     def by_resource(self) -> dict[str, dict]:
         return {e["ComplianceResourceId"]: e for e in self.evaluations}
 
+    @classmethod
+    def on_default_session(cls) -> ConfigCalls:
+        """Capture Config calls of every boto3 client made from now on through the default session
+        (rdklib builds its clients with boto3.client)."""
+        boto3.setup_default_session(region_name=REGION)
+        calls = cls()
+        calls.install(boto3.DEFAULT_SESSION)
+        return calls
+
     def install(self, session: boto3.Session) -> None:
         session.events.register("before-call.config.PutEvaluations", self._put_evaluations)
         session.events.register("before-call.config.GetComplianceDetailsByConfigRule", self._compliance_details)

@@ -54,12 +54,7 @@ def estate(aws):
 
 @pytest.fixture
 def config_calls(aws):
-    """Capture PutEvaluations and answer GetComplianceDetailsByConfigRule on every boto3 client made
-    after this point through the default session (rdklib builds its clients with boto3.client)."""
-    boto3.setup_default_session(region_name=REGION)
-    calls = ConfigCalls()
-    calls.install(boto3.DEFAULT_SESSION)
-    return calls
+    return ConfigCalls.on_default_session()
 
 
 def load_rule_module(rdk_name: str):

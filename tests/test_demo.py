@@ -5,6 +5,7 @@ import json
 from lambda_vpc_rules.cli import main
 
 TENANCY, NAT, IPV6 = "lambda-vpc-default-tenancy", "lambda-vpc-private-subnet-nat", "lambda-vpc-ipv6-dual-stack"
+ENI = "lambda-vpc-eni-permissions"
 
 # Each demo function tells one story; these are the verdicts it must show.
 EXPECTED = {
@@ -21,6 +22,12 @@ EXPECTED = {
     (IPV6, "ipv6-mismatch"): "NON_COMPLIANT",
     (IPV6, "ipv6-unused"): "NON_COMPLIANT",
     (IPV6, "orders-api"): "COMPLIANT",
+    (ENI, "orders-api"): "COMPLIANT",
+    (ENI, "audit-exporter"): "NON_COMPLIANT",
+    (ENI, "payments-worker"): "NON_COMPLIANT",
+    (ENI, "metrics-agent"): "NON_COMPLIANT",
+    (ENI, "image-resizer"): "NOT_APPLICABLE",
+    (NAT, "audit-exporter"): "COMPLIANT",
 }
 
 

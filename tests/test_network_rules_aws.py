@@ -63,10 +63,7 @@ def network():
 
 @pytest.fixture
 def config_calls(network):
-    boto3.setup_default_session(region_name=REGION)
-    calls = ConfigCalls()
-    calls.install(boto3.DEFAULT_SESSION)
-    return calls
+    return ConfigCalls.on_default_session()
 
 
 NAT_CASES = [

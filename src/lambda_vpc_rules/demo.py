@@ -83,12 +83,43 @@ def build_demo_estate(session: boto3.Session) -> dict[str, str]:
     legacy = ec2.create_vpc(CidrBlock="172.16.0.0/16", InstanceTenancy="dedicated")["Vpc"]["VpcId"]
     dedicated = subnet(legacy, "172.16.1.0/24", "a")
 
-    role = iam.create_role(RoleName="demo-lambda-vpc", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"]["Arn"]
+    def role(name: str, attached: Sequence[str] = (), **inline: list[dict]) -> str:
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"]["Arn"]
+        for policy_arn in attached:
+            iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
+        for policy_name, statements in inline.items():
+            document = {"Version": "2012-10-17", "Statement": statements}
+            iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(document))
+        return arn
+
+    # The AWS managed policy the Lambda docs recommend; moto holds it with MOTO_IAM_LOAD_MANAGED_POLICIES.
+    vpc_access = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+    eni_actions = ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+                   "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
+    account = session.client("sts").get_caller_identity()["Account"]
+    default_role = role("demo-lambda-vpc", attached=[vpc_access])
+    one_eni_role = role("audit-exporter-role", eni=[
+        {"Effect": "Allow", "Action": [a for a in eni_actions if a != "ec2:DeleteNetworkInterface"], "Resource": "*"},
+        {"Effect": "Allow", "Action": "ec2:DeleteNetworkInterface",
+         "Resource": f"arn:aws:ec2:{REGION}:{account}:network-interface/eni-0a1b2c3d4e5f60718"},
+    ])
+    guarded_role = role("payments-worker-role", attached=[vpc_access], guard=[
+        {"Effect": "Deny", "Action": ["ec2:DeleteNetworkInterface", "ec2:Unassign*"], "Resource": "*"},
+    ])
+    conditional_role = role("metrics-agent-role", eni=[
+        {"Effect": "Allow", "Action": "ec2:*", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}},
+    ])
     code = {"ZipFile": _code_zip()}
     stories: dict[str, str] = {}
 
     def function(
-        name: str, subnets: list[str] | None, story: str, ipv6: bool | None = None, tags: dict[str, str] | None = None
+        name: str,
+        subnets: list[str] | None,
+        story: str,
+        ipv6: bool | None = None,
+        tags: dict[str, str] | None = None,
+        role: str = default_role,
     ) -> None:
         extra: dict = {"Tags": tags} if tags else {}
         if subnets:
@@ -116,6 +147,11 @@ def build_demo_estate(session: boto3.Session) -> dict[str, str]:
     function("ipv6-mismatch", [dual_a, private_a], "Ipv6AllowedForDualStack on, one subnet without IPv6", ipv6=True)
     function("ipv6-unused", [dual_a, dual_b], "dual-stack subnets, Ipv6AllowedForDualStack off", ipv6=False)
     function("image-resizer", None, "not attached to a VPC")
+    function("audit-exporter", [private_a, private_b], "its role may delete one ENI ID only, not every ENI",
+             role=one_eni_role)
+    function("payments-worker", [private_a, private_b], "a guard policy denies deleting ENIs", role=guarded_role)
+    function("metrics-agent", [private_a, private_b], "its only EC2 grant carries a Condition (not counted)",
+             role=conditional_role)
     ec2.delete_subnet(SubnetId=retired)
     return stories
 
@@ -155,16 +191,18 @@ def run_demo(
 
     from .cli import scan_session
 
-    # Fake credentials so no real profile is read and nothing can reach AWS.
-    for key, value in {
+    # Fake credentials so no real profile is read and nothing can reach AWS; restored afterwards.
+    environment = {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        os.environ[key] = value
-    os.environ.pop("AWS_PROFILE", None)
-    with mock_aws(), moto_as_aws_answers():
+        "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",  # the demo attaches AWSLambdaVPCAccessExecutionRole
+    }
+    with mock.patch.dict(os.environ, environment), contextlib.ExitStack() as stack:
+        os.environ.pop("AWS_PROFILE", None)
+        stack.enter_context(mock_aws())
+        stack.enter_context(moto_as_aws_answers())
         session = boto3.Session(region_name=REGION)
         stories = build_demo_estate(session)
         report = scan_session(session, rules, raw_parameters, progress=progress)

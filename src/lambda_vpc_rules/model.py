@@ -6,9 +6,12 @@ Everything here is immutable and free of boto3, so rule logic stays pure and tes
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TypeVar
+
+T = TypeVar("T")
 
 LAMBDA_RESOURCE_TYPE = "AWS::Lambda::Function"
 
@@ -171,6 +174,7 @@ class Facts:
     nat_gateways: Mapping[str, NatGateway] = field(default_factory=dict)
     roles: Mapping[str, Role] = field(default_factory=dict)  # by role name
     policies: Mapping[str, ManagedPolicy] = field(default_factory=dict)  # by policy ARN
+    _derived: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("vpcs", "subnets", "route_tables", "nat_gateways", "roles", "policies"):
@@ -185,6 +189,12 @@ class Facts:
                 main_by_vpc[table.vpc_id] = table
         object.__setattr__(self, "_route_table_by_subnet", by_subnet)
         object.__setattr__(self, "_main_route_table_by_vpc", main_by_vpc)
+
+    def derived(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """A value computed once per snapshot (e.g. a role's parsed policies, shared by all its functions)."""
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]
 
     def route_table_for_subnet(self, subnet_id: str, vpc_id: str | None = None) -> RouteTable | None:
         """The subnet's explicitly associated route table, else its VPC's main route table.

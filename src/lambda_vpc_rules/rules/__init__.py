@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from .base import InvalidParameter, Parameter, Rule
 from .default_tenancy import DEFAULT_TENANCY
+from .eni_permissions import ENI_PERMISSIONS
 from .ipv6_dual_stack import IPV6_DUAL_STACK
 from .private_subnet_nat import PRIVATE_SUBNET_NAT
 
-RULES: tuple[Rule, ...] = (DEFAULT_TENANCY, PRIVATE_SUBNET_NAT, IPV6_DUAL_STACK)
+RULES: tuple[Rule, ...] = (ENI_PERMISSIONS, DEFAULT_TENANCY, PRIVATE_SUBNET_NAT, IPV6_DUAL_STACK)
 
 
 def get_rule(name: str) -> Rule:

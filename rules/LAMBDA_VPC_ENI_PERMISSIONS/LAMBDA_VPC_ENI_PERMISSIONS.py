@@ -1,0 +1,12 @@
+"""AWS Config custom rule LAMBDA_VPC_ENI_PERMISSIONS (Config rule lambda-vpc-eni-permissions).
+
+Thin: the logic lives in the shared core, lambda_vpc_rules.rules.eni_permissions.
+"""
+
+from lambda_vpc_rules.rdk import evaluator_for
+
+EVALUATOR = evaluator_for("LAMBDA_VPC_ENI_PERMISSIONS")
+
+
+def lambda_handler(event, context):
+    return EVALUATOR.handle(event, context)
