@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint rdk-parameters clean
+.PHONY: help demo test lint generate package deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -25,8 +25,14 @@ test: $(STAMP) lint ## lint, then run the test suite
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check src tests rules
 
-rdk-parameters: $(STAMP) ## regenerate rules/*/parameters.json from the rule registry
-	$(BIN)/python -m lambda_vpc_rules.packaging parameters
+generate: $(STAMP) ## regenerate parameters.json, conformance-pack.yaml, rdk_config/*.yaml from the registry
+	$(BIN)/python -m lambda_vpc_rules.packaging generate
+
+package: $(STAMP) ## build one Lambda bundle per rule under dist/
+	$(BIN)/python -m lambda_vpc_rules.packaging package dist
+
+deploy: package ## deploy to one account: make deploy BUCKET=... LAYER=... [ARGS=--organization ...]
+	$(BIN)/lambda-vpc-rules deploy --bucket "$(BUCKET)" --rdklib-layer-arn "$(LAYER)" $(ARGS)
 
 clean: ## remove the virtual environment and outputs
 	rm -rf $(VENV) out dist .pytest_cache

@@ -30,6 +30,17 @@ def _zip() -> bytes:
     return buffer.getvalue()
 
 
+class EndpointSession:
+    """A boto3 session whose clients all talk to one endpoint (a moto server): for the Estate helpers."""
+
+    def __init__(self, endpoint_url: str, region: str = REGION):
+        self.session = boto3.Session(region_name=region)
+        self.endpoint_url = endpoint_url
+
+    def client(self, service: str):
+        return self.session.client(service, endpoint_url=self.endpoint_url)
+
+
 class Estate:
     """Small helpers over moto clients; each returns the new resource's ID."""
 

@@ -161,16 +161,9 @@ def test_endpoint_url_reaches_a_moto_server(capsys):
     try:
         host, port = server.get_host_and_port()
         url = f"http://{host}:{port}"
-        import boto3
+        from aws_support import EndpointSession, Estate
 
-        session = boto3.Session(region_name="us-east-1")
-        from aws_support import Estate
-
-        class EndpointSession:  # the Estate helpers, pointed at the server
-            def client(self, service):
-                return session.client(service, endpoint_url=url)
-
-        remote = Estate(EndpointSession())
+        remote = Estate(EndpointSession(url))
         vpc = remote.vpc(tenancy="dedicated")
         remote.function("remote-fn", [remote.subnet(vpc, "10.0.1.0/24")])
         capsys.readouterr()  # the server's start-up banner

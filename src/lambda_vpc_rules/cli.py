@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -12,6 +13,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from . import __version__
+from .deploy import DeployError
 from .engine import evaluate_account
 from .fetch import Fetcher, retry_config
 from .output import RENDERERS, ScanReport
@@ -57,6 +59,14 @@ def _parse_parameters(rules: Sequence[Rule], raw: dict[str, str]) -> dict[str, d
         raise UsageError(str(error)) from None
 
 
+def _account_list(text: str) -> list[str]:
+    accounts = [item.strip() for item in text.split(",") if item.strip()]
+    bad = [item for item in accounts if not (item.isdigit() and len(item) == 12)]
+    if bad:
+        raise argparse.ArgumentTypeError(f"not a 12-digit account ID: {', '.join(bad)}")
+    return accounts
+
+
 def _key_value(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -74,6 +84,25 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--profile", help="AWS named profile")
     scan.add_argument("--endpoint-url", help="AWS endpoint, e.g. a moto server")
     _add_evaluation_arguments(scan)
+
+    deploy = commands.add_parser("deploy", help="deploy the pack to this account, or to the whole organization")
+    deploy.add_argument("--bucket", required=True, help="S3 bucket (in this account and region) for the bundles")
+    deploy.add_argument("--rdklib-layer-arn", required=True, help="an rdklib Lambda layer version in this region")
+    deploy.add_argument("--key-prefix", default="lambda-vpc-rules/", help="S3 key prefix (default: lambda-vpc-rules/)")
+    deploy.add_argument("--stack-name", default="lambda-vpc-rules", help="central stack name")
+    deploy.add_argument("--pack-name", default="lambda-vpc-rules", help="conformance pack name")
+    deploy.add_argument("--mode", choices=("pack", "rules"), default="pack",
+                        help="one account: a conformance pack (default) or four plain Config rules")
+    deploy.add_argument("--organization", action="store_true",
+                        help="deploy to every account of the organization (management or delegated admin account)")
+    deploy.add_argument("--excluded-accounts", type=_account_list, default=[], metavar="ID,ID",
+                        help="with --organization: accounts to leave out")
+    deploy.add_argument("--pack-param", action="append", type=_key_value, default=[], metavar="NAME=VALUE",
+                        help="conformance pack parameter, e.g. LambdaVpcEniPermissionsFlagOverbroadEc2=true")
+    deploy.add_argument("--root", default=".", help="the lambda-vpc-rules checkout (default: .)")
+    deploy.add_argument("--dist", help="where to build the bundles (default: ROOT/dist)")
+    for option in ("--region", "--profile", "--endpoint-url"):
+        deploy.add_argument(option, help=scan._option_string_actions[option].help)
 
     demo = commands.add_parser("demo", help="evaluate a built-in demo estate in an in-process moto mock")
     demo.add_argument("--out", default="out", help="directory for the JSON result (default: out)")
@@ -118,6 +147,36 @@ def _emit(report: ScanReport, fmt: str | None, output: str | None) -> None:
         sys.stdout.write(text)
 
 
+def _deploy(session: boto3.Session, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .deploy import DeployOptions, deploy
+
+    if not session.region_name:
+        raise UsageError("no region: pass --region or set AWS_REGION")
+    options = DeployOptions(
+        bucket=args.bucket,
+        rdklib_layer_arn=args.rdklib_layer_arn,
+        key_prefix=args.key_prefix,
+        stack_name=args.stack_name,
+        pack_name=args.pack_name,
+        mode=args.mode,
+        organization=args.organization,
+        excluded_accounts=args.excluded_accounts,
+        pack_parameters=dict(args.pack_param),
+        dist=Path(args.dist) if args.dist else None,
+    )
+
+    def client_for(service: str) -> Any:
+        return session.client(service, endpoint_url=args.endpoint_url, config=retry_config())
+
+    result = deploy(client_for, Path(args.root), options, lambda message: print(message, file=sys.stderr))
+    print(json.dumps({"account_id": result.account_id, "code_prefix": result.code_prefix,
+                      "functions": result.function_arns, "config_rules": result.config_rules,
+                      "member_accounts": result.member_accounts}, indent=2))
+    return EXIT_OK
+
+
 def _describe_client_error(error: ClientError) -> str:
     code = error.response.get("Error", {}).get("Code", "Unknown")
     message = error.response.get("Error", {}).get("Message", "")
@@ -142,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _emit(report, args.format or "table", args.output)
             return EXIT_OK
         session = boto3.Session(profile_name=args.profile, region_name=args.region)
+        if args.command == "deploy":
+            return _deploy(session, args)
         report = scan_session(session, _selected_rules(args), dict(args.param), args.endpoint_url, _progress_printer())
         _emit(report, args.format, args.output)
         return EXIT_NON_COMPLIANT if report.has_non_compliant else EXIT_OK
@@ -155,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lambda-vpc-rules: {error}", file=sys.stderr)
     except BotoCoreError as error:
         print(f"lambda-vpc-rules: AWS error: {error}", file=sys.stderr)
+    except DeployError as error:
+        print(f"lambda-vpc-rules: deploy failed: {error}", file=sys.stderr)
     except OSError as error:
         print(f"lambda-vpc-rules: {error}", file=sys.stderr)
     return EXIT_ERROR

@@ -38,6 +38,26 @@ from .model import (
 RETRY_MODE = "standard"
 DEFAULT_MAX_ATTEMPTS = 10
 MAX_ATTEMPTS_ENV = "LAMBDA_VPC_RULES_MAX_ATTEMPTS"
+# The IAM action behind every AWS call this module makes (sts:GetCallerIdentity needs none). The rule
+# roles in rdk_config/ grant exactly these plus rdk.RDKLIB_ACTIONS; tests/test_permissions.py checks the
+# list against the calls the code really makes.
+READ_ACTIONS = frozenset(
+    {
+        "ec2:DescribeNatGateways",
+        "ec2:DescribeRouteTables",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeVpcs",
+        "iam:GetAccountAuthorizationDetails",
+        "iam:GetPolicy",
+        "iam:GetPolicyVersion",
+        "iam:GetRole",
+        "iam:GetRolePolicy",
+        "iam:ListAttachedRolePolicies",
+        "iam:ListRolePolicies",
+        "lambda:ListFunctions",
+        "tag:GetResources",
+    }
+)
 EC2_FILTER_VALUES_LIMIT = 200  # EC2 accepts at most 200 values in one filter
 
 

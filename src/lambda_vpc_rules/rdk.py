@@ -15,10 +15,15 @@ from rdklib import ConfigRule, Evaluation, Evaluator, InvalidParametersError
 from .engine import evaluate_account
 from .fetch import Fetcher, apply_retry_environment
 from .functions import from_configuration_item
-from .model import LAMBDA_RESOURCE_TYPE
 from .rules import InvalidParameter, Rule, get_rule
 
 apply_retry_environment()
+
+# The AWS Config calls rdklib makes for a rule: evaluations out, stale-evaluation clean-up on a scheduled
+# run, and the configuration history of an oversized item.
+RDKLIB_ACTIONS = frozenset(
+    {"config:PutEvaluations", "config:GetComplianceDetailsByConfigRule", "config:GetResourceConfigHistory"}
+)
 
 
 class PackRule(ConfigRule):
@@ -48,5 +53,6 @@ class PackRule(ConfigRule):
 
 
 def evaluator_for(rule_name: str) -> Evaluator:
-    """The rdklib Evaluator for one rule of the pack, scoped to Lambda functions."""
-    return Evaluator(PackRule(get_rule(rule_name)), [LAMBDA_RESOURCE_TYPE])
+    """The rdklib Evaluator for one rule of the pack, over the resource types of its scope."""
+    rule = get_rule(rule_name)
+    return Evaluator(PackRule(rule), list(rule.scope))

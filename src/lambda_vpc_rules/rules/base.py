@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import Fact, Facts, LambdaFunction, Subnet, Verdict, not_applicable
+from ..model import LAMBDA_RESOURCE_TYPE, Fact, Facts, LambdaFunction, Subnet, Verdict, not_applicable
 
 
 class InvalidParameter(ValueError):
@@ -51,6 +51,12 @@ class Rule:
     check: Check
     parameters: tuple[Parameter, ...] = ()
     tag_keys: frozenset[str] = frozenset()  # function tags the check reads
+    scope: tuple[str, ...] = (LAMBDA_RESOURCE_TYPE,)  # resource types whose changes trigger the rule
+
+    @property
+    def function_name(self) -> str:
+        """The name of the Lambda function that hosts the rule (central account, rdk_config/)."""
+        return self.config_rule_name
 
     def parse_parameters(self, raw: Mapping[str, Any] | None) -> dict[str, Any]:
         """Typed parameters from AWS Config's strings; keys this rule does not define (rdklib's

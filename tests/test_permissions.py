@@ -1,0 +1,71 @@
+"""The rule roles (rdk_config/) grant exactly what the code calls: every AWS operation made by `scan` and by
+each rule handler (change, oversized change, scheduled), recorded as it happens in moto, maps to one of
+`packaging.rule_actions()`, and every action there is used."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+
+from aws_support import (
+    REGION,
+    build_network,
+    change_event,
+    configuration_item,
+    history_item,
+    oversized_event,
+    scheduled_event,
+)
+from conftest import load_rule_module
+from lambda_vpc_rules.cli import scan_session
+from lambda_vpc_rules.packaging import rule_actions
+from lambda_vpc_rules.rules import RULES
+
+NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}  # answered for any identity
+# rdklib assuming the member role: the central function role's own `assume-member-role` policy grants it
+FUNCTION_ROLE_ONLY = {"sts:AssumeRole"}
+IAM_PREFIX = {"resourcegroupstaggingapi": "tag"}  # botocore service name -> IAM service prefix
+
+
+class Recorder:
+    def __init__(self):
+        self.actions: set[str] = set()
+
+    def install(self, session) -> None:
+        session.events.register("before-parameter-build", self._record)
+
+    def _record(self, model, **_):
+        service = model.service_model.service_name
+        self.actions.add(f"{IAM_PREFIX.get(service, service)}:{model.name}")
+
+
+def test_rule_roles_grant_exactly_the_actions_the_code_calls(aws, estate, config_calls):
+    ids = build_network(estate)
+    iam = estate.iam
+    policy = iam.create_policy(PolicyName="eni", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ec2:*NetworkInterface*", "Resource": "*"}]}))["Policy"]["Arn"]
+    role = estate.role("app-role")
+    iam.attach_role_policy(RoleName="app-role", PolicyArn=policy)
+    iam.put_role_policy(RoleName="app-role", PolicyName="describe", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}]}))
+    iam.put_role_permissions_boundary(RoleName="app-role", PermissionsBoundary=policy)
+    function = estate.function("app", [ids["private-a"], ids["dual-a"]], role=role, ipv6=True,
+                               tags={"lambda-vpc-rules:internet-access": "required"})
+
+    recorder = Recorder()
+    recorder.install(boto3.DEFAULT_SESSION)  # rdklib's clients
+    scanning = boto3.Session(region_name=REGION)
+    recorder.install(scanning)
+    scan_session(scanning)
+    item = configuration_item(function)
+    config_calls.history[item["resourceId"]] = history_item(item)
+    for rule in RULES:
+        handler = load_rule_module(rule.rdk_name).lambda_handler
+        handler(change_event(item, rule.config_rule_name), None)
+        handler(oversized_event(item, rule.config_rule_name), None)
+        handler(scheduled_event(rule.config_rule_name), None)
+    assert all(e["ComplianceType"] in ("COMPLIANT", "NON_COMPLIANT") for e in config_calls.evaluations)
+
+    assert recorder.actions - NEEDS_NO_PERMISSION - FUNCTION_ROLE_ONLY == set(rule_actions())
+    assert recorder.actions >= FUNCTION_ROLE_ONLY
