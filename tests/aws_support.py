@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,27 @@ def _zip() -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("index.py", "def handler(event, context):\n    return None\n")
     return buffer.getvalue()
+
+
+class CallRecorder:
+    """Every AWS operation made through a session, as the IAM action it needs (service prefix:operation)."""
+
+    IAM_PREFIX = {"resourcegroupstaggingapi": "tag"}  # botocore service name -> IAM service prefix
+
+    def __init__(self):
+        self.calls: list[str] = []
+
+    @property
+    def actions(self) -> set[str]:
+        return set(self.calls)
+
+    def install(self, session) -> CallRecorder:
+        session.events.register("before-parameter-build", self._record)
+        return self
+
+    def _record(self, model, **_):
+        service = model.service_model.service_name
+        self.calls.append(f"{self.IAM_PREFIX.get(service, service)}:{model.name}")
 
 
 class EndpointSession:
@@ -144,6 +166,34 @@ def configuration_item(function: dict[str, Any], status: str = "OK", tags: dict[
     }
 
 
+def related_item(resource_type: str, resource_id: str, configuration: dict | None, arn: str | None = None,
+                 vpc_id: str | None = None, status: str = "OK") -> dict:
+    """A configuration item of a resource the rules depend on (subnet, route table, role...), as AWS Config
+    sends it; a deleted resource's item has no configuration but keeps its relationships."""
+    relationships = [{"resourceId": vpc_id, "resourceType": "AWS::EC2::VPC", "name": "Is contained in Vpc"}] if vpc_id \
+        else []
+    return {
+        "relatedEvents": [],
+        "relationships": relationships,
+        "configuration": configuration if status == "OK" else None,
+        "supplementaryConfiguration": {},
+        "tags": {},
+        "configurationItemVersion": "1.3",
+        "configurationItemCaptureTime": CAPTURE_TIME,
+        "configurationStateId": 1700000000001,
+        "awsAccountId": ACCOUNT,
+        "configurationItemStatus": status,
+        "resourceType": resource_type,
+        "resourceId": resource_id,
+        "resourceName": resource_id,
+        "ARN": arn or f"arn:aws:ec2:{REGION}:{ACCOUNT}:{resource_type.split('::')[-1].lower()}/{resource_id}",
+        "awsRegion": REGION,
+        "availabilityZone": "Not Applicable",
+        "configurationStateMd5Hash": "",
+        "resourceCreationTime": CAPTURE_TIME,
+    }
+
+
 def _event(invoking_event: dict, rule_name: str, parameters: dict | None, left_scope: bool = False) -> dict:
     """The Lambda event AWS Config sends a custom rule (documented example shape)."""
     return {
@@ -247,6 +297,7 @@ class ConfigCalls:
     previous_results: list[dict] = field(default_factory=list)  # what GetComplianceDetails... returns
     history: dict[str, dict] = field(default_factory=dict)  # resourceId -> history item
     failed_evaluations: list[dict] = field(default_factory=list)
+    queries: list[str] = field(default_factory=list)  # every SelectResourceConfig expression
 
     @property
     def evaluations(self) -> list[dict]:
@@ -268,6 +319,7 @@ class ConfigCalls:
         session.events.register("before-call.config.PutEvaluations", self._put_evaluations)
         session.events.register("before-call.config.GetComplianceDetailsByConfigRule", self._compliance_details)
         session.events.register("before-call.config.GetResourceConfigHistory", self._history)
+        session.events.register("before-call.config.SelectResourceConfig", self._select)
 
     @staticmethod
     def _answer(model, response: dict):
@@ -287,6 +339,46 @@ class ConfigCalls:
     def _history(self, model, params, **_):
         request = json.loads(params["body"]) if isinstance(params.get("body"), (str, bytes)) else params["body"]
         return self._answer(model, {"configurationItems": [self.history[request["resourceId"]]]})
+
+
+    _QUERY = re.compile(
+        r"^SELECT resourceName, arn, configuration\.functionName, configuration\.role, configuration\.vpcConfig, tags "
+        r"WHERE resourceType = 'AWS::Lambda::Function' AND (configuration\.vpcConfig\.subnetIds|configuration\.role) "
+        r"IN \(('[^']*'(?:, '[^']*')*)\)$"
+    )
+
+    def _select(self, model, params, **_):
+        """moto cannot run advanced queries: answer the two the pack asks (functions by subnet, by role) from
+        moto's Lambda functions, as the Config recorder would have recorded them. Any other query fails."""
+        request = json.loads(params["body"]) if isinstance(params.get("body"), (str, bytes)) else params["body"]
+        self.queries.append(request["Expression"])
+        match = self._QUERY.match(request["Expression"])
+        if match is None:
+            raise AssertionError(f"query the test does not answer: {request['Expression']}")
+        field, values = match.group(1), set(re.findall(r"'([^']*)'", match.group(2)))
+        lam = boto3.Session(region_name=REGION).client("lambda")  # not the recorded default session
+        rows = []
+        for page in lam.get_paginator("list_functions").paginate():
+            for function in page["Functions"]:
+                vpc = function.get("VpcConfig") or {}
+                keys = set(vpc.get("SubnetIds") or ()) if field.endswith("subnetIds") else {function["Role"]}
+                if not keys & values:
+                    continue
+                tags = lam.list_tags(Resource=function["FunctionArn"]).get("Tags") or {}
+                rows.append(json.dumps({
+                    "resourceName": function["FunctionName"],
+                    "arn": function["FunctionArn"],
+                    "configuration": {
+                        "functionName": function["FunctionName"],
+                        "role": function["Role"],
+                        "vpcConfig": {"subnetIds": vpc.get("SubnetIds") or [],
+                                      "securityGroupIds": vpc.get("SecurityGroupIds") or [],
+                                      **({"ipv6AllowedForDualStack": vpc["Ipv6AllowedForDualStack"]}
+                                         if "Ipv6AllowedForDualStack" in vpc else {})},
+                    },
+                    "tags": [{"key": k, "value": v} for k, v in tags.items()],
+                }))
+        return self._answer(model, {"Results": rows, "QueryInfo": {"SelectFields": [{"Name": "resourceName"}]}})
 
 
 def build_network(estate: Estate) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """The rule roles (rdk_config/) grant exactly what the code calls: every AWS operation made by `scan` and by
-each rule handler (change, oversized change, scheduled), recorded as it happens in moto, maps to one of
-`packaging.rule_actions()`, and every action there is used."""
+each rule handler (change, oversized change, scheduled, and drift: a role, policy or route table change),
+recorded as it happens in moto, maps to one of `packaging.rule_actions()`, and every action there is used."""
 
 from __future__ import annotations
 
@@ -10,34 +10,23 @@ import boto3
 
 from aws_support import (
     REGION,
+    CallRecorder,
     build_network,
     change_event,
     configuration_item,
     history_item,
     oversized_event,
+    related_item,
     scheduled_event,
 )
 from conftest import load_rule_module
 from lambda_vpc_rules.cli import scan_session
 from lambda_vpc_rules.packaging import rule_actions
-from lambda_vpc_rules.rules import RULES
+from lambda_vpc_rules.rules import RULES, get_rule
 
 NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}  # answered for any identity
 # rdklib assuming the member role: the central function role's own `assume-member-role` policy grants it
 FUNCTION_ROLE_ONLY = {"sts:AssumeRole"}
-IAM_PREFIX = {"resourcegroupstaggingapi": "tag"}  # botocore service name -> IAM service prefix
-
-
-class Recorder:
-    def __init__(self):
-        self.actions: set[str] = set()
-
-    def install(self, session) -> None:
-        session.events.register("before-parameter-build", self._record)
-
-    def _record(self, model, **_):
-        service = model.service_model.service_name
-        self.actions.add(f"{IAM_PREFIX.get(service, service)}:{model.name}")
 
 
 def test_rule_roles_grant_exactly_the_actions_the_code_calls(aws, estate, config_calls):
@@ -53,8 +42,7 @@ def test_rule_roles_grant_exactly_the_actions_the_code_calls(aws, estate, config
     function = estate.function("app", [ids["private-a"], ids["dual-a"]], role=role, ipv6=True,
                                tags={"lambda-vpc-rules:internet-access": "required"})
 
-    recorder = Recorder()
-    recorder.install(boto3.DEFAULT_SESSION)  # rdklib's clients
+    recorder = CallRecorder().install(boto3.DEFAULT_SESSION)  # rdklib's clients
     scanning = boto3.Session(region_name=REGION)
     recorder.install(scanning)
     scan_session(scanning)
@@ -65,7 +53,22 @@ def test_rule_roles_grant_exactly_the_actions_the_code_calls(aws, estate, config
         handler(change_event(item, rule.config_rule_name), None)
         handler(oversized_event(item, rule.config_rule_name), None)
         handler(scheduled_event(rule.config_rule_name), None)
-    assert all(e["ComplianceType"] in ("COMPLIANT", "NON_COMPLIANT") for e in config_calls.evaluations)
+    # drift: a change to a resource the functions depend on
+    drift = {
+        "LAMBDA_VPC_ENI_PERMISSIONS": [
+            related_item("AWS::IAM::Role", "AROAEXAMPLE", {"roleName": "app-role"}, arn=role),
+            related_item("AWS::IAM::Policy", "ANPAEXAMPLE", {"policyName": "eni"}, arn=policy),
+        ],
+        "LAMBDA_VPC_PRIVATE_SUBNET_NAT": [
+            related_item("AWS::EC2::RouteTable", ids["private-rtb"], {"vpcId": ids["vpc"]}, vpc_id=ids["vpc"]),
+        ],
+    }
+    for rule_dir, items in drift.items():
+        handler = load_rule_module(rule_dir).lambda_handler
+        for related in items:
+            handler(change_event(related, get_rule(rule_dir).config_rule_name), None)
+    assert {e["ComplianceResourceId"] for e in config_calls.evaluations if e["ComplianceType"] != "NOT_APPLICABLE"} == {
+        "app"}
 
     assert recorder.actions - NEEDS_NO_PERMISSION - FUNCTION_ROLE_ONLY == set(rule_actions())
     assert recorder.actions >= FUNCTION_ROLE_ONLY

@@ -16,7 +16,8 @@ def test_parameters_json_is_generated_from_the_registry(rule):
     path = ROOT / "rules" / rule.rdk_name / "parameters.json"
     assert path.read_text() == render_parameters_json(rule), "run `make rdk-parameters`"
     parameters = json.loads(path.read_text())["Parameters"]
-    assert parameters["SourceEvents"] == "AWS::Lambda::Function"
+    assert parameters["SourceEvents"].split(",") == list(rule.scope)
+    assert rule.scope[0] == "AWS::Lambda::Function"
     assert parameters["SourcePeriodic"] == "TwentyFour_Hours"
 
 

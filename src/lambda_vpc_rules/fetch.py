@@ -11,6 +11,7 @@ propagate as botocore `ClientError`: an error is never turned into a verdict her
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -18,8 +19,9 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from .functions import from_lambda_api
+from .functions import from_lambda_api, from_query_result
 from .model import (
+    LAMBDA_RESOURCE_TYPE,
     Fact,
     Facts,
     LambdaFunction,
@@ -47,18 +49,22 @@ READ_ACTIONS = frozenset(
         "ec2:DescribeRouteTables",
         "ec2:DescribeSubnets",
         "ec2:DescribeVpcs",
+        "config:SelectResourceConfig",
         "iam:GetAccountAuthorizationDetails",
         "iam:GetPolicy",
         "iam:GetPolicyVersion",
         "iam:GetRole",
         "iam:GetRolePolicy",
         "iam:ListAttachedRolePolicies",
+        "iam:ListEntitiesForPolicy",
         "iam:ListRolePolicies",
         "lambda:ListFunctions",
         "tag:GetResources",
     }
 )
 EC2_FILTER_VALUES_LIMIT = 200  # EC2 accepts at most 200 values in one filter
+QUERY_VALUES_LIMIT = 50  # values per advanced query: its expression may hold at most 4,096 characters
+LAMBDA_QUERY_FIELDS = "resourceName, arn, configuration.functionName, configuration.role, configuration.vpcConfig, tags"
 
 
 def max_attempts() -> int:
@@ -269,12 +275,20 @@ class Fetcher:
 
     # One function (or a few) -----------------------------------------------------------------------
 
-    def facts_for(self, functions: Iterable[LambdaFunction], needs: Iterable[Fact]) -> Facts:
+    def facts_for(self, functions: Iterable[LambdaFunction], needs: Iterable[Fact], network: Facts | None = None
+                  ) -> Facts:
+        """What these functions' checks need. `network`: one VPC's subnets, route tables and NAT gateways
+        already read (drift), used instead of reading them again when it holds all the functions' subnets."""
         functions = [fn for fn in functions if fn.in_vpc]
         needs = _with_prerequisites(needs)
         facts: dict[str, Any] = {}
         subnet_ids = sorted({sid for fn in functions for sid in fn.subnet_ids})
         subnets: dict[str, Subnet] = {}
+        if network is not None and subnet_ids and set(subnet_ids) <= set(network.subnets):
+            facts = {"subnets": dict(network.subnets), "route_tables": dict(network.route_tables),
+                     "nat_gateways": dict(network.nat_gateways)}
+            subnets = facts["subnets"]
+            needs = needs - {Fact.SUBNETS, Fact.ROUTE_TABLES, Fact.NAT_GATEWAYS}
         if Fact.SUBNETS in needs and subnet_ids:
             subnets = {
                 s.subnet_id: s
@@ -308,6 +322,55 @@ class Fetcher:
             referenced = {arn for role in roles.values() for arn in _role_policy_arns(role)}
             facts["roles"], facts["policies"] = roles, self._managed_policies(referenced)
         return Facts(**facts)
+
+    # What depends on a changed resource (drift) ---------------------------------------------------
+
+    def vpc_network(self, vpc_id: str) -> Facts:
+        """The subnets, route tables and NAT gateways of one VPC: three filtered reads."""
+        subnets = map(_subnet, self._filtered("describe_subnets", "Subnets", "vpc-id", [vpc_id]))
+        tables = map(_route_table, self._filtered("describe_route_tables", "RouteTables", "vpc-id", [vpc_id]))
+        gateways = map(_nat_gateway, self._filtered("describe_nat_gateways", "NatGateways", "vpc-id", [vpc_id]))
+        return Facts(
+            subnets={s.subnet_id: s for s in subnets},
+            route_tables={t.route_table_id: t for t in tables},
+            nat_gateways={g.nat_gateway_id: g for g in gateways},
+        )
+
+    def functions_in_subnets(self, subnet_ids: Iterable[str]) -> list[LambdaFunction]:
+        """The functions attached to any of these subnets, as AWS Config recorded them: one advanced
+        query (a page per 100 functions), not a listing of every function."""
+        return self._query_functions("configuration.vpcConfig.subnetIds", subnet_ids)
+
+    def functions_with_roles(self, role_arns: Iterable[str]) -> list[LambdaFunction]:
+        return self._query_functions("configuration.role", role_arns)
+
+    def roles_using_policy(self, policy_arn: str) -> list[str]:
+        """ARNs of the roles that use this managed policy (attached, or as permissions boundary: without a
+        PolicyUsageFilter IAM lists both)."""
+        iam = self.client("iam")
+        pages = iam.get_paginator("list_entities_for_policy").paginate(PolicyArn=policy_arn, EntityFilter="Role")
+        names = sorted({role["RoleName"] for page in pages for role in page.get("PolicyRoles") or ()})
+        return [iam.get_role(RoleName=name)["Role"]["Arn"] for name in names]
+
+    def _query_functions(self, field: str, values: Iterable[str]) -> list[LambdaFunction]:
+        functions: dict[str, LambdaFunction] = {}
+        for chunk in _chunks(sorted(set(values)), QUERY_VALUES_LIMIT):
+            quoted = ", ".join("'" + value.replace("'", "") + "'" for value in chunk)
+            expression = (
+                f"SELECT {LAMBDA_QUERY_FIELDS} WHERE resourceType = '{LAMBDA_RESOURCE_TYPE}' AND {field} IN ({quoted})"
+            )
+            token = None
+            while True:
+                page = self.client("config").select_resource_config(
+                    Expression=expression, Limit=100, **({"NextToken": token} if token else {})
+                )
+                for text in page.get("Results") or ():
+                    function = from_query_result(json.loads(text))
+                    functions[function.name] = function
+                token = page.get("NextToken")
+                if not token:
+                    break
+        return [functions[name] for name in sorted(functions)]
 
     def _filtered(self, operation: str, result_key: str, filter_name: str, values: list[str]) -> Iterator[dict]:
         # A filter, unlike an ID list, answers without error when an ID does not exist.

@@ -69,6 +69,16 @@ def from_configuration_item(item: Mapping[str, Any]) -> LambdaFunction:
     )
 
 
+def from_query_result(result: Mapping[str, Any]) -> LambdaFunction:
+    """A function from one row of an AWS Config advanced query (`SelectResourceConfig`), whose tags come
+    as a list of {key, value}, not the object a configuration item holds."""
+    result = _mapping(result, "query result")
+    tags = result.get("tags")
+    if isinstance(tags, list):
+        tags = {str(tag.get("key")): str(tag.get("value")) for tag in tags if isinstance(tag, Mapping)}
+    return from_configuration_item({**result, "ARN": result.get("arn"), "tags": tags})
+
+
 def from_lambda_api(configuration: Mapping[str, Any], tags: Mapping[str, str] | None = None) -> LambdaFunction:
     """A function from Lambda's ListFunctions / GetFunctionConfiguration answer."""
     vpc = configuration.get("VpcConfig") or {}

@@ -14,6 +14,10 @@ from typing import TypeVar
 T = TypeVar("T")
 
 LAMBDA_RESOURCE_TYPE = "AWS::Lambda::Function"
+# The resource types a function's verdicts depend on (rule scopes; drift.py)
+ROLE_TYPE, POLICY_TYPE = "AWS::IAM::Role", "AWS::IAM::Policy"
+VPC_TYPE, SUBNET_TYPE = "AWS::EC2::VPC", "AWS::EC2::Subnet"
+ROUTE_TABLE_TYPE, NAT_GATEWAY_TYPE = "AWS::EC2::RouteTable", "AWS::EC2::NatGateway"
 
 
 class Compliance(enum.StrEnum):

@@ -14,7 +14,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..model import Fact, Facts, LambdaFunction, Verdict, compliant, join_findings, non_compliant
+from ..model import (
+    LAMBDA_RESOURCE_TYPE,
+    VPC_TYPE,
+    Fact,
+    Facts,
+    LambdaFunction,
+    Verdict,
+    compliant,
+    join_findings,
+    non_compliant,
+)
 from .base import Rule, function_subnets
 
 
@@ -48,4 +58,6 @@ DEFAULT_TENANCY = Rule(
     "Lambda cannot attach to a VPC of dedicated tenancy.",
     needs=frozenset({Fact.SUBNETS, Fact.VPCS}),
     check=check_default_tenancy,
+    # changes to these re-evaluate the functions that depend on them (drift.py)
+    scope=(LAMBDA_RESOURCE_TYPE, VPC_TYPE),
 )

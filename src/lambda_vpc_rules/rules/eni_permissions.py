@@ -35,6 +35,9 @@ from typing import Any
 
 from ..iam_policy import Policy, PolicyParseError, check_action, parse_policy
 from ..model import (
+    LAMBDA_RESOURCE_TYPE,
+    POLICY_TYPE,
+    ROLE_TYPE,
     Fact,
     Facts,
     LambdaFunction,
@@ -150,4 +153,6 @@ ENI_PERMISSIONS = Rule(
             parse_bool,
         ),
     ),
+    # changes to these re-evaluate the functions that depend on them (drift.py)
+    scope=(LAMBDA_RESOURCE_TYPE, ROLE_TYPE, POLICY_TYPE),
 )

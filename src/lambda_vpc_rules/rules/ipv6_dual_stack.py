@@ -19,7 +19,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..model import Fact, Facts, LambdaFunction, Verdict, compliant, join_findings, non_compliant
+from ..model import (
+    LAMBDA_RESOURCE_TYPE,
+    ROUTE_TABLE_TYPE,
+    SUBNET_TYPE,
+    Fact,
+    Facts,
+    LambdaFunction,
+    Verdict,
+    compliant,
+    join_findings,
+    non_compliant,
+)
 from .base import Parameter, Rule, function_subnets, parse_bool
 
 IPV6_DEFAULT_ROUTE = "::/0"
@@ -82,4 +93,6 @@ IPV6_DUAL_STACK = Rule(
             parse_bool,
         ),
     ),
+    # changes to these re-evaluate the functions that depend on them (drift.py)
+    scope=(LAMBDA_RESOURCE_TYPE, SUBNET_TYPE, ROUTE_TABLE_TYPE),
 )

@@ -32,7 +32,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..model import Fact, Facts, LambdaFunction, Route, Verdict, compliant, join_findings, non_compliant
+from ..model import (
+    LAMBDA_RESOURCE_TYPE,
+    NAT_GATEWAY_TYPE,
+    ROUTE_TABLE_TYPE,
+    SUBNET_TYPE,
+    Fact,
+    Facts,
+    LambdaFunction,
+    Route,
+    Verdict,
+    compliant,
+    join_findings,
+    non_compliant,
+)
 from .base import Parameter, Rule, choice_list, parse_bool
 
 DEFAULT_ROUTE = "0.0.0.0/0"
@@ -127,4 +140,6 @@ PRIVATE_SUBNET_NAT = Rule(
         ),
     ),
     tag_keys=frozenset({INTERNET_ACCESS_TAG}),
+    # changes to these re-evaluate the functions that depend on them (drift.py)
+    scope=(LAMBDA_RESOURCE_TYPE, ROUTE_TABLE_TYPE, SUBNET_TYPE, NAT_GATEWAY_TYPE),
 )
