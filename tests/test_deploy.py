@@ -224,3 +224,11 @@ def test_single_account_conformance_pack_request(aws, tmp_path):
 def test_pack_parameters_without_a_value_are_refused():
     with pytest.raises(DeployError, match="LambdaAccountId"):
         config_rules_from_pack(conformance_pack(), {}, "aws", "123456789012", REGION)
+
+
+def test_deploy_to_a_missing_bucket_is_a_one_line_error(aws, tmp_path, capsys):
+    code = main(["deploy", "--bucket", "no-such-bucket", "--rdklib-layer-arn", "arn:aws:lambda:us-east-1:1:layer:x:1",
+                 "--region", REGION, "--root", str(ROOT), "--dist", str(tmp_path)])
+    assert code == 2
+    error = capsys.readouterr().err.strip()
+    assert "PutObject failed: NoSuchBucket" in error and "\n" not in error

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 
 from .packaging import FUNCTION_ROLE_NAME, MEMBER_ROLE_NAME, build_bundles, conformance_pack, logical_id
 from .rules import RULES
@@ -196,7 +196,7 @@ def _apply_stack(cloudformation, name: str, body: str, parameters: dict[str, str
     except ClientError as error:
         if "No updates are to be performed" not in error.response["Error"].get("Message", ""):
             raise
-    except Exception as error:  # botocore WaiterError: the stack failed or rolled back
+    except WaiterError as error:  # the stack failed or rolled back
         raise DeployError(f"stack {name} did not complete: {error}; see its events in CloudFormation") from None
     stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
     return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs") or ()}
