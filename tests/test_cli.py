@@ -40,6 +40,7 @@ def test_json_has_the_fields_aws_config_shows(account, capsys):
             "rule": "lambda-vpc-default-tenancy",
             "resource_type": "AWS::Lambda::Function",
             "resource_id": "good",
+            "resource_arn": "arn:aws:lambda:us-east-1:123456789012:function:good",
             "compliance": "COMPLIANT",
             "annotation": report["evaluations"][0]["annotation"],
         },
@@ -47,6 +48,7 @@ def test_json_has_the_fields_aws_config_shows(account, capsys):
             "rule": "lambda-vpc-default-tenancy",
             "resource_type": "AWS::Lambda::Function",
             "resource_id": "plain",
+            "resource_arn": "arn:aws:lambda:us-east-1:123456789012:function:plain",
             "compliance": "NOT_APPLICABLE",
             "annotation": "Function is not attached to a VPC.",
         },
@@ -65,7 +67,7 @@ def test_csv_and_table_formats(account, capsys, tmp_path):
     assert main(["scan", "--region", "us-east-1", "--format", "csv", *TENANCY]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert {row["resource_id"] for row in rows} == {"good", "plain"}
-    assert set(rows[0]) == {"rule", "resource_type", "resource_id", "compliance", "annotation"}
+    assert set(rows[0]) == {"rule", "resource_type", "resource_id", "resource_arn", "compliance", "annotation"}
 
     out = tmp_path / "table.txt"
     assert (

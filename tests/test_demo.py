@@ -43,3 +43,7 @@ def test_demo_prints_a_table_and_writes_json(tmp_path, capsys):
     assert {function for _, function in verdicts} == set(stories)
     for function in stories:
         assert function in table
+    findings = json.loads((tmp_path / "demo-findings.asff.json").read_text())
+    assert len(findings) == len(report["evaluations"])
+    assert main(["verify-evidence", str(tmp_path / "evidence")]) == 0
+    assert "audit-exporter" in (tmp_path / "evidence" / "report.html").read_text()

@@ -1,4 +1,4 @@
-"""`lambda-vpc-rules`: evaluate an account from the command line (read-only), or the demo estate."""
+"""`lambda-vpc-rules`: scan an account (read-only), send findings, write evidence, deploy, or run the demo."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from .engine import evaluate_account
 from .fetch import Fetcher, retry_config
 from .output import RENDERERS, ScanReport
 from .rules import RULES, InvalidParameter, Rule, get_rule
+from .securityhub import PublishError
 
 EXIT_OK, EXIT_NON_COMPLIANT, EXIT_ERROR = 0, 1, 2
 
@@ -37,15 +38,20 @@ def scan_session(
     if not session.region_name:
         raise UsageError("no region: pass --region or set AWS_REGION")
     parameters = _parse_parameters(rules, raw_parameters or {})
-
-    def client_for(service: str) -> Any:
-        return session.client(service, endpoint_url=endpoint_url, config=retry_config())
-
-    fetcher = Fetcher(client_for)
+    fetcher = Fetcher(client_factory(session, endpoint_url))
     account_id = fetcher.client("sts").get_caller_identity()["Account"]
     evaluations = evaluate_account(fetcher, rules, parameters, progress)
     generated_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     return ScanReport(account_id, session.region_name, generated_at, evaluations)
+
+
+def client_factory(session: boto3.Session, endpoint_url: str | None = None):
+    """Clients of one session, all with the pack's retry configuration (and an emulator's endpoint)."""
+
+    def client_for(service: str) -> Any:
+        return session.client(service, endpoint_url=endpoint_url, config=retry_config())
+
+    return client_for
 
 
 def _parse_parameters(rules: Sequence[Rule], raw: dict[str, str]) -> dict[str, dict[str, Any]]:
@@ -84,6 +90,25 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--profile", help="AWS named profile")
     scan.add_argument("--endpoint-url", help="AWS endpoint, e.g. a moto server")
     _add_evaluation_arguments(scan)
+
+    scan.add_argument("--security-hub", action="store_true",
+                      help="also send the verdicts to Security Hub as findings (BatchImportFindings)")
+    scan.add_argument("--skip-config-rules", action="store_true",
+                      help="with --security-hub: leave out rules deployed as AWS Config rules in this account and "
+                      "region (AWS Config already sends their findings)")
+
+    evidence = commands.add_parser("evidence", help="write an evidence bundle: evaluations, HTML report, manifest")
+    evidence.add_argument("--out", required=True, help="directory for the bundle")
+    evidence.add_argument("--source", choices=("scan", "config"), default="scan",
+                          help="scan the account now (default) or collect AWS Config's evaluations of the pack's rules")
+    evidence.add_argument("--aggregator", help="with --source config: a Config aggregator, for a whole organization")
+    evidence.add_argument("--rule", action="append", choices=[rule.config_rule_name for rule in RULES],
+                          help="rule to include (repeatable; default: all)")
+    for option in ("--region", "--profile", "--endpoint-url"):
+        evidence.add_argument(option, help=scan._option_string_actions[option].help)
+
+    verify = commands.add_parser("verify-evidence", help="re-check an evidence bundle's hashes against its manifest")
+    verify.add_argument("bundle", help="the bundle directory")
 
     deploy = commands.add_parser("deploy", help="deploy the pack to this account, or to the whole organization")
     deploy.add_argument("--bucket", required=True, help="S3 bucket (in this account and region) for the bundles")
@@ -147,6 +172,57 @@ def _emit(report: ScanReport, fmt: str | None, output: str | None) -> None:
         sys.stdout.write(text)
 
 
+def _send_to_security_hub(session: boto3.Session, args: argparse.Namespace, report: ScanReport) -> None:
+    from .securityhub import import_findings, to_findings
+
+    clients = client_factory(session, args.endpoint_url)
+    results = report.evaluations
+    if args.skip_config_rules:
+        deployed = Fetcher(clients).deployed_config_rules()
+        results = [result for result in results if result.rule not in deployed]
+    sent = import_findings(clients("securityhub"), to_findings(results, report.account_id, report.region,
+                                                               report.generated_at))
+    print(f"lambda-vpc-rules: sent {sent} findings to Security Hub", file=sys.stderr)
+
+
+def _evidence(session: boto3.Session, args: argparse.Namespace) -> int:
+    from .evidence import Evidence, write_bundle
+
+    if not session.region_name:
+        raise UsageError("no region: pass --region or set AWS_REGION")
+    if args.aggregator and args.source != "config":
+        raise UsageError("--aggregator reads AWS Config: use it with --source config")
+    rules = _selected_rules(args)
+    clients = client_factory(session, args.endpoint_url)
+    caller = clients("sts").get_caller_identity()
+    caller = {key: caller[key] for key in ("Account", "Arn", "UserId")}
+    if args.source == "scan":
+        report = scan_session(session, rules, {}, args.endpoint_url, _progress_printer())
+        rows = [(report.account_id, report.region, result) for result in report.evaluations]
+        source = "scan"
+    elif args.aggregator:
+        rows = Fetcher(clients).aggregate_evaluations(args.aggregator, [r.config_rule_name for r in rules])
+        source = f"aggregator:{args.aggregator}"
+    else:
+        rows = Fetcher(clients).config_evaluations([r.config_rule_name for r in rules], caller["Account"])
+        source = "config"
+    collected_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    manifest = write_bundle(args.out, Evidence(collected_at, source, caller, rows))
+    print(f"lambda-vpc-rules: wrote {len(rows)} evaluations and {manifest}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _verify_evidence(bundle: str) -> int:
+    from .evidence import verify_bundle
+
+    problems = verify_bundle(bundle)
+    for problem in problems:
+        print(f"lambda-vpc-rules: {bundle}: {problem}", file=sys.stderr)
+    if not problems:
+        print(f"{bundle}: every file matches its manifest")
+    return EXIT_NON_COMPLIANT if problems else EXIT_OK
+
+
 def _deploy(session: boto3.Session, args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -167,10 +243,8 @@ def _deploy(session: boto3.Session, args: argparse.Namespace) -> int:
         dist=Path(args.dist) if args.dist else None,
     )
 
-    def client_for(service: str) -> Any:
-        return session.client(service, endpoint_url=args.endpoint_url, config=retry_config())
-
-    result = deploy(client_for, Path(args.root), options, lambda message: print(message, file=sys.stderr))
+    result = deploy(client_factory(session, args.endpoint_url), Path(args.root), options,
+                    lambda message: print(message, file=sys.stderr))
     print(json.dumps({"account_id": result.account_id, "code_prefix": result.code_prefix,
                       "functions": result.function_arns, "config_rules": result.config_rules,
                       "member_accounts": result.member_accounts}, indent=2))
@@ -200,11 +274,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             report = run_demo(args.out, _selected_rules(args), dict(args.param), _progress_printer())
             _emit(report, args.format or "table", args.output)
             return EXIT_OK
+        if args.command == "verify-evidence":
+            return _verify_evidence(args.bundle)
         session = boto3.Session(profile_name=args.profile, region_name=args.region)
         if args.command == "deploy":
             return _deploy(session, args)
+        if args.command == "evidence":
+            return _evidence(session, args)
         report = scan_session(session, _selected_rules(args), dict(args.param), args.endpoint_url, _progress_printer())
         _emit(report, args.format, args.output)
+        if args.security_hub:
+            _send_to_security_hub(session, args, report)
         return EXIT_NON_COMPLIANT if report.has_non_compliant else EXIT_OK
     except UsageError as error:
         print(f"lambda-vpc-rules: {error}", file=sys.stderr)
@@ -216,6 +296,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lambda-vpc-rules: {error}", file=sys.stderr)
     except BotoCoreError as error:
         print(f"lambda-vpc-rules: AWS error: {error}", file=sys.stderr)
+    except PublishError as error:
+        print(f"lambda-vpc-rules: {error}", file=sys.stderr)
     except DeployError as error:
         print(f"lambda-vpc-rules: deploy failed: {error}", file=sys.stderr)
     except OSError as error:

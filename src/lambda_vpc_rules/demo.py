@@ -16,7 +16,8 @@ from unittest import mock
 
 import boto3
 
-from .output import ScanReport, to_json
+from .evidence import Evidence, write_bundle
+from .output import ScanReport, to_asff, to_json
 from .rules import RULES, Rule
 
 REGION = "us-east-1"
@@ -206,9 +207,15 @@ def run_demo(
         session = boto3.Session(region_name=REGION)
         stories = build_demo_estate(session)
         report = scan_session(session, rules, raw_parameters, progress=progress)
+        caller = session.client("sts").get_caller_identity()
     path = Path(out_dir)
     path.mkdir(parents=True, exist_ok=True)
     (path / "demo-estate.json").write_text(json.dumps(stories, indent=2) + "\n", encoding="utf-8")
     (path / "demo-scan.json").write_text(to_json(report), encoding="utf-8")
-    progress(f"Wrote {path / 'demo-scan.json'}")
+    (path / "demo-findings.asff.json").write_text(to_asff(report), encoding="utf-8")
+    evidence = Evidence(report.generated_at, "scan (demo estate)",
+                        {key: caller[key] for key in ("Account", "Arn", "UserId")},
+                        [(report.account_id, report.region, result) for result in report.evaluations])
+    write_bundle(path / "evidence", evidence)
+    progress(f"Wrote {path / 'demo-scan.json'}, {path / 'demo-findings.asff.json'} and {path / 'evidence'}/")
     return report

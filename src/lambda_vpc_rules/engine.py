@@ -22,7 +22,8 @@ def evaluate_functions(
     results = []
     for function in functions:
         verdict = rule.evaluate(function, facts, parameters)
-        results.append(EvaluationResult(rule.config_rule_name, function.name, verdict.compliance, verdict.annotation))
+        results.append(EvaluationResult(rule.config_rule_name, function.name, verdict.compliance, verdict.annotation,
+                                        resource_arn=function.arn))
     return results
 
 

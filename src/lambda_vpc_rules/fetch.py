@@ -22,6 +22,8 @@ from botocore.exceptions import ClientError
 from .functions import from_lambda_api, from_query_result
 from .model import (
     LAMBDA_RESOURCE_TYPE,
+    Compliance,
+    EvaluationResult,
     Fact,
     Facts,
     LambdaFunction,
@@ -62,6 +64,7 @@ READ_ACTIONS = frozenset(
         "tag:GetResources",
     }
 )
+Located = tuple[str, str, EvaluationResult]  # (account, region, result) of an evaluation AWS Config holds
 EC2_FILTER_VALUES_LIMIT = 200  # EC2 accepts at most 200 values in one filter
 QUERY_VALUES_LIMIT = 50  # values per advanced query: its expression may hold at most 4,096 characters
 LAMBDA_QUERY_FIELDS = "resourceName, arn, configuration.functionName, configuration.role, configuration.vpcConfig, tags"
@@ -323,6 +326,56 @@ class Fetcher:
             facts["roles"], facts["policies"] = roles, self._managed_policies(referenced)
         return Facts(**facts)
 
+    # AWS Config's own view (evidence, Security Hub de-duplication) -----------------------------------
+
+    def deployed_config_rules(self) -> set[str]:
+        pages = self.client("config").get_paginator("describe_config_rules").paginate()
+        return {rule["ConfigRuleName"] for page in pages for rule in page.get("ConfigRules") or ()}
+
+    def config_evaluations(self, rule_names: Iterable[str], account_id: str) -> list[Located]:
+        """(account, region, result) for every evaluation AWS Config holds for these rules in this account
+        (`account_id`: Config's answer does not name it); a rule that is not deployed has none."""
+        config, results = self.client("config"), []
+        region = config.meta.region_name
+        deployed = self.deployed_config_rules()
+        for rule in sorted(set(rule_names) & deployed):
+            for page in config.get_paginator("get_compliance_details_by_config_rule").paginate(
+                ConfigRuleName=rule, ComplianceTypes=list(COMPLIANCE_TYPES)
+            ):
+                for raw in page.get("EvaluationResults") or ():
+                    qualifier = raw["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
+                    results.append((account_id, region, _config_result(rule, qualifier, raw)))
+        return results
+
+    def aggregate_evaluations(self, aggregator: str, rule_names: Iterable[str]) -> list[Located]:
+        """The same across an organization, through a Config aggregator: which accounts and regions run
+        each rule, then each one's evaluations."""
+        config, results = self.client("config"), []
+        wanted = set(rule_names)
+        sources = []
+        token = None
+        while True:
+            page = config.describe_aggregate_compliance_by_config_rules(
+                ConfigurationAggregatorName=aggregator, **({"NextToken": token} if token else {}))
+            sources += [(c["ConfigRuleName"], c["AccountId"], c["AwsRegion"])
+                        for c in page.get("AggregateComplianceByConfigRules") or () if c["ConfigRuleName"] in wanted]
+            token = page.get("NextToken")
+            if not token:
+                break
+        for rule, account, region in sorted(set(sources)):
+            token = None
+            while True:
+                page = config.get_aggregate_compliance_details_by_config_rule(
+                    ConfigurationAggregatorName=aggregator, ConfigRuleName=rule, AccountId=account, AwsRegion=region,
+                    Limit=100, **({"NextToken": token} if token else {}))
+                for raw in page.get("AggregateEvaluationResults") or ():
+                    qualifier = raw["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
+                    results.append((account, region, _config_result(rule, qualifier, raw)))
+                token = page.get("NextToken")
+                if not token:
+                    break
+        return results
+
     # What depends on a changed resource (drift) ---------------------------------------------------
 
     def vpc_network(self, vpc_id: str) -> Facts:
@@ -415,6 +468,19 @@ class Fetcher:
                 arn, policy.get("PolicyName") or _policy_name(arn), version["PolicyVersion"]["Document"]
             )
         return policies
+
+
+COMPLIANCE_TYPES = ("COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE")
+
+
+def _config_result(rule: str, qualifier: dict[str, Any], raw: dict[str, Any]) -> EvaluationResult:
+    return EvaluationResult(
+        rule=rule,
+        resource_id=qualifier["ResourceId"],
+        compliance=Compliance(raw["ComplianceType"]),
+        annotation=raw.get("Annotation", ""),
+        resource_type=qualifier.get("ResourceType", LAMBDA_RESOURCE_TYPE),
+    )
 
 
 def _role_from_details(raw: dict[str, Any]) -> Role:

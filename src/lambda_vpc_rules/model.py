@@ -226,12 +226,14 @@ class EvaluationResult:
     compliance: Compliance
     annotation: str
     resource_type: str = LAMBDA_RESOURCE_TYPE
+    resource_arn: str | None = None  # the function's ARN, when known (Security Hub needs it)
 
     def as_dict(self) -> dict[str, str]:
         return {
             "rule": self.rule,
             "resource_type": self.resource_type,
             "resource_id": self.resource_id,
+            "resource_arn": self.resource_arn or "",
             "compliance": self.compliance.value,
             "annotation": self.annotation,
         }

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from .model import Compliance, EvaluationResult
 
-FIELDS = ("rule", "resource_type", "resource_id", "compliance", "annotation")
+FIELDS = ("rule", "resource_type", "resource_id", "resource_arn", "compliance", "annotation")
 
 
 @dataclass(frozen=True)
@@ -59,4 +59,11 @@ def to_table(report: ScanReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-RENDERERS = {"table": to_table, "json": to_json, "csv": to_csv}
+def to_asff(report: ScanReport) -> str:
+    from .securityhub import to_findings
+
+    findings = to_findings(report.evaluations, report.account_id, report.region, report.generated_at)
+    return json.dumps(findings, indent=2) + "\n"
+
+
+RENDERERS = {"table": to_table, "json": to_json, "csv": to_csv, "asff": to_asff}

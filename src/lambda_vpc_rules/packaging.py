@@ -281,6 +281,32 @@ def render_yaml(template: dict[str, Any]) -> str:
     return yaml.safe_dump(template, sort_keys=False, width=120, allow_unicode=True)
 
 
+README_START, README_END = "<!-- rule-table:start (make generate) -->", "<!-- rule-table:end -->"
+
+
+def readme_rule_table() -> str:
+    """The README's rule table, from the registry and the rule metadata."""
+    from .metadata import metadata_for
+
+    lines = ["| RDK folder | AWS Config rule | severity | checks | parameters (default) | also triggered by |",
+             "|---|---|---|---|---|---|"]
+    for rule in RULES:
+        meta = metadata_for(rule.config_rule_name)
+        parameters = ", ".join(f"`{p.name}` ({p.default})" for p in rule.parameters) or "none"
+        related = ", ".join(f"`{t}`" for t in rule.scope[1:]) or "none"
+        lines.append(f"| `{rule.rdk_name}` | `{rule.config_rule_name}` | {meta.severity} | {meta.title} | "
+                     f"{parameters} | {related} |")
+    return "\n".join(lines) + "\n"
+
+
+def readme_with_rule_table(readme: str) -> str:
+    head, start, rest = readme.partition(README_START)
+    _, end, tail = rest.partition(README_END)
+    if not start or not end:
+        raise ValueError(f"README.md lacks the {README_START} ... {README_END} markers")
+    return f"{head}{README_START}\n{readme_rule_table()}{README_END}{tail}"
+
+
 def generated_files() -> dict[str, str]:
     """Repository path -> content, for every generated file."""
     files = {f"rules/{rule.rdk_name}/parameters.json": render_parameters_json(rule) for rule in RULES}
@@ -297,7 +323,9 @@ def write_generated(root: Path) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content, encoding="utf-8")
         written.append(path)
-    return written
+    readme = root / "README.md"
+    readme.write_text(readme_with_rule_table(readme.read_text(encoding="utf-8")), encoding="utf-8")
+    return [*written, readme]
 
 
 # ------------------------------------------------------------------------------------ bundles
@@ -314,13 +342,14 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
 
 def build_bundle(rule: Rule, root: Path, dist: Path) -> Path:
     """`dist/<RULE_DIR>.zip`: the rule's handler at the top (Handler `<RULE_DIR>.lambda_handler`) and the
-    `lambda_vpc_rules` package's Python sources."""
+    `lambda_vpc_rules` package's Python sources and rule metadata."""
     dist.mkdir(parents=True, exist_ok=True)
     path = dist / f"{rule.rdk_name}.zip"
     handler = root / "rules" / rule.rdk_name / f"{rule.rdk_name}.py"
     with zipfile.ZipFile(path, "w") as archive:
         _add(archive, handler.name, handler.read_bytes())
-        for source in sorted(PACKAGE_DIR.rglob("*.py")):
+        sources = [*PACKAGE_DIR.rglob("*.py"), *PACKAGE_DIR.rglob("metadata/*.json")]
+        for source in sorted(sources):
             _add(archive, f"lambda_vpc_rules/{source.relative_to(PACKAGE_DIR).as_posix()}", source.read_bytes())
     return path
 

@@ -1,0 +1,201 @@
+"""An evidence bundle for auditors: the evaluations as JSON and CSV, a self-contained HTML report with a
+compliance chart, and a manifest with the SHA-256 of each file, when and by whom it was collected, the
+accounts and regions covered and the tool and rule versions. `verify_bundle` re-checks it."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import io
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import __version__
+from .metadata import metadata_for, rule_version
+from .model import Compliance, EvaluationResult
+from .output import FIELDS
+from .rules import RULES
+
+MANIFEST = "manifest.json"
+FILES = ("evaluations.json", "evaluations.csv", "report.html")
+ROW_FIELDS = ("account_id", "region", *FIELDS)
+COLOURS = {Compliance.COMPLIANT: "#2e7d32", Compliance.NON_COMPLIANT: "#c62828", Compliance.NOT_APPLICABLE: "#9e9e9e"}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    collected_at: str  # ISO 8601, UTC
+    source: str  # "scan" | "config" | "aggregator:<name>"
+    caller: dict[str, str]  # sts:GetCallerIdentity: Account, Arn, UserId
+    rows: Sequence[tuple[str, str, EvaluationResult]]  # (account, region, result)
+
+    @property
+    def accounts(self) -> list[str]:
+        return sorted({account for account, _, _ in self.rows if account})
+
+    @property
+    def regions(self) -> list[str]:
+        return sorted({region for _, region, _ in self.rows if region})
+
+    def row_dicts(self) -> list[dict[str, str]]:
+        return [{"account_id": account, "region": region, **result.as_dict()} for account, region, result in self.rows]
+
+
+def evaluations_json(evidence: Evidence) -> str:
+    document = {"collected_at": evidence.collected_at, "source": evidence.source, "evaluations": evidence.row_dicts()}
+    return json.dumps(document, indent=2) + "\n"
+
+
+def evaluations_csv(evidence: Evidence) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=ROW_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(evidence.row_dicts())
+    return buffer.getvalue()
+
+
+def _counts(evidence: Evidence) -> dict[str, Counter]:
+    counts: dict[str, Counter] = {rule.config_rule_name: Counter() for rule in RULES}
+    for _, _, result in evidence.rows:
+        counts.setdefault(result.rule, Counter())[result.compliance] += 1
+    return counts
+
+
+def compliance_chart(counts: dict[str, Counter]) -> str:
+    """One horizontal stacked bar per rule (compliant, non-compliant, not applicable), inline SVG."""
+    bar_width, row, label = 420, 34, 230
+    height = row * len(counts) + 40
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Compliance by rule" '
+             f'width="{label + bar_width + 60}" height="{height}" font-family="sans-serif" font-size="13">']
+    for index, (rule, counter) in enumerate(counts.items()):
+        y = 10 + index * row
+        total = sum(counter.values())
+        parts.append(f'<text x="0" y="{y + 17}">{html.escape(rule)}</text>')
+        x = float(label)
+        for compliance in Compliance:
+            count = counter.get(compliance, 0)
+            if not count:
+                continue
+            width = bar_width * count / total
+            parts.append(f'<rect class="{compliance.value}" x="{x:.1f}" y="{y}" width="{width:.1f}" height="24" '
+                         f'fill="{COLOURS[compliance]}"><title>{compliance.value}: {count}</title></rect>')
+            if width > 18:
+                centre = x + width / 2
+                parts.append(f'<text x="{centre:.1f}" y="{y + 17}" fill="#fff" text-anchor="middle">{count}</text>')
+            x += width
+        if not total:
+            parts.append(f'<text x="{label}" y="{y + 17}" fill="#555">no evaluations</text>')
+    legend_y = height - 12
+    for index, compliance in enumerate(Compliance):
+        x = label + index * 150
+        parts.append(f'<rect x="{x}" y="{legend_y - 10}" width="12" height="12" fill="{COLOURS[compliance]}"/>'
+                     f'<text x="{x + 16}" y="{legend_y}">{compliance.value}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def report_html(evidence: Evidence) -> str:
+    counts = _counts(evidence)
+    e = html.escape
+    summary_rows = "".join(
+        f"<tr><td>{e(rule)}</td><td>{e(metadata_for(rule).severity)}</td>"
+        + "".join(f'<td class="num">{counter.get(c, 0)}</td>' for c in Compliance)
+        + "</tr>"
+        for rule, counter in counts.items()
+    )
+    failing = [(a, r, res) for a, r, res in evidence.rows if res.compliance is Compliance.NON_COMPLIANT]
+    finding_rows = "".join(
+        f"<tr><td>{e(account)}</td><td>{e(region)}</td><td>{e(res.rule)}</td><td>{e(res.resource_id)}</td>"
+        f"<td>{e(res.annotation)}</td></tr>"
+        for account, region, res in failing
+    ) or '<tr><td colspan="5">None.</td></tr>'
+    rules_text = "".join(
+        f"<h3>{e(rule.config_rule_name)}: {e(metadata_for(rule.config_rule_name).title)}</h3>"
+        f"<p>{e(metadata_for(rule.config_rule_name).risk)}</p>"
+        f"<p><strong>Remediation:</strong> {e(metadata_for(rule.config_rule_name).remediation['text'])}</p>"
+        for rule in RULES
+    )
+    totals = Counter(res.compliance for _, _, res in evidence.rows)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>lambda-vpc-rules evidence report</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+th, td {{ border: 1px solid #bbb; padding: 4px 8px; text-align: left; vertical-align: top; }}
+td.num {{ text-align: right; }}
+th {{ background: #eee; }}
+@media print {{ body {{ margin: 0; }} h2 {{ break-before: auto; }} tr {{ break-inside: avoid; }} }}
+</style></head>
+<body>
+<h1>Lambda VPC configuration: evidence report</h1>
+<p>Collected {e(evidence.collected_at)} from {e(evidence.source)} by {e(evidence.caller.get("Arn", "unknown"))}.
+Accounts: {e(", ".join(evidence.accounts) or "none")}. Regions: {e(", ".join(evidence.regions) or "none")}.
+lambda-vpc-rules {e(__version__)}.</p>
+<p id="totals">{len(evidence.rows)} evaluations: {totals.get(Compliance.COMPLIANT, 0)} COMPLIANT,
+{totals.get(Compliance.NON_COMPLIANT, 0)} NON_COMPLIANT, {totals.get(Compliance.NOT_APPLICABLE, 0)} NOT_APPLICABLE.</p>
+<h2>Compliance by rule</h2>
+{compliance_chart(counts)}
+<table id="summary"><thead><tr><th>Rule</th><th>Severity</th><th>COMPLIANT</th><th>NON_COMPLIANT</th>
+<th>NOT_APPLICABLE</th></tr></thead><tbody>{summary_rows}</tbody></table>
+<h2>Non-compliant functions</h2>
+<table id="findings"><thead><tr><th>Account</th><th>Region</th><th>Rule</th><th>Function</th><th>Why</th></tr></thead>
+<tbody>{finding_rows}</tbody></table>
+<h2>The rules</h2>
+{rules_text}
+<p>Files of this bundle and their SHA-256 are listed in {MANIFEST}; check them with
+<code>lambda-vpc-rules verify-evidence DIR</code>.</p>
+</body></html>
+"""
+
+
+def _file_entry(path: Path, name: str) -> dict[str, object]:
+    data = path.read_bytes()
+    return {"path": name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+
+def write_bundle(out_dir: str | Path, evidence: Evidence) -> Path:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    contents = {"evaluations.json": evaluations_json(evidence), "evaluations.csv": evaluations_csv(evidence),
+                "report.html": report_html(evidence)}
+    for name, text in contents.items():
+        (out / name).write_text(text, encoding="utf-8")
+    manifest = {
+        "tool": "lambda-vpc-rules",
+        "tool_version": __version__,
+        "collected_at": evidence.collected_at,
+        "source": evidence.source,
+        "caller_identity": evidence.caller,
+        "accounts": evidence.accounts,
+        "regions": evidence.regions,
+        "rule_versions": {rule.config_rule_name: rule_version(rule.config_rule_name) for rule in RULES},
+        "files": [_file_entry(out / name, name) for name in FILES],
+    }
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return out / MANIFEST
+
+
+def verify_bundle(bundle: str | Path) -> list[str]:
+    """Problems found, empty when every listed file is present, unchanged, and nothing else was added."""
+    bundle = Path(bundle)
+    try:
+        manifest = json.loads((bundle / MANIFEST).read_text(encoding="utf-8"))
+        listed = manifest["files"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        return [f"{MANIFEST} unreadable: {error}"]
+    problems = []
+    for entry in listed:
+        path = bundle / entry["path"]
+        if not path.is_file():
+            problems.append(f"{entry['path']}: missing")
+            continue
+        actual = _file_entry(path, entry["path"])
+        if actual["sha256"] != entry["sha256"] or actual["bytes"] != entry["bytes"]:
+            problems.append(f"{entry['path']}: changed (sha256 {actual['sha256']}, expected {entry['sha256']})")
+    names = {entry["path"] for entry in listed} | {MANIFEST}
+    problems += [f"{p.name}: not in the manifest" for p in sorted(bundle.iterdir()) if p.name not in names]
+    return problems

@@ -1,0 +1,97 @@
+"""Verdicts as AWS Security Finding Format (ASFF) findings, and their import into Security Hub.
+
+- `Id` is a hash of rule, account, region and function: a re-scan updates a finding instead of adding one.
+- COMPLIANT is `Compliance.Status` PASSED (severity INFORMATIONAL, workflow RESOLVED), so Security Hub
+  resolves an earlier failure; NON_COMPLIANT is FAILED with the rule's severity; NOT_APPLICABLE (the
+  function left its VPC) is NOT_AVAILABLE with `RecordState` ARCHIVED, which retires an earlier finding.
+- `Resources[0]` is the `AwsLambdaFunction` by ARN; severity, remediation and related requirements come
+  from the rule metadata.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+from .metadata import metadata_for
+from .model import Compliance, EvaluationResult
+
+BATCH = 100  # BatchImportFindings takes at most 100 findings
+FINDING_TYPE = "Software and Configuration Checks/AWS Security Best Practices"
+STATUS = {
+    Compliance.COMPLIANT: "PASSED",
+    Compliance.NON_COMPLIANT: "FAILED",
+    Compliance.NOT_APPLICABLE: "NOT_AVAILABLE",
+}
+
+
+class PublishError(Exception):
+    """Findings Security Hub refused, even after a retry; the message names them and why."""
+
+
+def partition_of(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def finding_id(rule: str, account_id: str, region: str, resource_id: str) -> str:
+    digest = hashlib.sha256(f"{rule}|{account_id}|{region}|{resource_id}".encode()).hexdigest()
+    return f"lambda-vpc-rules/{rule}/{digest[:32]}"
+
+
+def _timestamp(iso: str) -> str:
+    moment = dt.datetime.fromisoformat(iso).astimezone(dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def to_finding(result: EvaluationResult, account_id: str, region: str, generated_at: str) -> dict[str, Any]:
+    meta = metadata_for(result.rule)
+    partition = partition_of(region)
+    status = STATUS[result.compliance]
+    arn = result.resource_arn or f"arn:{partition}:lambda:{region}:{account_id}:function:{result.resource_id}"
+    when = _timestamp(generated_at)
+    return {
+        "SchemaVersion": "2018-10-08",
+        "Id": finding_id(result.rule, account_id, region, result.resource_id),
+        "ProductArn": f"arn:{partition}:securityhub:{region}:{account_id}:product/{account_id}/default",
+        "GeneratorId": f"lambda-vpc-rules/{result.rule}",
+        "AwsAccountId": account_id,
+        "Types": [FINDING_TYPE],
+        "CreatedAt": when,
+        "UpdatedAt": when,
+        "Severity": {"Label": meta.severity if status == "FAILED" else "INFORMATIONAL"},
+        "Title": meta.title[:256],
+        "Description": f"{result.compliance.value}: {result.annotation} ({meta.description})"[:1024],
+        "Remediation": {"Recommendation": {"Text": meta.remediation["text"][:512], "Url": meta.references[0]}},
+        "ProductFields": {"lambda-vpc-rules/ConfigRuleName": result.rule,
+                          "lambda-vpc-rules/Verdict": result.compliance.value},
+        "Resources": [{"Type": "AwsLambdaFunction", "Id": arn, "Partition": partition, "Region": region}],
+        "Compliance": {"Status": status, "RelatedRequirements": meta.requirements[:32]},
+        "Workflow": {"Status": "RESOLVED" if status == "PASSED" else "NEW"},
+        "RecordState": "ARCHIVED" if status == "NOT_AVAILABLE" else "ACTIVE",
+    }
+
+
+def to_findings(results: Iterable[EvaluationResult], account_id: str, region: str, generated_at: str) -> list[dict]:
+    return [to_finding(result, account_id, region, generated_at) for result in results]
+
+
+def import_findings(securityhub, findings: list[dict[str, Any]]) -> int:
+    """BatchImportFindings in batches of 100; findings it refuses are sent once more, then reported."""
+    for start in range(0, len(findings), BATCH):
+        batch = findings[start : start + BATCH]
+        failed = securityhub.batch_import_findings(Findings=batch).get("FailedFindings") or []
+        if failed:
+            retry_ids = {f["Id"] for f in failed}
+            failed = securityhub.batch_import_findings(
+                Findings=[f for f in batch if f["Id"] in retry_ids]
+            ).get("FailedFindings") or []
+        if failed:
+            reasons = "; ".join(f"{f['Id']}: {f.get('ErrorCode')} {f.get('ErrorMessage', '')}".strip() for f in failed)
+            raise PublishError(f"Security Hub refused {len(failed)} finding(s) after a retry: {reasons}")
+    return len(findings)

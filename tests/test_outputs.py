@@ -1,0 +1,258 @@
+"""Where verdicts go: rule metadata (one schema), Security Hub findings (ASFF checked against botocore's
+model, imported into moto's Security Hub and read back), the evidence bundle and its verification, the
+HTML report rendered in headless Chromium, and the README's generated rule table."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import boto3
+import jsonschema
+import pytest
+from botocore.stub import Stubber
+from botocore.validate import ParamValidator
+
+from aws_support import REGION, build_network
+from conftest import ROOT
+from lambda_vpc_rules.cli import main
+from lambda_vpc_rules.evidence import verify_bundle
+from lambda_vpc_rules.fetch import Fetcher
+from lambda_vpc_rules.metadata import raw_metadata, schema
+from lambda_vpc_rules.model import Compliance, EvaluationResult
+from lambda_vpc_rules.packaging import readme_with_rule_table
+from lambda_vpc_rules.rules import RULES
+from lambda_vpc_rules.securityhub import PublishError, import_findings, to_findings
+
+NAT = "lambda-vpc-private-subnet-nat"
+TENANCY = "lambda-vpc-default-tenancy"
+
+# ------------------------------------------------------------------------------------------ metadata
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.rdk_name)
+def test_metadata_file_fits_the_schema(rule):
+    document = raw_metadata(rule)
+    jsonschema.validate(document, schema())
+    assert document["rule"] == rule.config_rule_name
+
+
+def test_schema_refuses_an_unknown_severity_or_a_missing_remediation():
+    document = raw_metadata(RULES[0])
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**document, "severity": "SEVERE"}, schema())
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({k: v for k, v in document.items() if k != "remediation"}, schema())
+
+
+def test_readme_rule_table_is_generated():
+    readme = (ROOT / "README.md").read_text()
+    assert readme == readme_with_rule_table(readme), "run `make generate`"
+
+
+# ------------------------------------------------------------------------------------------ Security Hub
+
+
+@pytest.fixture
+def network_functions(estate):
+    ids = build_network(estate)
+    estate.function("behind-nat", [ids["private-a"]])
+    estate.function("in-public", [ids["public"]])
+    estate.function("no-vpc")
+    return ids
+
+
+def scan(capsys, *args):
+    code = main(["scan", "--region", REGION, *args])
+    return code, capsys.readouterr()
+
+
+def test_asff_findings_fit_botocore_model(network_functions, capsys):
+    code, out = scan(capsys, "--format", "asff", "--rule", NAT)
+    findings = json.loads(out.out)
+    model = boto3.client("securityhub", region_name=REGION).meta.service_model.operation_model("BatchImportFindings")
+    report = ParamValidator().validate({"Findings": findings}, model.input_shape)
+    assert not report.has_errors(), report.generate_report()
+    by_function = {f["Resources"][0]["Id"].rsplit(":", 1)[-1]: f for f in findings}
+    assert by_function["behind-nat"]["Compliance"]["Status"] == "PASSED"
+    assert by_function["behind-nat"]["Severity"]["Label"] == "INFORMATIONAL"
+    assert by_function["in-public"]["Compliance"]["Status"] == "FAILED"
+    assert by_function["in-public"]["Severity"]["Label"] == "MEDIUM"
+    assert by_function["no-vpc"]["RecordState"] == "ARCHIVED"
+    assert by_function["in-public"]["Resources"][0]["Type"] == "AwsLambdaFunction"
+    assert by_function["in-public"]["Resources"][0]["Id"].startswith("arn:aws:lambda:us-east-1:123456789012:function:")
+    assert "SC-7" in " ".join(by_function["in-public"]["Compliance"]["RelatedRequirements"])
+
+
+def test_security_hub_import_updates_instead_of_duplicating(network_functions, estate, capsys):
+    code, _ = scan(capsys, "--format", "json", "--rule", NAT, "--security-hub")
+    assert code == 1
+    hub = boto3.client("securityhub", region_name=REGION)
+    first = hub.get_findings()["Findings"]
+    assert len(first) == 3
+    # fix the public function's subnet, scan again: same finding IDs, now PASSED
+    private = {"SubnetIds": [network_functions["private-b"]], "SecurityGroupIds": []}
+    estate.lam.update_function_configuration(FunctionName="in-public", VpcConfig=private)
+    scan(capsys, "--format", "json", "--rule", NAT, "--security-hub")
+    second = {f["Id"]: f for f in hub.get_findings()["Findings"]}
+    assert set(second) == {f["Id"] for f in first}
+    statuses = sorted(f["Compliance"]["Status"] for f in second.values())
+    assert statuses == ["NOT_AVAILABLE", "PASSED", "PASSED"]
+
+
+def test_skip_config_rules_leaves_out_what_aws_config_already_sends(network_functions, estate, capsys):
+    host = estate.function("lambda-vpc-default-tenancy-host")
+    boto3.client("config", region_name=REGION).put_config_rule(ConfigRule={
+        "ConfigRuleName": TENANCY,
+        "Source": {"Owner": "CUSTOM_LAMBDA", "SourceIdentifier": host["FunctionArn"],
+                   "SourceDetails": [{"EventSource": "aws.config",
+                                      "MessageType": "ConfigurationItemChangeNotification"}]},
+    })
+    scan(capsys, "--format", "json", "--rule", NAT, "--rule", TENANCY, "--security-hub", "--skip-config-rules")
+    generators = {f["GeneratorId"] for f in boto3.client("securityhub", region_name=REGION).get_findings()["Findings"]}
+    assert generators == {f"lambda-vpc-rules/{NAT}"}
+
+
+def _findings(count: int) -> list[dict]:
+    results = [EvaluationResult(NAT, f"fn-{i}", Compliance.NON_COMPLIANT, "public subnet") for i in range(count)]
+    return to_findings(results, "123456789012", REGION, "2026-11-25T00:00:00+00:00")
+
+
+def test_import_batches_by_100_and_retries_refused_findings_once():
+    findings = _findings(150)
+    client = boto3.client("securityhub", region_name=REGION)
+    with Stubber(client) as stub:
+        refused = [{"Id": findings[3]["Id"], "ErrorCode": "InternalFailure", "ErrorMessage": "try again"}]
+        stub.add_response("batch_import_findings", {"FailedCount": 1, "SuccessCount": 99, "FailedFindings": refused},
+                          {"Findings": findings[:100]})
+        stub.add_response("batch_import_findings", {"FailedCount": 0, "SuccessCount": 1, "FailedFindings": []},
+                          {"Findings": [findings[3]]})
+        stub.add_response("batch_import_findings", {"FailedCount": 0, "SuccessCount": 50, "FailedFindings": []},
+                          {"Findings": findings[100:]})
+        assert import_findings(client, findings) == 150
+        stub.assert_no_pending_responses()
+
+
+def test_findings_refused_twice_are_an_error_naming_them():
+    findings = _findings(2)
+    client = boto3.client("securityhub", region_name=REGION)
+    refused = [{"Id": findings[1]["Id"], "ErrorCode": "InvalidInput", "ErrorMessage": "bad"}]
+    with Stubber(client) as stub:
+        for sent in (findings, [findings[1]]):
+            stub.add_response("batch_import_findings", {"FailedCount": 1, "SuccessCount": len(sent) - 1,
+                                                        "FailedFindings": refused}, {"Findings": sent})
+        with pytest.raises(PublishError, match="InvalidInput"):
+            import_findings(client, findings)
+
+
+def test_finding_ids_are_stable_and_distinct():
+    assert [f["Id"] for f in _findings(3)] == [f["Id"] for f in _findings(3)]
+    assert len({f["Id"] for f in _findings(3)}) == 3
+
+
+# ------------------------------------------------------------------------------------------ evidence
+
+
+def test_evidence_bundle_from_a_scan_verifies_and_catches_tampering(network_functions, tmp_path, capsys):
+    bundle = tmp_path / "bundle"
+    assert main(["evidence", "--out", str(bundle), "--region", REGION]) == 0
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert [f["path"] for f in manifest["files"]] == ["evaluations.json", "evaluations.csv", "report.html"]
+    assert manifest["accounts"] == ["123456789012"] and manifest["regions"] == [REGION]
+    assert manifest["caller_identity"]["Account"] == "123456789012"
+    assert set(manifest["rule_versions"]) == {rule.config_rule_name for rule in RULES}
+    rows = json.loads((bundle / "evaluations.json").read_text())["evaluations"]
+    assert len(rows) == 3 * len(RULES)
+    assert (bundle / "evaluations.csv").read_text().count("\n") == len(rows) + 1
+    assert main(["verify-evidence", str(bundle)]) == 0
+
+    csv_file = bundle / "evaluations.csv"
+    csv_file.write_text(csv_file.read_text().replace("NON_COMPLIANT", "COMPLIANT"))
+    (bundle / "extra.txt").write_text("slipped in")
+    (bundle / "report.html").unlink()
+    assert main(["verify-evidence", str(bundle)]) == 1
+    problems = verify_bundle(bundle)
+    assert any(p.startswith("evaluations.csv: changed") for p in problems)
+    assert "report.html: missing" in problems and "extra.txt: not in the manifest" in problems
+
+
+def test_verify_without_a_manifest_says_so(tmp_path):
+    assert verify_bundle(tmp_path) == [f"manifest.json unreadable: [Errno 2] No such file or directory: "
+                                       f"'{tmp_path / 'manifest.json'}'"]
+
+
+def test_evidence_from_aws_config(aws, config_calls, estate):
+    host = estate.function("host")
+    aws.client("config").put_config_rule(ConfigRule={
+        "ConfigRuleName": NAT,
+        "Source": {"Owner": "CUSTOM_LAMBDA", "SourceIdentifier": host["FunctionArn"],
+                   "SourceDetails": [{"EventSource": "aws.config",
+                                      "MessageType": "ConfigurationItemChangeNotification"}]},
+    })
+    config_calls.previous_results = [_config_result("fn-a", "NON_COMPLIANT", "public subnet"),
+                                      _config_result("fn-b", "COMPLIANT", "")]
+    session = boto3.DEFAULT_SESSION
+    rows = Fetcher(session.client).config_evaluations([rule.config_rule_name for rule in RULES], "123456789012")
+    assert [(a, r, e.rule, e.resource_id, e.compliance.value) for a, r, e in rows] == [
+        ("123456789012", REGION, NAT, "fn-a", "NON_COMPLIANT"), ("123456789012", REGION, NAT, "fn-b", "COMPLIANT")]
+
+
+def _config_result(resource: str, compliance: str, annotation: str) -> dict:
+    result = {
+        "EvaluationResultIdentifier": {"EvaluationResultQualifier": {
+            "ConfigRuleName": NAT, "ResourceType": "AWS::Lambda::Function", "ResourceId": resource}},
+        "ComplianceType": compliance,
+        "ResultRecordedTime": "2026-11-25T00:00:00Z",
+        "ConfigRuleInvokedTime": "2026-11-25T00:00:00Z",
+    }
+    return {**result, "Annotation": annotation} if annotation else result
+
+
+def test_evidence_from_an_aggregator_covers_each_account_and_region():
+    client = boto3.client("config", region_name=REGION)
+    with Stubber(client) as stub:
+        stub.add_response("describe_aggregate_compliance_by_config_rules", {"AggregateComplianceByConfigRules": [
+            {"ConfigRuleName": NAT, "AccountId": account, "AwsRegion": region, "Compliance": {"ComplianceType": c}}
+            for account, region, c in [("111111111111", "us-east-1", "NON_COMPLIANT"),
+                                       ("222222222222", "eu-west-1", "COMPLIANT")]
+        ] + [{"ConfigRuleName": "someone-elses-rule", "AccountId": "111111111111", "AwsRegion": "us-east-1"}]},
+            {"ConfigurationAggregatorName": "org"})
+        for account, region, compliance in [("111111111111", "us-east-1", "NON_COMPLIANT"),
+                                             ("222222222222", "eu-west-1", "COMPLIANT")]:
+            stub.add_response("get_aggregate_compliance_details_by_config_rule", {"AggregateEvaluationResults": [{
+                "EvaluationResultIdentifier": {"EvaluationResultQualifier": {
+                    "ConfigRuleName": NAT, "ResourceType": "AWS::Lambda::Function", "ResourceId": f"fn-{account}"}},
+                "ComplianceType": compliance, "AccountId": account, "AwsRegion": region}]},
+                {"ConfigurationAggregatorName": "org", "ConfigRuleName": NAT, "AccountId": account,
+                 "AwsRegion": region, "Limit": 100})
+        rows = Fetcher(lambda service: client).aggregate_evaluations("org", [NAT])
+        stub.assert_no_pending_responses()
+    assert [(a, r, e.resource_id, e.compliance.value) for a, r, e in rows] == [
+        ("111111111111", "us-east-1", "fn-111111111111", "NON_COMPLIANT"),
+        ("222222222222", "eu-west-1", "fn-222222222222", "COMPLIANT")]
+
+
+# ------------------------------------------------------------------------------------------ the report in a browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it as root)")
+def test_report_renders_in_headless_chromium(network_functions, tmp_path):
+    bundle = tmp_path / "bundle"
+    assert main(["evidence", "--out", str(bundle), "--region", REGION]) == 0
+    url = (bundle / "report.html").as_uri()
+    profile = tmp_path / "profile"
+    dom = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", url],
+                         capture_output=True, text=True, timeout=120).stdout
+    for rule in RULES:
+        assert rule.config_rule_name in dom
+    assert "12 evaluations:" in dom and "NON_COMPLIANT" in dom
+    assert dom.count('<rect class="NON_COMPLIANT"') >= 1 and "<svg" in dom
+    shot = tmp_path / "report.png"
+    subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1200,900",
+                    f"--screenshot={shot}", url], capture_output=True, timeout=120)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
