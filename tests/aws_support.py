@@ -296,7 +296,7 @@ class ConfigCalls:
     put: list[dict] = field(default_factory=list)  # every PutEvaluations request
     previous_results: list[dict] = field(default_factory=list)  # what GetComplianceDetails... returns
     history: dict[str, dict] = field(default_factory=dict)  # resourceId -> history item
-    failed_evaluations: list[dict] = field(default_factory=list)
+    refusals: list[list[dict]] = field(default_factory=list)  # FailedEvaluations of the next PutEvaluations
     queries: list[str] = field(default_factory=list)  # every SelectResourceConfig expression
 
     @property
@@ -331,7 +331,8 @@ class ConfigCalls:
     def _put_evaluations(self, model, params, **_):
         request = json.loads(params["body"]) if isinstance(params.get("body"), (str, bytes)) else params["body"]
         self.put.append(request)
-        return self._answer(model, {"FailedEvaluations": self.failed_evaluations})
+        refused = self.refusals.pop(0) if self.refusals else []
+        return self._answer(model, {"FailedEvaluations": refused})
 
     def _compliance_details(self, model, params, **_):
         return self._answer(model, {"EvaluationResults": self.previous_results})

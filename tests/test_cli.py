@@ -124,7 +124,7 @@ def test_access_denied_exits_2_naming_the_permission(account, estate, capsys, mo
     code, report, err = run()
     assert code == 2
     assert report is None
-    assert "DescribeVpcs" in err and "access denied" in err
+    assert "access denied: ec2:DescribeVpcs was refused" in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
 

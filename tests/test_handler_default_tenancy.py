@@ -154,4 +154,5 @@ def test_access_denied_is_an_error_response_not_a_verdict(handler, config_calls,
     response = invoke()
     assert response["customerErrorCode"] in ("UnauthorizedOperation", "AccessDenied", "AccessDeniedException")
     assert "DescribeVpcs" in response["internalErrorDetails"]
+    assert response["customerErrorMessage"].startswith("missing permission ec2:DescribeVpcs")
     assert config_calls.evaluations == []

@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from . import __version__
 from .deploy import DeployError
 from .engine import evaluate_account
-from .fetch import Fetcher, retry_config
+from .fetch import Fetcher, action_for, retry_config
 from .output import RENDERERS, ScanReport
 from .rules import RULES, InvalidParameter, Rule, get_rule
 from .securityhub import PublishError
@@ -256,7 +256,8 @@ def _describe_client_error(error: ClientError) -> str:
     message = error.response.get("Error", {}).get("Message", "")
     if "AccessDenied" in code or "UnauthorizedOperation" in code:
         return (
-            f"access denied: {error.operation_name} was refused ({code}); grant it to the scanning identity. {message}"
+            f"access denied: {action_for(error.operation_name)} was refused ({code}); grant it to the scanning "
+            f"identity. {message}"
         )
     return f"{error.operation_name} failed: {code}: {message}"
 

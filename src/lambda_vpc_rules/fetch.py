@@ -64,6 +64,19 @@ READ_ACTIONS = frozenset(
         "tag:GetResources",
     }
 )
+# The AWS Config calls rdklib makes for a rule: evaluations out, stale-evaluation clean-up on a scheduled
+# run, and the configuration history of an oversized item.
+RDKLIB_ACTIONS = frozenset(
+    {"config:PutEvaluations", "config:GetComplianceDetailsByConfigRule", "config:GetResourceConfigHistory"}
+)
+
+
+def action_for(operation_name: str) -> str:
+    """The IAM action behind an operation the rules call (for messages naming a missing permission)."""
+    known = {action.split(":")[1]: action for action in READ_ACTIONS | RDKLIB_ACTIONS}
+    return known.get(operation_name, operation_name)
+
+
 Located = tuple[str, str, EvaluationResult]  # (account, region, result) of an evaluation AWS Config holds
 EC2_FILTER_VALUES_LIMIT = 200  # EC2 accepts at most 200 values in one filter
 QUERY_VALUES_LIMIT = 50  # values per advanced query: its expression may hold at most 4,096 characters
