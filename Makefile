@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint generate package deploy clean
+.PHONY: help demo test lint generate package deploy bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -23,7 +23,10 @@ test: $(STAMP) lint ## lint, then run the test suite
 	$(BIN)/python -m pytest
 
 lint: $(STAMP) ## ruff
-	$(BIN)/ruff check src tests rules
+	$(BIN)/ruff check src tests rules benchmarks
+
+bench: $(STAMP) ## API calls, time and memory at 1k/2k/10k functions; writes docs/benchmarks.md
+	$(BIN)/python benchmarks/bench.py
 
 generate: $(STAMP) ## regenerate parameters.json, conformance-pack.yaml, rdk_config/*.yaml from the registry
 	$(BIN)/python -m lambda_vpc_rules.packaging generate

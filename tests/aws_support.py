@@ -32,24 +32,45 @@ def _zip() -> bytes:
 
 
 class CallRecorder:
-    """Every AWS operation made through a session, as the IAM action it needs (service prefix:operation)."""
+    """Every AWS operation made through a session: as the IAM action it needs (service prefix:operation),
+    and as the number of calls AWS itself would need. moto answers a listing in one page whatever its
+    size, while AWS pages it (ListFunctions: 50 functions a page); `aws_calls` counts those pages from
+    the number of items moto returned and AWS's largest page size."""
 
     IAM_PREFIX = {"resourcegroupstaggingapi": "tag"}  # botocore service name -> IAM service prefix
+    AWS_PAGES = {  # operation: (result keys, largest page AWS returns)
+        "ListFunctions": (("Functions",), 50),
+        "GetResources": (("ResourceTagMappingList",), 100),
+        "DescribeVpcs": (("Vpcs",), 1000),
+        "DescribeSubnets": (("Subnets",), 1000),
+        "DescribeRouteTables": (("RouteTables",), 100),
+        "DescribeNatGateways": (("NatGateways",), 1000),
+        "GetAccountAuthorizationDetails": (("RoleDetailList", "Policies"), 1000),
+        "GetComplianceDetailsByConfigRule": (("EvaluationResults",), 100),
+        "SelectResourceConfig": (("Results",), 100),
+    }
 
     def __init__(self):
         self.calls: list[str] = []
+        self.pages: list[int] = []  # calls AWS would need for each call made
 
     @property
     def actions(self) -> set[str]:
         return set(self.calls)
 
     def install(self, session) -> CallRecorder:
-        session.events.register("before-parameter-build", self._record)
+        session.events.register("after-call", self._record)
         return self
 
-    def _record(self, model, **_):
+    def _record(self, model, parsed, **_):
         service = model.service_model.service_name
         self.calls.append(f"{self.IAM_PREFIX.get(service, service)}:{model.name}")
+        keys, size = self.AWS_PAGES.get(model.name, ((), 0))
+        items = sum(len(parsed.get(key) or ()) for key in keys)
+        self.pages.append(max(1, -(-items // size)) if size else 1)
+
+    def aws_calls(self, exclude: tuple[str, ...] = ()) -> int:
+        return sum(pages for call, pages in zip(self.calls, self.pages, strict=True) if call not in exclude)
 
 
 class EndpointSession:

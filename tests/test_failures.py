@@ -215,3 +215,20 @@ def test_handler_never_crashes_on_a_mutated_item(handler, config_calls, function
     assert isinstance(response, list | dict)
     if isinstance(response, list):
         assert {e["ComplianceType"] for e in response} <= {"COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"}
+
+
+def test_annotations_and_logs_carry_no_policy_document(estate, config_calls, caplog):
+    """What a policy says stays out of Config and the logs: only names and actions appear."""
+    role = estate.role("secretive")
+    estate.iam.put_role_policy(RoleName="secretive", PolicyName="eni", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "ec2:*", "Resource": "arn:aws:ec2:*:*:network-interface/TOPSECRET-*",
+            "Condition": {"StringEquals": {"aws:PrincipalTag/team": "TOPSECRET-TEAM"}}}]}))
+    function = estate.function("private-fn", [estate.subnet(estate.vpc(), "10.0.1.0/24")], role=role)
+    with caplog.at_level(logging.INFO, logger="lambda_vpc_rules"):
+        load_rule_module("LAMBDA_VPC_ENI_PERMISSIONS").lambda_handler(
+            change_event(configuration_item(function), "lambda-vpc-eni-permissions"), None)
+    [evaluation] = config_calls.evaluations
+    assert evaluation["ComplianceType"] == "NON_COMPLIANT"
+    assert "TOPSECRET" not in evaluation["Annotation"]
+    assert "TOPSECRET" not in caplog.text and "testing" not in caplog.text  # nor the (fake) credentials

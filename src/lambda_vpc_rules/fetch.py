@@ -78,6 +78,18 @@ def action_for(operation_name: str) -> str:
 
 
 Located = tuple[str, str, EvaluationResult]  # (account, region, result) of an evaluation AWS Config holds
+# The largest page each listing accepts (API references): calls grow with pages, so ask for the biggest.
+PAGE_SIZES = {
+    "list_functions": 50,
+    "get_resources": 100,
+    "describe_vpcs": 1000,
+    "describe_subnets": 1000,
+    "describe_route_tables": 100,
+    "describe_nat_gateways": 1000,
+    "get_account_authorization_details": 1000,
+    "list_role_policies": 1000,
+    "list_attached_role_policies": 1000,
+}
 EC2_FILTER_VALUES_LIMIT = 200  # EC2 accepts at most 200 values in one filter
 QUERY_VALUES_LIMIT = 50  # values per advanced query: its expression may hold at most 4,096 characters
 LAMBDA_QUERY_FIELDS = "resourceName, arn, configuration.functionName, configuration.role, configuration.vpcConfig, tags"
@@ -223,7 +235,8 @@ class Fetcher:
 
     def _pages(self, service: str, operation: str, result_key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         paginator = self.client(service).get_paginator(operation)
-        for page in paginator.paginate(**kwargs):
+        size = PAGE_SIZES.get(operation)
+        for page in paginator.paginate(**kwargs, **({"PaginationConfig": {"PageSize": size}} if size else {})):
             yield from page.get(result_key) or ()
 
     # Lambda -----------------------------------------------------------------------------------------
@@ -273,7 +286,8 @@ class Fetcher:
         roles: dict[str, Role] = {}
         policies: dict[str, ManagedPolicy] = {}
         paginator = self.client("iam").get_paginator("get_account_authorization_details")
-        pages = paginator.paginate(Filter=["Role", "LocalManagedPolicy", "AWSManagedPolicy"])
+        pages = paginator.paginate(Filter=["Role", "LocalManagedPolicy", "AWSManagedPolicy"],
+                                   PaginationConfig={"PageSize": PAGE_SIZES["get_account_authorization_details"]})
         for page in pages:
             for raw in page.get("RoleDetailList") or ():
                 role = _role_from_details(raw)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Any
 
 LOGGER = logging.getLogger("lambda_vpc_rules")
@@ -17,12 +18,13 @@ class JsonLines(logging.Formatter):
 
 
 def configure() -> None:
-    """JSON lines on the pack's logger, at INFO, whatever handlers the Lambda runtime set up."""
+    """JSON lines on the pack's logger, at INFO (or LAMBDA_VPC_RULES_LOG_LEVEL), whatever handlers the Lambda
+    runtime set up."""
     if not any(isinstance(h.formatter, JsonLines) for h in LOGGER.handlers):
         handler = logging.StreamHandler()
         handler.setFormatter(JsonLines())
         LOGGER.addHandler(handler)
-    LOGGER.setLevel(logging.INFO)
+    LOGGER.setLevel(os.environ.get("LAMBDA_VPC_RULES_LOG_LEVEL", "INFO").upper())
     LOGGER.propagate = False  # the runtime's root handler would print the line a second time
 
 

@@ -1,0 +1,82 @@
+"""API-call budgets at scale, counted (not timed) against moto: 2,000 VPC functions over 400 roles,
+10 VPCs and 60 subnets. Calls must grow with pages of results, never with functions or roles. moto
+answers each listing in one page, so the count is of the calls AWS would need (`CallRecorder.aws_calls`,
+from the items moto returned and AWS's page sizes). `make bench` prints the same figures at more sizes."""
+
+from __future__ import annotations
+
+import os
+from unittest import mock
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from aws_support import REGION, CallRecorder, ConfigCalls, change_event, configuration_item, scheduled_event
+from conftest import FAKE_ENVIRONMENT, load_rule_module
+from lambda_vpc_rules.cli import scan_session
+from lambda_vpc_rules.fetch import Fetcher
+from lambda_vpc_rules.model import Fact
+from lambda_vpc_rules.rules import RULES
+from large_account import Shape, seed
+
+SHAPE = Shape(functions=2000, roles=400, vpcs=10, subnets=60)
+
+
+@pytest.fixture(scope="module")
+def account():
+    with mock.patch.dict(os.environ, FAKE_ENVIRONMENT), mock_aws():
+        session = boto3.Session(region_name=REGION)
+        yield session, seed(session, SHAPE)
+
+
+def test_scan_with_every_rule_stays_within_150_calls(account):
+    session, _ = account
+    recorder = CallRecorder().install(session)
+    report = scan_session(session)
+    assert len(report.evaluations) == SHAPE.functions * len(RULES)
+    print(f"scan, {SHAPE}: {recorder.aws_calls()} AWS calls ({len(recorder.calls)} against moto)")
+    assert recorder.aws_calls() <= 150
+    assert recorder.calls.count("lambda:ListFunctions") == 1  # listed once for all four rules
+
+
+def test_per_function_reads_would_cost_calls_per_role(account):
+    """The approach account_facts replaced: IAM read role by role. Shown, so the ratio stays honest."""
+    session, _ = account
+    fetcher = Fetcher(session.client)
+    functions = fetcher.list_functions()
+    recorder = CallRecorder().install(session)
+    Fetcher(session.client).facts_for(functions, {Fact.IAM})
+    per_role = recorder.aws_calls()
+    recorder.calls.clear()
+    recorder.pages.clear()
+    Fetcher(session.client).account_facts({Fact.IAM})
+    print(f"IAM facts for {SHAPE.roles} roles: {per_role} calls role by role, {recorder.aws_calls()} account-wide")
+    assert per_role >= 3 * SHAPE.roles and recorder.aws_calls() <= 2
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.rdk_name)
+def test_scheduled_run_puts_by_100(account, rule):
+    session, _ = account
+    boto3.setup_default_session(region_name=REGION)
+    config_calls = ConfigCalls()
+    config_calls.install(boto3.DEFAULT_SESSION)
+    recorder = CallRecorder().install(boto3.DEFAULT_SESSION)
+    load_rule_module(rule.rdk_name).lambda_handler(scheduled_event(rule.config_rule_name), None)
+    assert [len(request["Evaluations"]) for request in config_calls.put] == [100] * (SHAPE.functions // 100)
+    print(f"scheduled {rule.config_rule_name}: {recorder.aws_calls()} AWS calls")
+    assert recorder.aws_calls() <= 150
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.rdk_name)
+def test_a_change_costs_at_most_12_calls(account, rule):
+    session, _ = account
+    function = session.client("lambda").get_function(FunctionName="fn-00007")["Configuration"]
+    boto3.setup_default_session(region_name=REGION)
+    ConfigCalls().install(boto3.DEFAULT_SESSION)
+    recorder = CallRecorder().install(boto3.DEFAULT_SESSION)
+    load_rule_module(rule.rdk_name).lambda_handler(change_event(configuration_item(function),
+                                                                rule.config_rule_name), None)
+    calls = recorder.aws_calls(exclude=("config:PutEvaluations",))
+    print(f"change, {rule.config_rule_name}: {calls} calls: {sorted(recorder.calls)}")
+    assert calls <= 12
