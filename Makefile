@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint generate package deploy bench clean
+.PHONY: help demo test lint generate conformance-pack package deploy bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -28,8 +28,10 @@ lint: $(STAMP) ## ruff
 bench: $(STAMP) ## API calls, time and memory at 1k/2k/10k functions; writes docs/benchmarks.md
 	$(BIN)/python benchmarks/bench.py
 
-generate: $(STAMP) ## regenerate parameters.json, conformance-pack.yaml, rdk_config/*.yaml from the registry
+generate: $(STAMP) ## regenerate parameters.json, conformance-pack.yaml, rdk_config/*.yaml, README rule table
 	$(BIN)/python -m lambda_vpc_rules.packaging generate
+
+conformance-pack: generate ## (re)generate conformance-pack.yaml, with everything generated beside it
 
 package: $(STAMP) ## build one Lambda bundle per rule under dist/
 	$(BIN)/python -m lambda_vpc_rules.packaging package dist

@@ -194,6 +194,9 @@ def test_organization_rollout(aws, tmp_path):
     stack_set = cloudformation.describe_stack_set(StackSetName="lambda-vpc-rules-member-role")["StackSet"]
     assert stack_set["PermissionModel"] == "SERVICE_MANAGED"
     assert "lambda-vpc-rules-member" in stack_set["TemplateBody"]
+    # in this account too (moto's StackSet deploys to the management account itself; AWS's does not, and then
+    # deploy adds a plain stack)
+    aws.client("iam").get_role(RoleName="lambda-vpc-rules-member")
     central = cloudformation.describe_stacks(StackName="lambda-vpc-rules")["Stacks"][0]
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in central["Parameters"]}
     assert parameters["OrganizationId"].startswith("o-")

@@ -7,7 +7,8 @@ Steps, each idempotent (re-running updates in place):
 3. one account: register the rules - as the conformance pack (default) or, with `mode="rules"`, as four
    plain Config rules read from the same pack template;
    organization (`organization=True`, from the management or delegated administrator account):
-   the member role through a service-managed StackSet on the organization root, `lambda:InvokeFunction`
+   the member role through a service-managed StackSet on the organization root (and a plain stack in
+   this account, which such a StackSet leaves out), `lambda:InvokeFunction`
    for AWS Config of each member account (one `SourceAccount` statement each), and the organization
    conformance pack with `ExecutionRoleName` set, minus `excluded_accounts`.
 """
@@ -145,6 +146,16 @@ def _deploy_organization(client_for, root: Path, options: DeployOptions, account
             raise
         cloudformation.update_stack_set(StackSetName=stack_set, TemplateBody=(root / MEMBER_TEMPLATE).read_text(),
                                         Parameters=member_parameters, Capabilities=["CAPABILITY_NAMED_IAM"])
+
+    # A service-managed StackSet never deploys to the management account: give this account the role too,
+    # unless it has it already.
+    try:
+        client_for("iam").get_role(RoleName=options.member_role_name)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "NoSuchEntity":
+            raise
+        _apply_stack(cloudformation, f"{options.stack_name}-member-role", (root / MEMBER_TEMPLATE).read_text(),
+                     {p["ParameterKey"]: p["ParameterValue"] for p in member_parameters}, options.waiter_delay)
 
     lambda_client = client_for("lambda")
     for rule in RULES:
