@@ -105,7 +105,7 @@ def event_problem(event: Any) -> str | None:
     if not isinstance(event, dict):
         return f"the event is a {type(event).__name__}, not an object"
     for key in ("invokingEvent", "resultToken", "executionRoleArn", "configRuleName"):
-        if not isinstance(event.get(key), str):
+        if not isinstance(event.get(key), str) or not event[key]:
             return f"the event has no {key} string"
     if "/" not in event["executionRoleArn"]:
         return "executionRoleArn is not a role ARN"
@@ -128,7 +128,7 @@ def event_problem(event: Any) -> str | None:
         if not isinstance(item, dict):
             return f"{message_type} without a {item_key} object"
         for key in ("resourceType", "resourceId", "configurationItemStatus", "configurationItemCaptureTime"):
-            if not isinstance(item.get(key), str):
+            if not isinstance(item.get(key), str) or not item[key]:
                 return f"{item_key} has no {key} string"
     return None
 
