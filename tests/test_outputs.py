@@ -183,9 +183,10 @@ def test_verify_without_a_manifest_says_so(tmp_path):
 
 
 def test_evidence_from_aws_config(aws, config_calls, estate):
+    """The rule as a conformance pack deployed it: AWS Config suffixes the name."""
     host = estate.function("host")
     aws.client("config").put_config_rule(ConfigRule={
-        "ConfigRuleName": NAT,
+        "ConfigRuleName": f"{NAT}-conformance-pack-a1b2c3d4",
         "Source": {"Owner": "CUSTOM_LAMBDA", "SourceIdentifier": host["FunctionArn"],
                    "SourceDetails": [{"EventSource": "aws.config",
                                       "MessageType": "ConfigurationItemChangeNotification"}]},
@@ -213,7 +214,8 @@ def test_evidence_from_an_aggregator_covers_each_account_and_region():
     client = boto3.client("config", region_name=REGION)
     with Stubber(client) as stub:
         stub.add_response("describe_aggregate_compliance_by_config_rules", {"AggregateComplianceByConfigRules": [
-            {"ConfigRuleName": NAT, "AccountId": account, "AwsRegion": region, "Compliance": {"ComplianceType": c}}
+            {"ConfigRuleName": f"{NAT}-conformance-pack-x1", "AccountId": account, "AwsRegion": region,
+             "Compliance": {"ComplianceType": c}}
             for account, region, c in [("111111111111", "us-east-1", "NON_COMPLIANT"),
                                        ("222222222222", "eu-west-1", "COMPLIANT")]
         ] + [{"ConfigRuleName": "someone-elses-rule", "AccountId": "111111111111", "AwsRegion": "us-east-1"}]},
@@ -224,13 +226,13 @@ def test_evidence_from_an_aggregator_covers_each_account_and_region():
                 "EvaluationResultIdentifier": {"EvaluationResultQualifier": {
                     "ConfigRuleName": NAT, "ResourceType": "AWS::Lambda::Function", "ResourceId": f"fn-{account}"}},
                 "ComplianceType": compliance, "AccountId": account, "AwsRegion": region}]},
-                {"ConfigurationAggregatorName": "org", "ConfigRuleName": NAT, "AccountId": account,
-                 "AwsRegion": region, "Limit": 100})
+                {"ConfigurationAggregatorName": "org", "ConfigRuleName": f"{NAT}-conformance-pack-x1",
+                 "AccountId": account, "AwsRegion": region, "Limit": 100})
         rows = Fetcher(lambda service: client).aggregate_evaluations("org", [NAT])
         stub.assert_no_pending_responses()
-    assert [(a, r, e.resource_id, e.compliance.value) for a, r, e in rows] == [
-        ("111111111111", "us-east-1", "fn-111111111111", "NON_COMPLIANT"),
-        ("222222222222", "eu-west-1", "fn-222222222222", "COMPLIANT")]
+    assert [(a, r, e.rule, e.resource_id, e.compliance.value) for a, r, e in rows] == [
+        ("111111111111", "us-east-1", NAT, "fn-111111111111", "NON_COMPLIANT"),
+        ("222222222222", "eu-west-1", NAT, "fn-222222222222", "COMPLIANT")]
 
 
 # ------------------------------------------------------------------------------------------ the report in a browser

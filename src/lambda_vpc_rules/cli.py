@@ -178,7 +178,7 @@ def _send_to_security_hub(session: boto3.Session, args: argparse.Namespace, repo
     clients = client_factory(session, args.endpoint_url)
     results = report.evaluations
     if args.skip_config_rules:
-        deployed = Fetcher(clients).deployed_config_rules()
+        deployed = set(Fetcher(clients).deployed_config_rules([rule.config_rule_name for rule in RULES]).values())
         results = [result for result in results if result.rule not in deployed]
     sent = import_findings(clients("securityhub"), to_findings(results, report.account_id, report.region,
                                                                report.generated_at))

@@ -355,19 +355,21 @@ class Fetcher:
 
     # AWS Config's own view (evidence, Security Hub de-duplication) -----------------------------------
 
-    def deployed_config_rules(self) -> set[str]:
+    def deployed_config_rules(self, rule_names: Iterable[str]) -> dict[str, str]:
+        """Deployed Config rule name -> the pack's rule name, for the pack's rules deployed in this account
+        and region (a conformance pack names its rules `<name>-conformance-pack-<id>`)."""
         pages = self.client("config").get_paginator("describe_config_rules").paginate()
-        return {rule["ConfigRuleName"] for page in pages for rule in page.get("ConfigRules") or ()}
+        names = [rule["ConfigRuleName"] for page in pages for rule in page.get("ConfigRules") or ()]
+        return {name: pack for name in names if (pack := pack_rule_name(name, rule_names))}
 
     def config_evaluations(self, rule_names: Iterable[str], account_id: str) -> list[Located]:
         """(account, region, result) for every evaluation AWS Config holds for these rules in this account
         (`account_id`: Config's answer does not name it); a rule that is not deployed has none."""
         config, results = self.client("config"), []
         region = config.meta.region_name
-        deployed = self.deployed_config_rules()
-        for rule in sorted(set(rule_names) & deployed):
+        for deployed, rule in sorted(self.deployed_config_rules(rule_names).items()):
             for page in config.get_paginator("get_compliance_details_by_config_rule").paginate(
-                ConfigRuleName=rule, ComplianceTypes=list(COMPLIANCE_TYPES)
+                ConfigRuleName=deployed, ComplianceTypes=list(COMPLIANCE_TYPES)
             ):
                 for raw in page.get("EvaluationResults") or ():
                     qualifier = raw["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
@@ -385,7 +387,8 @@ class Fetcher:
             page = config.describe_aggregate_compliance_by_config_rules(
                 ConfigurationAggregatorName=aggregator, **({"NextToken": token} if token else {}))
             sources += [(c["ConfigRuleName"], c["AccountId"], c["AwsRegion"])
-                        for c in page.get("AggregateComplianceByConfigRules") or () if c["ConfigRuleName"] in wanted]
+                        for c in page.get("AggregateComplianceByConfigRules") or ()
+                        if pack_rule_name(c["ConfigRuleName"], wanted)]
             token = page.get("NextToken")
             if not token:
                 break
@@ -397,7 +400,7 @@ class Fetcher:
                     Limit=100, **({"NextToken": token} if token else {}))
                 for raw in page.get("AggregateEvaluationResults") or ():
                     qualifier = raw["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
-                    results.append((account, region, _config_result(rule, qualifier, raw)))
+                    results.append((account, region, _config_result(pack_rule_name(rule, wanted), qualifier, raw)))
                 token = page.get("NextToken")
                 if not token:
                     break
@@ -498,6 +501,15 @@ class Fetcher:
 
 
 COMPLIANCE_TYPES = ("COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE")
+
+
+def pack_rule_name(config_rule_name: str, rule_names: Iterable[str]) -> str | None:
+    """Which of the pack's rules a deployed Config rule is: the same name, or the name a conformance pack
+    gives it (`lambda-vpc-eni-permissions-conformance-pack-a1b2c3d4`)."""
+    for name in rule_names:
+        if config_rule_name == name or config_rule_name.startswith(f"{name}-conformance-pack-"):
+            return name
+    return None
 
 
 def _config_result(rule: str, qualifier: dict[str, Any], raw: dict[str, Any]) -> EvaluationResult:
