@@ -73,7 +73,7 @@ RDKLIB_ACTIONS = frozenset(
 
 def action_for(operation_name: str) -> str:
     """The IAM action behind an operation the rules call (for messages naming a missing permission)."""
-    known = {action.split(":")[1]: action for action in READ_ACTIONS | RDKLIB_ACTIONS}
+    known = {action.split(":")[1]: action for action in READ_ACTIONS | RDKLIB_ACTIONS | {"sts:AssumeRole"}}
     return known.get(operation_name, operation_name)
 
 
@@ -100,7 +100,9 @@ def max_attempts() -> int:
 
 
 def retry_config() -> Config:
-    return Config(retries={"mode": RETRY_MODE, "max_attempts": max_attempts()})
+    # total_max_attempts counts the first attempt, as AWS_MAX_ATTEMPTS does (botocore's `max_attempts`
+    # would count retries only: one attempt more than the Lambda handlers make).
+    return Config(retries={"mode": RETRY_MODE, "total_max_attempts": max_attempts()})
 
 
 def apply_retry_environment() -> None:
