@@ -7,6 +7,7 @@ import io
 import json
 import re
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +73,13 @@ class CallRecorder:
 
     def aws_calls(self, exclude: tuple[str, ...] = ()) -> int:
         return sum(pages for call, pages in zip(self.calls, self.pages, strict=True) if call not in exclude)
+
+    def by_operation(self) -> Counter:
+        """AWS calls (pages) by action."""
+        counts: Counter = Counter()
+        for call, pages in zip(self.calls, self.pages, strict=True):
+            counts[call] += pages
+        return counts
 
 
 class _Body:
@@ -338,6 +346,16 @@ def scheduled_event(rule_name: str, parameters: dict | None = None) -> dict:
         "recordVersion": "1.0",
     }
     return _event(invoking, rule_name, parameters)
+
+
+def earlier_evaluations(rule_name: str, names: list[str]) -> list[dict]:
+    """What AWS Config holds after an earlier run of a rule: one evaluation per function, which rdklib's
+    clean-up on a scheduled run reads back (GetComplianceDetailsByConfigRule, 100 a page)."""
+    return [{"EvaluationResultIdentifier": {"EvaluationResultQualifier": {
+                "ConfigRuleName": rule_name, "ResourceType": "AWS::Lambda::Function", "ResourceId": name},
+             "OrderingTimestamp": "2026-11-01T00:00:00Z"},
+             "ComplianceType": "COMPLIANT", "ResultRecordedTime": "2026-11-01T00:00:00Z",
+             "ConfigRuleInvokedTime": "2026-11-01T00:00:00Z"} for name in names]
 
 
 def history_item(item: dict) -> dict:
