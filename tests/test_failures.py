@@ -362,11 +362,12 @@ def test_handler_refused_any_read_puts_nothing_and_names_it(networked, config_ca
         assert refusal.attempts == (2 if operation == "AssumeRole" else 1) and config_calls.put == [], operation
 
 
-def test_refused_put_evaluations_is_an_error_response(handler, config_calls, function):
-    config_calls.errors["PutEvaluations"] = ("AccessDeniedException", "not authorized")
-    response = handler(change_event(configuration_item(function), RULE_NAME), None)
+@pytest.mark.parametrize("operation", ["PutEvaluations", "GetComplianceDetailsByConfigRule"])
+def test_refused_config_calls_of_rdklib_are_error_responses_naming_them(handler, config_calls, function, operation):
+    config_calls.errors[operation] = ("AccessDeniedException", "not authorized")
+    response = handler(scheduled_event(RULE_NAME), None)
     assert response["customerErrorCode"] == "AccessDeniedException"
-    assert response["customerErrorMessage"].startswith("missing permission config:PutEvaluations")
+    assert response["customerErrorMessage"] == f"missing permission config:{operation}: not authorized"
 
 
 # ------------------------------------------------------------------------------------------ deleted under us

@@ -15,7 +15,9 @@ Gaps of rdklib 0.3.10 closed here:
 - a function's item with status OK but no `configuration` would look like a function outside any VPC:
   it is malformed (`item_problem`), checked again after an oversized item is read from its history;
 - it ignores PutEvaluations' `FailedEvaluations`: its `process_evaluations` is replaced by one that
-  sends refused evaluations once more, then fails loudly.
+  sends refused evaluations once more, then fails loudly;
+- its own AWS calls (AssumeRole, history, clean-up, PutEvaluations) refused: the error response names
+  the IAM action, as for the pack's reads (`_naming_missing_permissions`).
 """
 
 from __future__ import annotations
@@ -284,7 +286,17 @@ def _put_evaluations_in_batches(event, client_factory, evaluations):
     return evaluations
 
 
+_rdklib_clean_up = rdklib.util.evaluations.clean_up_old_evaluations
+
+
+def _clean_up_old_evaluations(event, client_factory, latest_evaluations):
+    """rdklib's clean-up on a scheduled run (GetComplianceDetailsByConfigRule), naming a refused permission."""
+    with _naming_missing_permissions():
+        return _rdklib_clean_up(event, client_factory, latest_evaluations)
+
+
 rdklib.util.evaluations.process_evaluations = _put_evaluations
+rdklib.util.evaluations.clean_up_old_evaluations = _clean_up_old_evaluations
 rdklib.evaluator.init_event = _init_event
 
 
