@@ -7,10 +7,12 @@ import io
 import json
 import re
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.awsrequest import AWSResponse
 from botocore.validate import ParamValidator
 
@@ -71,6 +73,73 @@ class CallRecorder:
 
     def aws_calls(self, exclude: tuple[str, ...] = ()) -> int:
         return sum(pages for call, pages in zip(self.calls, self.pages, strict=True) if call not in exclude)
+
+    def by_operation(self) -> Counter:
+        """AWS calls (pages) by action."""
+        counts: Counter = Counter()
+        for call, pages in zip(self.calls, self.pages, strict=True):
+            counts[call] += pages
+        return counts
+
+
+class _Body:
+    def __init__(self, body: bytes):
+        self.body = body
+
+    def stream(self, **_):
+        yield self.body
+
+
+def aws_error_response(service: str, code: str, message: str, status: int) -> tuple[dict[str, str], bytes]:
+    """Headers and body of an AWS error as the service's protocol sends it, for botocore to parse."""
+    protocol = botocore.session.get_session().get_service_model(service).resolved_protocol  # the one botocore uses
+    if protocol == "ec2":
+        body = (f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>"
+                "<RequestID>11111111-2222-3333-4444-555555555555</RequestID></Response>")
+        return {"Content-Type": "text/xml;charset=UTF-8"}, body.encode()
+    if protocol == "query":
+        body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+                "<RequestId>11111111-2222-3333-4444-555555555555</RequestId></ErrorResponse>")
+        return {"Content-Type": "text/xml"}, body.encode()
+    if protocol == "json":
+        return {"Content-Type": "application/x-amz-json-1.1"}, json.dumps({"__type": code, "message": message}).encode()
+    if protocol == "rest-json":
+        return {"Content-Type": "application/json", "x-amzn-ErrorType": code}, json.dumps({"message": message}).encode()
+    raise ValueError(f"no error format for protocol {protocol}")
+
+
+@dataclass
+class AwsError:
+    """Answers one operation with a real AWS error, on top of moto: a `before-send` hook (so botocore parses
+    it, and retries it if it is throttling, exactly as an answer from AWS) returns the error in the
+    service's wire format for the first `times` attempts (every attempt if None). `attempts` counts them."""
+
+    service: str  # botocore service name, e.g. "ec2", "resourcegroupstaggingapi"
+    operation: str  # e.g. "DescribeSubnets"
+    code: str
+    status: int = 400
+    times: int | None = None
+    message: str = "injected by the test"
+    attempts: int = 0
+
+    @property
+    def event(self) -> str:
+        model = botocore.session.get_session().get_service_model(self.service)
+        return f"before-send.{model.service_id.hyphenize()}.{self.operation}"
+
+    def install(self, session) -> AwsError:
+        session.events.register(self.event, self._send)
+        return self
+
+    def uninstall(self, session) -> None:
+        session.events.unregister(self.event, self._send)
+
+    def _send(self, request, **_):
+        self.attempts += 1
+        if self.times is not None and self.attempts > self.times:
+            return None
+        headers, body = aws_error_response(self.service, self.code, self.message, self.status)
+        return AWSResponse(request.url, self.status, headers, _Body(body))
 
 
 class EndpointSession:
@@ -279,6 +348,16 @@ def scheduled_event(rule_name: str, parameters: dict | None = None) -> dict:
     return _event(invoking, rule_name, parameters)
 
 
+def earlier_evaluations(rule_name: str, names: list[str]) -> list[dict]:
+    """What AWS Config holds after an earlier run of a rule: one evaluation per function, which rdklib's
+    clean-up on a scheduled run reads back (GetComplianceDetailsByConfigRule, 100 a page)."""
+    return [{"EvaluationResultIdentifier": {"EvaluationResultQualifier": {
+                "ConfigRuleName": rule_name, "ResourceType": "AWS::Lambda::Function", "ResourceId": name},
+             "OrderingTimestamp": "2026-11-01T00:00:00Z"},
+             "ComplianceType": "COMPLIANT", "ResultRecordedTime": "2026-11-01T00:00:00Z",
+             "ConfigRuleInvokedTime": "2026-11-01T00:00:00Z"} for name in names]
+
+
 def history_item(item: dict) -> dict:
     """The same item as GetResourceConfigHistory returns it (configuration as a JSON string)."""
     return {
@@ -319,6 +398,7 @@ class ConfigCalls:
     history: dict[str, dict] = field(default_factory=dict)  # resourceId -> history item
     refusals: list[list[dict]] = field(default_factory=list)  # FailedEvaluations of the next PutEvaluations
     queries: list[str] = field(default_factory=list)  # every SelectResourceConfig expression
+    errors: dict[str, tuple[str, str]] = field(default_factory=dict)  # operation -> (code, message) to answer
 
     @property
     def evaluations(self) -> list[dict]:
@@ -343,7 +423,14 @@ class ConfigCalls:
         session.events.register("before-call.config.SelectResourceConfig", self._select)
 
     @staticmethod
-    def _answer(model, response: dict):
+    def _error(code: str, message: str):
+        """An AWS error answer, parsed (an answer from before-call is never retried: not for throttling)."""
+        return AWSResponse("https://config.test", 400, {}, None), {
+            "Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+
+    def _answer(self, model, response: dict):
+        if model.name in self.errors:
+            return self._error(*self.errors[model.name])
         report = ParamValidator().validate(response, model.output_shape)
         if report.has_errors():
             raise AssertionError(f"test response does not fit {model.name}: {report.generate_report()}")
@@ -360,7 +447,11 @@ class ConfigCalls:
 
     def _history(self, model, params, **_):
         request = json.loads(params["body"]) if isinstance(params.get("body"), (str, bytes)) else params["body"]
-        return self._answer(model, {"configurationItems": [self.history[request["resourceId"]]]})
+        if request["resourceId"] not in self.history and model.name not in self.errors:
+            # what AWS Config answers for a resource it never recorded
+            return self._error("ResourceNotDiscoveredException", f"Resource {request['resourceId']} is not discovered.")
+        item = self.history[request["resourceId"]]
+        return self._answer(model, {"configurationItems": [item] if item is not None else []})
 
 
     _QUERY = re.compile(

@@ -73,7 +73,7 @@ RDKLIB_ACTIONS = frozenset(
 
 def action_for(operation_name: str) -> str:
     """The IAM action behind an operation the rules call (for messages naming a missing permission)."""
-    known = {action.split(":")[1]: action for action in READ_ACTIONS | RDKLIB_ACTIONS}
+    known = {action.split(":")[1]: action for action in READ_ACTIONS | RDKLIB_ACTIONS | {"sts:AssumeRole"}}
     return known.get(operation_name, operation_name)
 
 
@@ -100,7 +100,9 @@ def max_attempts() -> int:
 
 
 def retry_config() -> Config:
-    return Config(retries={"mode": RETRY_MODE, "max_attempts": max_attempts()})
+    # total_max_attempts counts the first attempt, as AWS_MAX_ATTEMPTS does (botocore's `max_attempts`
+    # would count retries only: one attempt more than the Lambda handlers make).
+    return Config(retries={"mode": RETRY_MODE, "total_max_attempts": max_attempts()})
 
 
 def apply_retry_environment() -> None:
@@ -243,8 +245,11 @@ class Fetcher:
 
     def list_functions(self, tag_keys: Iterable[str] = ()) -> list[LambdaFunction]:
         """Every function of the account and region. ListFunctions carries no tags, so the tags the
-        rules read (`tag_keys`) come from one Resource Groups Tagging API listing, not a call per function."""
+        rules read (`tag_keys`) come from one Resource Groups Tagging API listing, not a call per function.
+        Functions first, then tags: a function created in between is not listed (rather than listed
+        without its tags, and judged without a waiver it has)."""
         tag_keys = sorted(set(tag_keys))
+        listed = list(self._pages("lambda", "list_functions", "Functions"))
         tags_by_arn: dict[str, dict[str, str]] = {}
         for key in tag_keys:  # one listing per key: several TagFilters would have to match all at once
             for mapping in self._pages(
@@ -257,7 +262,7 @@ class Fetcher:
                 tags = tags_by_arn.setdefault(mapping["ResourceARN"], {})
                 tags.update({t["Key"]: t["Value"] for t in mapping.get("Tags") or () if t["Key"] == key})
         functions = []
-        for raw in self._pages("lambda", "list_functions", "Functions"):
+        for raw in listed:
             tags = tags_by_arn.get(raw.get("FunctionArn"), {}) if tag_keys else None
             functions.append(from_lambda_api(raw, tags))
         return functions
@@ -283,10 +288,17 @@ class Fetcher:
 
     def _account_iam(self) -> tuple[dict[str, Role], dict[str, ManagedPolicy]]:
         """Every role and policy from GetAccountAuthorizationDetails: a handful of pages, no per-role calls."""
+        roles, policies = self._authorization_details(["Role", "LocalManagedPolicy", "AWSManagedPolicy"])
+        # A boundary or attached policy may be missing from the answer (AWS lists only what is in use).
+        referenced = {arn for role in roles.values() for arn in _role_policy_arns(role)}
+        policies.update(self._managed_policies(referenced - policies.keys()))
+        return roles, policies
+
+    def _authorization_details(self, entities: list[str]) -> tuple[dict[str, Role], dict[str, ManagedPolicy]]:
         roles: dict[str, Role] = {}
         policies: dict[str, ManagedPolicy] = {}
         paginator = self.client("iam").get_paginator("get_account_authorization_details")
-        pages = paginator.paginate(Filter=["Role", "LocalManagedPolicy", "AWSManagedPolicy"],
+        pages = paginator.paginate(Filter=entities,
                                    PaginationConfig={"PageSize": PAGE_SIZES["get_account_authorization_details"]})
         for page in pages:
             for raw in page.get("RoleDetailList") or ():
@@ -298,10 +310,18 @@ class Fetcher:
                 if default is not None:
                     arn = raw["Arn"]
                     policies[arn] = ManagedPolicy(arn, raw.get("PolicyName") or _policy_name(arn), default["Document"])
-        # A boundary or attached policy may be missing from the answer (AWS lists only what is in use).
-        referenced = {arn for role in roles.values() for arn in _role_policy_arns(role)}
-        policies.update(self._managed_policies(referenced - policies.keys()))
         return roles, policies
+
+    def _policies(self, arns: set[str]) -> dict[str, ManagedPolicy]:
+        """These managed policies: GetPolicy and GetPolicyVersion for one; for more, the account's managed
+        policies from GetAccountAuthorizationDetails (a page per 1,000), so that a role with many policies
+        does not cost two calls each. One missing from that answer is read on its own."""
+        if len(arns) <= 1:
+            return self._managed_policies(arns)
+        _, listed = self._authorization_details(["LocalManagedPolicy", "AWSManagedPolicy"])
+        policies = {arn: policy for arn, policy in listed.items() if arn in arns}
+        policies.update(self._managed_policies(arns - policies.keys()))
+        return policies
 
     # One function (or a few) -----------------------------------------------------------------------
 
@@ -350,7 +370,7 @@ class Fetcher:
             role_names = sorted({role_name_from_arn(fn.role_arn) for fn in functions if fn.role_arn})
             roles = {name: role for name in role_names if (role := self._role(name)) is not None}
             referenced = {arn for role in roles.values() for arn in _role_policy_arns(role)}
-            facts["roles"], facts["policies"] = roles, self._managed_policies(referenced)
+            facts["roles"], facts["policies"] = roles, self._policies(referenced)
         return Facts(**facts)
 
     # AWS Config's own view (evidence, Security Hub de-duplication) -----------------------------------
