@@ -79,6 +79,12 @@ def test_asff_findings_fit_botocore_model(network_functions, capsys):
     assert by_function["behind-nat"]["Severity"]["Label"] == "INFORMATIONAL"
     assert by_function["in-public"]["Compliance"]["Status"] == "FAILED"
     assert by_function["in-public"]["Severity"]["Label"] == "MEDIUM"
+    # how a provider updates severity and types of an existing finding
+    assert by_function["in-public"]["FindingProviderFields"] == {"Severity": {"Label": "MEDIUM"},
+                                                                 "Types": by_function["in-public"]["Types"]}
+    assert by_function["behind-nat"]["FindingProviderFields"]["Severity"] == {"Label": "INFORMATIONAL"}
+    assert by_function["in-public"]["Workflow"] == {"Status": "NEW"}
+    assert by_function["behind-nat"]["Workflow"] == {"Status": "RESOLVED"}
     assert by_function["no-vpc"]["RecordState"] == "ARCHIVED"
     assert by_function["in-public"]["Resources"][0]["Type"] == "AwsLambdaFunction"
     assert by_function["in-public"]["Resources"][0]["Id"].startswith("arn:aws:lambda:us-east-1:123456789012:function:")
@@ -99,6 +105,8 @@ def test_security_hub_import_updates_instead_of_duplicating(network_functions, e
     assert set(second) == {f["Id"] for f in first}
     statuses = sorted(f["Compliance"]["Status"] for f in second.values())
     assert statuses == ["NOT_AVAILABLE", "PASSED", "PASSED"]
+    fixed = next(f for f in second.values() if f["Resources"][0]["Id"].endswith(":function:in-public"))
+    assert fixed["FindingProviderFields"]["Severity"]["Label"] == "INFORMATIONAL"
 
 
 def test_skip_config_rules_leaves_out_what_aws_config_already_sends(network_functions, estate, capsys):

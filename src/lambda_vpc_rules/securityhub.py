@@ -1,9 +1,17 @@
 """Verdicts as AWS Security Finding Format (ASFF) findings, and their import into Security Hub.
 
 - `Id` is a hash of rule, account, region and function: a re-scan updates a finding instead of adding one.
-- COMPLIANT is `Compliance.Status` PASSED (severity INFORMATIONAL, workflow RESOLVED), so Security Hub
-  resolves an earlier failure; NON_COMPLIANT is FAILED with the rule's severity; NOT_APPLICABLE (the
-  function left its VPC) is NOT_AVAILABLE with `RecordState` ARCHIVED, which retires an earlier finding.
+- COMPLIANT is `Compliance.Status` PASSED with severity INFORMATIONAL, so an earlier failure of the same
+  function turns PASSED; NON_COMPLIANT is FAILED with the rule's severity; NOT_APPLICABLE (the function
+  left its VPC) is NOT_AVAILABLE with `RecordState` ARCHIVED, which retires an earlier finding (AWS
+  Config's own findings map NOT_APPLICABLE the same way).
+- Severity and Types go both top-level (read when a finding is created) and in `FindingProviderFields`
+  (how a finding provider updates them later: BatchImportFindings does not overwrite the top-level ones
+  once a customer changed them with BatchUpdateFindings).
+- `Workflow.Status` is set only when a finding is created (RESOLVED for a first PASSED, else NEW):
+  Security Hub ignores `Workflow` in BatchImportFindings for an existing finding. It resets RESOLVED to
+  NEW itself when a finding turns FAILED again; turning a fixed finding RESOLVED is the customer's call
+  (BatchUpdateFindings, or a Security Hub automation rule; README).
 - `Resources[0]` is the `AwsLambdaFunction` by ARN; severity, remediation and related requirements come
   from the rule metadata.
 """
@@ -55,6 +63,7 @@ def to_finding(result: EvaluationResult, account_id: str, region: str, generated
     status = STATUS[result.compliance]
     arn = result.resource_arn or f"arn:{partition}:lambda:{region}:{account_id}:function:{result.resource_id}"
     when = _timestamp(generated_at)
+    severity = {"Label": meta.severity if status == "FAILED" else "INFORMATIONAL"}
     return {
         "SchemaVersion": "2018-10-08",
         "Id": finding_id(result.rule, account_id, region, result.resource_id),
@@ -64,7 +73,9 @@ def to_finding(result: EvaluationResult, account_id: str, region: str, generated
         "Types": [FINDING_TYPE],
         "CreatedAt": when,
         "UpdatedAt": when,
-        "Severity": {"Label": meta.severity if status == "FAILED" else "INFORMATIONAL"},
+        "LastObservedAt": when,
+        "Severity": severity,
+        "FindingProviderFields": {"Severity": dict(severity), "Types": [FINDING_TYPE]},
         "Title": meta.title[:256],
         "Description": f"{result.compliance.value}: {result.annotation} ({meta.description})"[:1024],
         "Remediation": {"Recommendation": {"Text": meta.remediation["text"][:512], "Url": meta.references[0]}},
