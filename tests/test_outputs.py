@@ -185,6 +185,74 @@ def test_evidence_bundle_from_a_scan_verifies_and_catches_tampering(network_func
     assert "report.html: missing" in problems and "extra.txt: not in the manifest" in problems
 
 
+def _demo_bundle(tmp_path):
+    from lambda_vpc_rules.evidence import Evidence, write_bundle
+
+    rows = [("123456789012", REGION, EvaluationResult(NAT, "fn-a", Compliance.NON_COMPLIANT, "public subnet"))]
+    bundle = tmp_path / "bundle"
+    write_bundle(bundle, Evidence("2026-11-25T00:00:00+00:00", "scan", {"Account": "123456789012"}, rows))
+    return bundle
+
+
+def test_verify_reports_a_malformed_or_escaping_manifest_without_crashing(tmp_path, capsys):
+    bundle = _demo_bundle(tmp_path)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not part of the bundle")
+    manifest["files"][0] = {"path": "../outside.txt", "sha256": "0" * 64, "bytes": 22}
+    manifest["files"][1] = {"path": "evaluations.csv", "sha256": "not-a-digest", "bytes": 1}
+    del manifest["files"][2]["bytes"]
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["verify-evidence", str(bundle)]) == 1
+    problems = verify_bundle(bundle)
+    assert problems[:3] == [
+        "manifest.json: files[0]: path '../outside.txt' is not the name of a file in the bundle",
+        "manifest.json: files[1]: evaluations.csv: sha256 is not 64 lowercase hex digits",
+        'manifest.json: files[2]: not {"path", "sha256", "bytes"}',
+    ]
+    assert "evaluations.json: not listed in manifest.json" in problems
+    (bundle / "manifest.json").write_text(json.dumps({"files": "everything"}))
+    assert verify_bundle(bundle) == ['manifest.json: no "files" list']
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_an_entry_dropped_from_the_manifest_is_caught(tmp_path):
+    bundle = _demo_bundle(tmp_path)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["files"] = [entry for entry in manifest["files"] if entry["path"] != "report.html"]
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    assert verify_bundle(bundle) == ["report.html: not listed in manifest.json"]
+
+
+def test_the_manifest_digest_printed_at_collection_catches_a_rewritten_manifest(network_functions, tmp_path, capsys):
+    bundle = tmp_path / "bundle"
+    assert main(["evidence", "--out", str(bundle), "--region", REGION]) == 0
+    digest = capsys.readouterr().out.split("sha256 ")[1].split()[0]
+    assert main(["verify-evidence", str(bundle), "--manifest-sha256", digest]) == 0
+    # rewrite a file and its manifest entry: consistent in itself, caught only by the recorded digest
+    csv_file = bundle / "evaluations.csv"
+    csv_file.write_text(csv_file.read_text().replace("NON_COMPLIANT", "COMPLIANT"))
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    from lambda_vpc_rules.evidence import file_entry
+
+    manifest["files"][1] = file_entry(csv_file, "evaluations.csv")
+    (bundle / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    assert main(["verify-evidence", str(bundle)]) == 0
+    assert main(["verify-evidence", str(bundle), "--manifest-sha256", digest]) == 1
+    assert "manifest.json: changed" in capsys.readouterr().err
+
+
+def test_evidence_refuses_a_directory_holding_other_files(network_functions, tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["evidence", "--out", str(tmp_path), "--region", REGION]) == 2
+    assert "holds files that are not part of a bundle (notes.txt)" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+    bundle = tmp_path / "bundle"
+    assert main(["evidence", "--out", str(bundle), "--region", REGION]) == 0
+    assert main(["evidence", "--out", str(bundle), "--region", REGION]) == 0  # an earlier bundle is replaced
+    assert main(["verify-evidence", str(bundle)]) == 0
+
+
 def test_verify_without_a_manifest_says_so(tmp_path):
     assert verify_bundle(tmp_path) == [f"manifest.json unreadable: [Errno 2] No such file or directory: "
                                        f"'{tmp_path / 'manifest.json'}'"]

@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from . import __version__
 from .deploy import DeployError
 from .engine import evaluate_account
+from .evidence import EvidenceError
 from .fetch import Fetcher, action_for, retry_config
 from .output import RENDERERS, ScanReport
 from .rules import RULES, InvalidParameter, Rule, get_rule
@@ -109,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     verify = commands.add_parser("verify-evidence", help="re-check an evidence bundle's hashes against its manifest")
     verify.add_argument("bundle", help="the bundle directory")
+    verify.add_argument("--manifest-sha256", metavar="HEX",
+                        help="also check manifest.json against the SHA-256 `evidence` printed when it wrote the bundle")
 
     deploy = commands.add_parser("deploy", help="deploy the pack to this account, or to the whole organization")
     deploy.add_argument("--bucket", required=True, help="S3 bucket (in this account and region) for the bundles")
@@ -186,7 +189,7 @@ def _send_to_security_hub(session: boto3.Session, args: argparse.Namespace, repo
 
 
 def _evidence(session: boto3.Session, args: argparse.Namespace) -> int:
-    from .evidence import Evidence, write_bundle
+    from .evidence import MANIFEST, Evidence, file_entry, write_bundle
 
     if not session.region_name:
         raise UsageError("no region: pass --region or set AWS_REGION")
@@ -208,18 +211,22 @@ def _evidence(session: boto3.Session, args: argparse.Namespace) -> int:
         source = "config"
     collected_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     manifest = write_bundle(args.out, Evidence(collected_at, source, caller, rows))
+    digest = file_entry(manifest, MANIFEST)["sha256"]
     print(f"lambda-vpc-rules: wrote {len(rows)} evaluations and {manifest}", file=sys.stderr)
+    # The manifest vouches for the other files; its own digest must be kept apart from the bundle.
+    print(f"{MANIFEST} sha256 {digest} (record it: verify-evidence --manifest-sha256 {digest})")
     return EXIT_OK
 
 
-def _verify_evidence(bundle: str) -> int:
+def _verify_evidence(bundle: str, manifest_sha256: str | None) -> int:
     from .evidence import verify_bundle
 
-    problems = verify_bundle(bundle)
+    problems = verify_bundle(bundle, manifest_sha256)
     for problem in problems:
         print(f"lambda-vpc-rules: {bundle}: {problem}", file=sys.stderr)
     if not problems:
-        print(f"{bundle}: every file matches its manifest")
+        recorded = " and the manifest its recorded SHA-256" if manifest_sha256 else ""
+        print(f"{bundle}: every file matches its manifest{recorded}")
     return EXIT_NON_COMPLIANT if problems else EXIT_OK
 
 
@@ -276,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _emit(report, args.format or "table", args.output)
             return EXIT_OK
         if args.command == "verify-evidence":
-            return _verify_evidence(args.bundle)
+            return _verify_evidence(args.bundle, args.manifest_sha256)
         session = boto3.Session(profile_name=args.profile, region_name=args.region)
         if args.command == "deploy":
             return _deploy(session, args)
@@ -299,6 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lambda-vpc-rules: AWS error: {error}", file=sys.stderr)
     except PublishError as error:
         print(f"lambda-vpc-rules: {error}", file=sys.stderr)
+    except EvidenceError as error:
+        print(f"lambda-vpc-rules: evidence: {error}", file=sys.stderr)
     except DeployError as error:
         print(f"lambda-vpc-rules: deploy failed: {error}", file=sys.stderr)
     except OSError as error:

@@ -152,13 +152,25 @@ lambda-vpc-rules {e(__version__)}.</p>
 """
 
 
-def _file_entry(path: Path, name: str) -> dict[str, object]:
+class EvidenceError(Exception):
+    """A bundle that cannot be written as asked; the message says why."""
+
+
+def file_entry(path: Path, name: str) -> dict[str, object]:
     data = path.read_bytes()
     return {"path": name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
 
 
 def write_bundle(out_dir: str | Path, evidence: Evidence) -> Path:
+    """Write the bundle into `out_dir`, new or holding only an earlier bundle (whose files it replaces):
+    anything else there would make the bundle fail its own verification."""
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise EvidenceError(f"{out} exists and is not a directory")
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in (*FILES, MANIFEST)) if out.exists() else []
+    if foreign:
+        raise EvidenceError(f"{out} holds files that are not part of a bundle ({', '.join(foreign[:5])}"
+                            f"{', ...' if len(foreign) > 5 else ''}): choose an empty or new directory")
     out.mkdir(parents=True, exist_ok=True)
     contents = {"evaluations.json": evaluations_json(evidence), "evaluations.csv": evaluations_csv(evidence),
                 "report.html": report_html(evidence)}
@@ -173,29 +185,57 @@ def write_bundle(out_dir: str | Path, evidence: Evidence) -> Path:
         "accounts": evidence.accounts,
         "regions": evidence.regions,
         "rule_versions": {rule.config_rule_name: rule_version(rule.config_rule_name) for rule in RULES},
-        "files": [_file_entry(out / name, name) for name in FILES],
+        "files": [file_entry(out / name, name) for name in FILES],
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return out / MANIFEST
 
 
-def verify_bundle(bundle: str | Path) -> list[str]:
-    """Problems found, empty when every listed file is present, unchanged, and nothing else was added."""
+def _entry_problem(entry: object) -> str | None:
+    if not isinstance(entry, dict) or set(entry) != {"path", "sha256", "bytes"}:
+        return 'not {"path", "sha256", "bytes"}'
+    path, digest, size = entry["path"], entry["sha256"], entry["bytes"]
+    if not isinstance(path, str) or path in ("", ".", "..", MANIFEST) or Path(path).name != path:
+        return f"path {path!r} is not the name of a file in the bundle"
+    if not (isinstance(digest, str) and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)):
+        return f"{path}: sha256 is not 64 lowercase hex digits"
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        return f"{path}: bytes is not a non-negative integer"
+    return None
+
+
+def verify_bundle(bundle: str | Path, manifest_sha256: str | None = None) -> list[str]:
+    """Problems found, empty when every listed file is present and unchanged, the bundle's files are all
+    listed, and nothing else was added; with `manifest_sha256` (recorded when the bundle was written),
+    the manifest itself must match it too."""
     bundle = Path(bundle)
     try:
         manifest = json.loads((bundle / MANIFEST).read_text(encoding="utf-8"))
-        listed = manifest["files"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (OSError, ValueError) as error:
         return [f"{MANIFEST} unreadable: {error}"]
     problems = []
-    for entry in listed:
+    if manifest_sha256 is not None:
+        actual = file_entry(bundle / MANIFEST, MANIFEST)["sha256"]
+        if actual != manifest_sha256.lower():
+            problems.append(f"{MANIFEST}: changed (sha256 {actual}, recorded {manifest_sha256})")
+    listed = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(listed, list):
+        return [*problems, f'{MANIFEST}: no "files" list']
+    names = {MANIFEST}
+    for index, entry in enumerate(listed):
+        if (problem := _entry_problem(entry)) is not None:
+            problems.append(f"{MANIFEST}: files[{index}]: {problem}")
+            continue
+        names.add(entry["path"])
         path = bundle / entry["path"]
         if not path.is_file():
             problems.append(f"{entry['path']}: missing")
             continue
-        actual = _file_entry(path, entry["path"])
+        actual = file_entry(path, entry["path"])
         if actual["sha256"] != entry["sha256"] or actual["bytes"] != entry["bytes"]:
             problems.append(f"{entry['path']}: changed (sha256 {actual['sha256']}, expected {entry['sha256']})")
-    names = {entry["path"] for entry in listed} | {MANIFEST}
-    problems += [f"{p.name}: not in the manifest" for p in sorted(bundle.iterdir()) if p.name not in names]
+    unlisted = [name for name in FILES if name not in names]  # a bundle always lists these
+    problems += [f"{name}: not listed in {MANIFEST}" for name in unlisted]
+    problems += [f"{p.name}: not in the manifest" for p in sorted(bundle.iterdir())
+                 if p.name not in names and p.name not in unlisted]
     return problems
