@@ -46,4 +46,9 @@ def test_demo_prints_a_table_and_writes_json(tmp_path, capsys):
     findings = json.loads((tmp_path / "demo-findings.asff.json").read_text())
     assert len(findings) == len(report["evaluations"])
     assert main(["verify-evidence", str(tmp_path / "evidence")]) == 0
+    manifest = json.loads((tmp_path / "evidence" / "manifest.json").read_text())
+    assert [entry["rule"] for entry in manifest["rule_parameters"]] == [ENI, TENANCY, NAT, IPV6]
+    bundled = json.loads((tmp_path / "evidence" / "evaluations.json").read_text())["evaluations"]
+    assert [(e["rule"], e["resource_id"], e["compliance"]) for e in bundled] == [
+        (e["rule"], e["resource_id"], e["compliance"]) for e in report["evaluations"]]
     assert "audit-exporter" in (tmp_path / "evidence" / "report.html").read_text()

@@ -190,7 +190,7 @@ def _demo_bundle(tmp_path):
 
     rows = [("123456789012", REGION, EvaluationResult(NAT, "fn-a", Compliance.NON_COMPLIANT, "public subnet"))]
     bundle = tmp_path / "bundle"
-    write_bundle(bundle, Evidence("2026-11-25T00:00:00+00:00", "scan", {"Account": "123456789012"}, rows))
+    write_bundle(bundle, Evidence("2026-11-25T00:00:00+00:00", "scan", {"Account": "123456789012"}, rows, []))
     return bundle
 
 
@@ -270,9 +270,55 @@ def test_evidence_from_aws_config(aws, config_calls, estate):
     config_calls.previous_results = [_config_result("fn-a", "NON_COMPLIANT", "public subnet"),
                                       _config_result("fn-b", "COMPLIANT", "")]
     session = boto3.DEFAULT_SESSION
-    rows = Fetcher(session.client).config_evaluations([rule.config_rule_name for rule in RULES], "123456789012")
+    fetcher = Fetcher(session.client)
+    deployed = fetcher.deployed_rules([rule.config_rule_name for rule in RULES])
+    rows = fetcher.config_evaluations(deployed, "123456789012")
     assert [(a, r, e.rule, e.resource_id, e.compliance.value) for a, r, e in rows] == [
         ("123456789012", REGION, NAT, "fn-a", "NON_COMPLIANT"), ("123456789012", REGION, NAT, "fn-b", "COMPLIANT")]
+
+
+def test_evidence_records_the_parameters_of_a_scan(network_functions, tmp_path, capsys):
+    bundle = tmp_path / "bundle"
+    assert main(["evidence", "--out", str(bundle), "--region", REGION, "--rule", NAT,
+                 "--param", "RequireInternetAccess=false"]) == 0
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["rule_parameters"] == [{"rule": NAT, "config_rule": None, "parameters": {
+        "RequireInternetAccess": "false", "AllowedEgressTargets": "nat-gateway"}}]
+    assert "AllowedEgressTargets=nat-gateway, RequireInternetAccess=false" in (bundle / "report.html").read_text()
+    assert main(["evidence", "--out", str(tmp_path / "b2"), "--region", REGION, "--source", "config",
+                 "--param", "RequireInternetAccess=false"]) == 2
+    assert "--param applies to --source scan" in capsys.readouterr().err
+
+
+def test_evidence_from_aws_config_records_the_deployed_rules_parameters(aws, config_calls, estate, tmp_path,
+                                                                       monkeypatch):
+    host = estate.function("host")
+    name = f"{NAT}-conformance-pack-a1b2c3d4"
+    aws.client("config").put_config_rule(ConfigRule={
+        "ConfigRuleName": name, "InputParameters": json.dumps({"RequireInternetAccess": "false"}),
+        "Source": {"Owner": "CUSTOM_LAMBDA", "SourceIdentifier": host["FunctionArn"],
+                   "SourceDetails": [{"EventSource": "aws.config",
+                                      "MessageType": "ConfigurationItemChangeNotification"}]},
+    })
+    config_calls.previous_results = [_config_result("fn-a", "NON_COMPLIANT", "public subnet")]
+
+    real_session = boto3.Session
+
+    def session(**kwargs):  # the CLI's session, with the Config answers moto lacks
+        real = real_session(**kwargs)
+        config_calls.install(real)
+        return real
+
+    monkeypatch.setattr("lambda_vpc_rules.cli.boto3.Session", session)
+    bundle = tmp_path / "bundle"
+    assert main(["evidence", "--out", str(bundle), "--region", REGION, "--source", "config"]) == 0
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["source"] == "config"
+    assert manifest["rule_parameters"] == [{"rule": NAT, "config_rule": name,
+                                            "parameters": {"RequireInternetAccess": "false"}}]
+    rows = json.loads((bundle / "evaluations.json").read_text())["evaluations"]
+    assert [(r["rule"], r["resource_id"], r["compliance"]) for r in rows] == [(NAT, "fn-a", "NON_COMPLIANT")]
+    assert f"(AWS Config rule {name})" in (bundle / "report.html").read_text()
 
 
 def _config_result(resource: str, compliance: str, annotation: str) -> dict:
@@ -309,6 +355,15 @@ def test_evidence_from_an_aggregator_covers_each_account_and_region():
     assert [(a, r, e.rule, e.resource_id, e.compliance.value) for a, r, e in rows] == [
         ("111111111111", "us-east-1", NAT, "fn-111111111111", "NON_COMPLIANT"),
         ("222222222222", "eu-west-1", NAT, "fn-222222222222", "COMPLIANT")]
+
+
+def test_an_aggregator_bundle_says_its_parameters_are_not_known(tmp_path):
+    from lambda_vpc_rules.evidence import Evidence, write_bundle
+
+    rows = [("111111111111", "us-east-1", EvaluationResult(NAT, "fn-a", Compliance.COMPLIANT, ""))]
+    write_bundle(tmp_path, Evidence("2026-11-25T00:00:00+00:00", "aggregator:org", {}, rows, None))
+    assert json.loads((tmp_path / "manifest.json").read_text())["rule_parameters"] is None
+    assert "not known (a Config aggregator does not report them)" in (tmp_path / "report.html").read_text()
 
 
 # ------------------------------------------------------------------------------------------ the report in a browser

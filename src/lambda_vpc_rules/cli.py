@@ -43,7 +43,8 @@ def scan_session(
     account_id = fetcher.client("sts").get_caller_identity()["Account"]
     evaluations = evaluate_account(fetcher, rules, parameters, progress)
     generated_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    return ScanReport(account_id, session.region_name, generated_at, evaluations)
+    used = {rule.config_rule_name: rule.parameter_values(raw_parameters) for rule in rules}
+    return ScanReport(account_id, session.region_name, generated_at, evaluations, used)
 
 
 def client_factory(session: boto3.Session, endpoint_url: str | None = None):
@@ -105,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     evidence.add_argument("--aggregator", help="with --source config: a Config aggregator, for a whole organization")
     evidence.add_argument("--rule", action="append", choices=[rule.config_rule_name for rule in RULES],
                           help="rule to include (repeatable; default: all)")
+    evidence.add_argument("--param", action="append", type=_key_value, default=[], metavar="NAME=VALUE",
+                          help="with --source scan: rule parameter, as in AWS Config (repeatable); the manifest "
+                          "records every parameter the rules ran with")
     for option in ("--region", "--profile", "--endpoint-url"):
         evidence.add_argument(option, help=scan._option_string_actions[option].help)
 
@@ -181,7 +185,7 @@ def _send_to_security_hub(session: boto3.Session, args: argparse.Namespace, repo
     clients = client_factory(session, args.endpoint_url)
     results = report.evaluations
     if args.skip_config_rules:
-        deployed = set(Fetcher(clients).deployed_config_rules([rule.config_rule_name for rule in RULES]).values())
+        deployed = {d.rule for d in Fetcher(clients).deployed_rules([rule.config_rule_name for rule in RULES])}
         results = [result for result in results if result.rule not in deployed]
     sent = import_findings(clients("securityhub"), to_findings(results, report.account_id, report.region,
                                                                report.generated_at))
@@ -189,30 +193,36 @@ def _send_to_security_hub(session: boto3.Session, args: argparse.Namespace, repo
 
 
 def _evidence(session: boto3.Session, args: argparse.Namespace) -> int:
-    from .evidence import MANIFEST, Evidence, file_entry, write_bundle
+    from .evidence import MANIFEST, Evidence, RuleParameters, file_entry, identity, write_bundle
 
     if not session.region_name:
         raise UsageError("no region: pass --region or set AWS_REGION")
     if args.aggregator and args.source != "config":
         raise UsageError("--aggregator reads AWS Config: use it with --source config")
+    if args.param and args.source != "scan":
+        raise UsageError("--param applies to --source scan: AWS Config evaluated with the deployed rules' "
+                         "parameters (the manifest records them)")
     rules = _selected_rules(args)
     clients = client_factory(session, args.endpoint_url)
-    caller = clients("sts").get_caller_identity()
-    caller = {key: caller[key] for key in ("Account", "Arn", "UserId")}
-    if args.source == "scan":
-        report = scan_session(session, rules, {}, args.endpoint_url, _progress_printer())
-        rows = [(report.account_id, report.region, result) for result in report.evaluations]
-        source = "scan"
-    elif args.aggregator:
-        rows = Fetcher(clients).aggregate_evaluations(args.aggregator, [r.config_rule_name for r in rules])
-        source = f"aggregator:{args.aggregator}"
-    else:
-        rows = Fetcher(clients).config_evaluations([r.config_rule_name for r in rules], caller["Account"])
-        source = "config"
+    caller = identity(clients("sts").get_caller_identity())
+    names = [rule.config_rule_name for rule in rules]
     collected_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    manifest = write_bundle(args.out, Evidence(collected_at, source, caller, rows))
+    if args.source == "scan":
+        report = scan_session(session, rules, dict(args.param), args.endpoint_url, _progress_printer())
+        evidence = Evidence.from_scan(report, "scan", caller)
+    elif args.aggregator:
+        rows = Fetcher(clients).aggregate_evaluations(args.aggregator, names)
+        # an aggregator does not tell the member accounts' rule parameters: the manifest says so (null)
+        evidence = Evidence(collected_at, f"aggregator:{args.aggregator}", caller, rows, None)
+    else:
+        fetcher = Fetcher(clients)
+        deployed = fetcher.deployed_rules(names)
+        rows = fetcher.config_evaluations(deployed, caller["Account"])
+        parameters = [RuleParameters(d.rule, d.parameters, d.name) for d in deployed]
+        evidence = Evidence(collected_at, "config", caller, rows, parameters)
+    manifest = write_bundle(args.out, evidence)
     digest = file_entry(manifest, MANIFEST)["sha256"]
-    print(f"lambda-vpc-rules: wrote {len(rows)} evaluations and {manifest}", file=sys.stderr)
+    print(f"lambda-vpc-rules: wrote {len(evidence.rows)} evaluations and {manifest}", file=sys.stderr)
     # The manifest vouches for the other files; its own digest must be kept apart from the bundle.
     print(f"{MANIFEST} sha256 {digest} (record it: verify-evidence --manifest-sha256 {digest})")
     return EXIT_OK

@@ -16,7 +16,7 @@ from unittest import mock
 
 import boto3
 
-from .evidence import Evidence, write_bundle
+from .evidence import Evidence, identity, write_bundle
 from .output import ScanReport, to_asff, to_json
 from .rules import RULES, Rule
 
@@ -213,9 +213,6 @@ def run_demo(
     (path / "demo-estate.json").write_text(json.dumps(stories, indent=2) + "\n", encoding="utf-8")
     (path / "demo-scan.json").write_text(to_json(report), encoding="utf-8")
     (path / "demo-findings.asff.json").write_text(to_asff(report), encoding="utf-8")
-    evidence = Evidence(report.generated_at, "scan (demo estate)",
-                        {key: caller[key] for key in ("Account", "Arn", "UserId")},
-                        [(report.account_id, report.region, result) for result in report.evaluations])
-    write_bundle(path / "evidence", evidence)
+    write_bundle(path / "evidence", Evidence.from_scan(report, "scan (demo estate)", identity(caller)))
     progress(f"Wrote {path / 'demo-scan.json'}, {path / 'demo-findings.asff.json'} and {path / 'evidence'}/")
     return report

@@ -10,14 +10,15 @@ import html
 import io
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .metadata import metadata_for, rule_version
 from .model import Compliance, EvaluationResult
-from .output import FIELDS
+from .output import FIELDS, ScanReport
 from .rules import RULES
 
 MANIFEST = "manifest.json"
@@ -26,12 +27,34 @@ ROW_FIELDS = ("account_id", "region", *FIELDS)
 COLOURS = {Compliance.COMPLIANT: "#2e7d32", Compliance.NON_COMPLIANT: "#c62828", Compliance.NOT_APPLICABLE: "#9e9e9e"}
 
 
+def identity(caller: Mapping[str, Any]) -> dict[str, str]:
+    """Who collected the evidence: sts:GetCallerIdentity's Account, Arn and UserId."""
+    return {key: caller[key] for key in ("Account", "Arn", "UserId")}
+
+
+@dataclass(frozen=True)
+class RuleParameters:
+    rule: str  # the pack's rule
+    parameters: Mapping[str, Any]  # what it evaluated with
+    config_rule: str | None = None  # the AWS Config rule that did, for evaluations read from AWS Config
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "config_rule": self.config_rule, "parameters": dict(self.parameters)}
+
+
 @dataclass(frozen=True)
 class Evidence:
     collected_at: str  # ISO 8601, UTC
     source: str  # "scan" | "config" | "aggregator:<name>"
     caller: dict[str, str]  # sts:GetCallerIdentity: Account, Arn, UserId
     rows: Sequence[tuple[str, str, EvaluationResult]]  # (account, region, result)
+    rule_parameters: Sequence[RuleParameters] | None  # None: not known (an aggregator does not tell them)
+
+    @classmethod
+    def from_scan(cls, report: ScanReport, source: str, caller: dict[str, str]) -> Evidence:
+        return cls(report.generated_at, source, caller,
+                   [(report.account_id, report.region, result) for result in report.evaluations],
+                   [RuleParameters(rule, values) for rule, values in report.rule_parameters.items()])
 
     @property
     def accounts(self) -> list[str]:
@@ -98,6 +121,18 @@ def compliance_chart(counts: dict[str, Counter]) -> str:
     return "".join(parts)
 
 
+def _parameters_html(evidence: Evidence, rule: str) -> str:
+    e = html.escape
+    if evidence.rule_parameters is None:
+        return "<p><strong>Parameters:</strong> not known (a Config aggregator does not report them).</p>"
+    lines = []
+    for entry in (p for p in evidence.rule_parameters if p.rule == rule):
+        values = ", ".join(f"{name}={value}" for name, value in sorted(entry.parameters.items())) or "none"
+        where = f" (AWS Config rule {entry.config_rule})" if entry.config_rule else ""
+        lines.append(f'<p class="parameters"><strong>Parameters{e(where)}:</strong> <code>{e(values)}</code></p>')
+    return "".join(lines)
+
+
 def report_html(evidence: Evidence) -> str:
     counts = _counts(evidence)
     e = html.escape
@@ -117,6 +152,7 @@ def report_html(evidence: Evidence) -> str:
         f"<h3>{e(rule.config_rule_name)}: {e(metadata_for(rule.config_rule_name).title)}</h3>"
         f"<p>{e(metadata_for(rule.config_rule_name).risk)}</p>"
         f"<p><strong>Remediation:</strong> {e(metadata_for(rule.config_rule_name).remediation['text'])}</p>"
+        f"{_parameters_html(evidence, rule.config_rule_name)}"
         for rule in RULES
     )
     totals = Counter(res.compliance for _, _, res in evidence.rows)
@@ -185,6 +221,8 @@ def write_bundle(out_dir: str | Path, evidence: Evidence) -> Path:
         "accounts": evidence.accounts,
         "regions": evidence.regions,
         "rule_versions": {rule.config_rule_name: rule_version(rule.config_rule_name) for rule in RULES},
+        "rule_parameters": (None if evidence.rule_parameters is None
+                            else [entry.as_dict() for entry in evidence.rule_parameters]),
         "files": [file_entry(out / name, name) for name in FILES],
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

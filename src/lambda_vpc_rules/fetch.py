@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.config import Config
@@ -375,25 +376,29 @@ class Fetcher:
 
     # AWS Config's own view (evidence, Security Hub de-duplication) -----------------------------------
 
-    def deployed_config_rules(self, rule_names: Iterable[str]) -> dict[str, str]:
-        """Deployed Config rule name -> the pack's rule name, for the pack's rules deployed in this account
-        and region (a conformance pack names its rules `<name>-conformance-pack-<id>`)."""
+    def deployed_rules(self, rule_names: Iterable[str]) -> list[DeployedRule]:
+        """The pack's rules deployed as AWS Config rules in this account and region, with the parameters
+        they run with (a conformance pack names its rules `<name>-conformance-pack-<id>`)."""
         pages = self.client("config").get_paginator("describe_config_rules").paginate()
-        names = [rule["ConfigRuleName"] for page in pages for rule in page.get("ConfigRules") or ()]
-        return {name: pack for name in names if (pack := pack_rule_name(name, rule_names))}
+        rule_names = list(rule_names)
+        deployed = []
+        for raw in (rule for page in pages for rule in page.get("ConfigRules") or ()):
+            if rule := pack_rule_name(raw["ConfigRuleName"], rule_names):
+                deployed.append(DeployedRule(raw["ConfigRuleName"], rule, _input_parameters(raw)))
+        return sorted(deployed, key=lambda d: d.name)
 
-    def config_evaluations(self, rule_names: Iterable[str], account_id: str) -> list[Located]:
-        """(account, region, result) for every evaluation AWS Config holds for these rules in this account
-        (`account_id`: Config's answer does not name it); a rule that is not deployed has none."""
+    def config_evaluations(self, deployed: Iterable[DeployedRule], account_id: str) -> list[Located]:
+        """(account, region, result) for every evaluation AWS Config holds for these deployed rules in this
+        account (`account_id`: Config's answer does not name it)."""
         config, results = self.client("config"), []
         region = config.meta.region_name
-        for deployed, rule in sorted(self.deployed_config_rules(rule_names).items()):
+        for rule in deployed:
             for page in config.get_paginator("get_compliance_details_by_config_rule").paginate(
-                ConfigRuleName=deployed, ComplianceTypes=list(COMPLIANCE_TYPES)
+                ConfigRuleName=rule.name, ComplianceTypes=list(COMPLIANCE_TYPES)
             ):
                 for raw in page.get("EvaluationResults") or ():
                     qualifier = raw["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
-                    results.append((account_id, region, _config_result(rule, qualifier, raw)))
+                    results.append((account_id, region, _config_result(rule.rule, qualifier, raw)))
         return results
 
     def aggregate_evaluations(self, aggregator: str, rule_names: Iterable[str]) -> list[Located]:
@@ -521,6 +526,23 @@ class Fetcher:
 
 
 COMPLIANCE_TYPES = ("COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE")
+
+
+@dataclass(frozen=True)
+class DeployedRule:
+    name: str  # the AWS Config rule name as deployed
+    rule: str  # the pack's rule it is
+    parameters: dict[str, Any]  # its InputParameters
+
+
+def _input_parameters(raw: dict[str, Any]) -> dict[str, Any]:
+    text = raw.get("InputParameters") or "{}"
+    try:
+        parameters = json.loads(text)
+    except ValueError:
+        parameters = None
+    # AWS Config keeps InputParameters as a JSON object; anything else is recorded as it came
+    return parameters if isinstance(parameters, dict) else {"InputParameters": text}
 
 
 def pack_rule_name(config_rule_name: str, rule_names: Iterable[str]) -> str | None:

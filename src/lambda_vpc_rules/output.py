@@ -19,6 +19,8 @@ class ScanReport:
     region: str
     generated_at: str  # ISO 8601, UTC
     evaluations: list[EvaluationResult] = field(default_factory=list)
+    # rule -> the parameter strings it ran with (defaults included): for the evidence manifest
+    rule_parameters: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def has_non_compliant(self) -> bool:

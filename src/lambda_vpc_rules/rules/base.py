@@ -61,16 +61,24 @@ class Rule:
     def parse_parameters(self, raw: Mapping[str, Any] | None) -> dict[str, Any]:
         """Typed parameters from AWS Config's strings; keys this rule does not define (rdklib's
         ExecutionRoleName, AssumeRoleMode...) are left alone."""
-        raw = raw or {}
         parsed = {}
         for parameter in self.parameters:
-            value = raw.get(parameter.name)
-            text = parameter.default if value is None or str(value).strip() == "" else str(value)
+            text = self.parameter_values(raw)[parameter.name]
             try:
                 parsed[parameter.name] = parameter.parse(text)
             except ValueError as error:
                 raise InvalidParameter(f"{parameter.name}: invalid value {text!r}: {error}") from None
         return parsed
+
+    def parameter_values(self, raw: Mapping[str, Any] | None) -> dict[str, str]:
+        """The parameter strings an evaluation uses: the given ones, the default where none (or blank) is
+        given. What the evidence manifest records."""
+        raw = raw or {}
+        values = {}
+        for parameter in self.parameters:
+            value = raw.get(parameter.name)
+            values[parameter.name] = parameter.default if value is None or str(value).strip() == "" else str(value)
+        return values
 
     def evaluate(self, function: LambdaFunction, facts: Facts, parameters: Mapping[str, Any]) -> Verdict:
         if not function.in_vpc:
