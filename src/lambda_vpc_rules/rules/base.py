@@ -61,9 +61,9 @@ class Rule:
     def parse_parameters(self, raw: Mapping[str, Any] | None) -> dict[str, Any]:
         """Typed parameters from AWS Config's strings; keys this rule does not define (rdklib's
         ExecutionRoleName, AssumeRoleMode...) are left alone."""
-        parsed = {}
+        parsed, values = {}, self.parameter_values(raw)
         for parameter in self.parameters:
-            text = self.parameter_values(raw)[parameter.name]
+            text = values[parameter.name]
             try:
                 parsed[parameter.name] = parameter.parse(text)
             except ValueError as error:
