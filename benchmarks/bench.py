@@ -29,7 +29,7 @@ from aws_support import REGION, CallRecorder, ConfigCalls, earlier_evaluations, 
 from conftest import FAKE_ENVIRONMENT, load_rule_module  # noqa: E402
 from lambda_vpc_rules.cli import scan_session  # noqa: E402
 from lambda_vpc_rules.fetch import Fetcher  # noqa: E402
-from lambda_vpc_rules.model import Fact  # noqa: E402
+from lambda_vpc_rules.model import role_name_from_arn  # noqa: E402
 from large_account import Shape, seed  # noqa: E402
 
 SHAPES = [Shape(1000, 200, 10, 60), Shape(2000, 400, 10, 60), Shape(10000, 2000, 10, 60)]
@@ -61,7 +61,9 @@ def measure(shape: Shape, managed_policies: bool = False) -> dict:
 
         functions = Fetcher(session.client).list_functions()
         per_role = CallRecorder().install(session)
-        Fetcher(session.client).facts_for(functions, {Fact.IAM})
+        one_by_one = Fetcher(session.client)
+        for name in sorted({role_name_from_arn(fn.role_arn) for fn in functions}):
+            one_by_one.roles_one_by_one([name])
 
         boto3.setup_default_session(region_name=REGION)
         # steady state: AWS Config holds an earlier evaluation of every function (rdklib's clean-up reads them)
@@ -144,7 +146,7 @@ def main() -> None:
         "AWS calls count the pages AWS would return (ListFunctions 50 a page, GetAccountAuthorizationDetails and "
         "EC2 listings up to 1,000, DescribeRouteTables and GetComplianceDetailsByConfigRule 100): moto answers a "
         "listing in one page. `IAM role by role` is the per-role read (GetRole, ListRolePolicies, GetRolePolicy, "
-        "ListAttachedRolePolicies, GetPolicy, GetPolicyVersion, through `Fetcher.facts_for`) that "
+        "ListAttachedRolePolicies, GetPolicy, GetPolicyVersion, `Fetcher.roles_one_by_one` for each role) that "
         "GetAccountAuthorizationDetails replaced; the ratio is against its pages. `traced peak` is tracemalloc's "
         "peak during the scan alone (what the scan allocates, moto's answers included); `peak RSS` is the "
         "interpreter's maximum resident set (ru_maxrss) before the scan (libraries, moto and the seeded estate) "

@@ -25,7 +25,7 @@ from aws_support import (
 from conftest import FAKE_ENVIRONMENT, load_rule_module
 from lambda_vpc_rules.cli import scan_session
 from lambda_vpc_rules.fetch import Fetcher
-from lambda_vpc_rules.model import Fact
+from lambda_vpc_rules.model import Fact, role_name_from_arn
 from lambda_vpc_rules.rules import RULES
 from large_account import SIX, Shape, seed
 
@@ -55,7 +55,9 @@ def test_per_function_reads_would_cost_calls_per_role(account):
     fetcher = Fetcher(session.client)
     functions = fetcher.list_functions()
     recorder = CallRecorder().install(session)
-    Fetcher(session.client).facts_for(functions, {Fact.IAM})
+    one_by_one = Fetcher(session.client)
+    for name in sorted({role_name_from_arn(fn.role_arn) for fn in functions}):
+        one_by_one.roles_one_by_one([name])
     per_role = recorder.aws_calls()
     recorder.calls.clear()
     recorder.pages.clear()

@@ -167,3 +167,19 @@ def test_affected_subnets_of_the_main_route_table_include_implicit_members(world
     network = fetcher.vpc_network(world["vpc"])
     [main] = [t for t in network.route_tables.values() if t.is_main]
     assert affected_subnets("AWS::EC2::RouteTable", main.route_table_id, False, network) == {world["isolated"]}
+
+
+def test_a_policy_on_many_roles_is_read_account_wide(world, config_calls, estate):
+    """Thirty more roles use the policy: their reads come from the account-wide details, not three or more
+    calls a role, and the checks reuse them."""
+    for i in range(30):
+        estate.role(f"extra-{i}")
+        estate.iam.attach_role_policy(RoleName=f"extra-{i}", PolicyArn=world["policy"])
+    recorder = CallRecorder().install(boto3.DEFAULT_SESSION)
+    item = related_item("AWS::IAM::Policy", "ANPAPOLICY", {"policyName": "eni"}, arn=world["policy"])
+    verdicts = handle(config_calls, *ENI, item)
+    assert verdicts == {"ANPAPOLICY": "NOT_APPLICABLE", "behind-nat-a": "COMPLIANT", "behind-nat-b": "COMPLIANT"}
+    calls = [c for c in recorder.calls if c not in ("config:PutEvaluations", "sts:AssumeRole")]
+    print(f"policy on 31 roles: {len(calls)} calls: {sorted(calls)}")
+    assert calls.count("iam:GetAccountAuthorizationDetails") == 1 and "iam:GetRole" not in calls
+    assert len(calls) <= 5

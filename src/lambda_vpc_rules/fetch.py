@@ -230,6 +230,8 @@ class Fetcher:
     def __init__(self, client_for: Callable[[str], Any]):
         self._client_for = client_for
         self._clients: dict[str, Any] = {}
+        self._iam: tuple[dict[str, Role], dict[str, ManagedPolicy]] | None = None  # account-wide, read once
+        self._read_roles: dict[tuple[str, ...], tuple[dict[str, Role], dict[str, ManagedPolicy]]] = {}
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -288,12 +290,37 @@ class Fetcher:
         return Facts(**facts)
 
     def _account_iam(self) -> tuple[dict[str, Role], dict[str, ManagedPolicy]]:
-        """Every role and policy from GetAccountAuthorizationDetails: a handful of pages, no per-role calls."""
-        roles, policies = self._authorization_details(["Role", "LocalManagedPolicy", "AWSManagedPolicy"])
-        # A boundary or attached policy may be missing from the answer (AWS lists only what is in use).
-        referenced = {arn for role in roles.values() for arn in _role_policy_arns(role)}
-        policies.update(self._managed_policies(referenced - policies.keys()))
-        return roles, policies
+        """Every role and policy from GetAccountAuthorizationDetails: a handful of pages, no per-role calls;
+        read once per Fetcher."""
+        if self._iam is None:
+            roles, policies = self._authorization_details(["Role", "LocalManagedPolicy", "AWSManagedPolicy"])
+            # A boundary or attached policy may be missing from the answer (AWS lists only what is in use).
+            referenced = {arn for role in roles.values() for arn in _role_policy_arns(role)}
+            policies.update(self._managed_policies(referenced - policies.keys()))
+            self._iam = roles, policies
+        return self._iam
+
+    def roles(self, names: Iterable[str]) -> tuple[dict[str, Role], dict[str, ManagedPolicy]]:
+        """These roles (absent: not found) and the managed policies they use. One role is read on its own
+        (GetRole and its policy lists); more come from the account-wide details, whose pages cost less
+        than three or more calls a role (and, once read, serve every later question)."""
+        names = sorted(set(names))
+        if len(names) > 1 or self._iam is not None:  # several roles, or the details are read already
+            roles, policies = self._account_iam()
+            found = {name: roles[name] for name in names if name in roles}
+            used = {arn for role in found.values() for arn in _role_policy_arns(role)}
+            return found, {arn: policy for arn, policy in policies.items() if arn in used}
+        return self.roles_one_by_one(names)
+
+    def roles_one_by_one(self, names: Iterable[str]) -> tuple[dict[str, Role], dict[str, ManagedPolicy]]:
+        """The per-role reads (GetRole, ListRolePolicies, GetRolePolicy, ListAttachedRolePolicies, then the
+        policies): right for one role; `make bench` compares them with the account-wide read."""
+        key = tuple(sorted(set(names)))
+        if key not in self._read_roles:  # drift names a policy's role, then its checks read it: once
+            found = {name: role for name in key if (role := self._role(name)) is not None}
+            used = {arn for role in found.values() for arn in _role_policy_arns(role)}
+            self._read_roles[key] = found, self._policies(used)
+        return self._read_roles[key]
 
     def _authorization_details(self, entities: list[str]) -> tuple[dict[str, Role], dict[str, ManagedPolicy]]:
         roles: dict[str, Role] = {}
@@ -368,10 +395,8 @@ class Fetcher:
                 raw_gateways = self._filtered("describe_nat_gateways", "NatGateways", "nat-gateway-id", nat_ids)
                 facts["nat_gateways"] = {g.nat_gateway_id: g for g in map(_nat_gateway, raw_gateways)}
         if Fact.IAM in needs:
-            role_names = sorted({role_name_from_arn(fn.role_arn) for fn in functions if fn.role_arn})
-            roles = {name: role for name in role_names if (role := self._role(name)) is not None}
-            referenced = {arn for role in roles.values() for arn in _role_policy_arns(role)}
-            facts["roles"], facts["policies"] = roles, self._policies(referenced)
+            facts["roles"], facts["policies"] = self.roles(role_name_from_arn(fn.role_arn)
+                                                           for fn in functions if fn.role_arn)
         return Facts(**facts)
 
     # AWS Config's own view (evidence, Security Hub de-duplication) -----------------------------------
@@ -454,11 +479,12 @@ class Fetcher:
 
     def roles_using_policy(self, policy_arn: str) -> list[str]:
         """ARNs of the roles that use this managed policy (attached, or as permissions boundary: without a
-        PolicyUsageFilter IAM lists both)."""
-        iam = self.client("iam")
-        pages = iam.get_paginator("list_entities_for_policy").paginate(PolicyArn=policy_arn, EntityFilter="Role")
-        names = sorted({role["RoleName"] for page in pages for role in page.get("PolicyRoles") or ()})
-        return [iam.get_role(RoleName=name)["Role"]["Arn"] for name in names]
+        PolicyUsageFilter IAM lists both). ListEntitiesForPolicy names them; `roles` reads them, so the
+        checks that follow find them already read."""
+        pages = self.client("iam").get_paginator("list_entities_for_policy").paginate(
+            PolicyArn=policy_arn, EntityFilter="Role")
+        names = {role["RoleName"] for page in pages for role in page.get("PolicyRoles") or ()}
+        return [role.arn for role in self.roles(names)[0].values()]
 
     def _query_functions(self, field: str, values: Iterable[str]) -> list[LambdaFunction]:
         functions: dict[str, LambdaFunction] = {}
