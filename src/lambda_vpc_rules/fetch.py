@@ -90,6 +90,10 @@ PAGE_SIZES = {
     "get_account_authorization_details": 1000,
     "list_role_policies": 1000,
     "list_attached_role_policies": 1000,
+    "list_entities_for_policy": 1000,
+    "select_resource_config": 100,
+    "get_compliance_details_by_config_rule": 100,  # as rdklib asks for its clean-up
+    "get_aggregate_compliance_details_by_config_rule": 100,
 }
 EC2_FILTER_VALUES_LIMIT = 200  # EC2 accepts at most 200 values in one filter
 QUERY_VALUES_LIMIT = 50  # values per advanced query: its expression may hold at most 4,096 characters
@@ -404,10 +408,9 @@ class Fetcher:
     def deployed_rules(self, rule_names: Iterable[str]) -> list[DeployedRule]:
         """The pack's rules deployed as AWS Config rules in this account and region, with the parameters
         they run with (a conformance pack names its rules `<name>-conformance-pack-<id>`)."""
-        pages = self.client("config").get_paginator("describe_config_rules").paginate()
         rule_names = list(rule_names)
         deployed = []
-        for raw in (rule for page in pages for rule in page.get("ConfigRules") or ()):
+        for raw in self._pages("config", "describe_config_rules", "ConfigRules"):
             if rule := pack_rule_name(raw["ConfigRuleName"], rule_names):
                 deployed.append(DeployedRule(raw["ConfigRuleName"], rule, _input_parameters(raw)))
         return sorted(deployed, key=lambda d: d.name)
@@ -418,42 +421,29 @@ class Fetcher:
         config, results = self.client("config"), []
         region = config.meta.region_name
         for rule in deployed:
-            for page in config.get_paginator("get_compliance_details_by_config_rule").paginate(
-                ConfigRuleName=rule.name, ComplianceTypes=list(COMPLIANCE_TYPES)
-            ):
-                for raw in page.get("EvaluationResults") or ():
-                    qualifier = raw["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
-                    results.append((account_id, region, _config_result(rule.rule, qualifier, raw)))
+            for raw in self._pages("config", "get_compliance_details_by_config_rule", "EvaluationResults",
+                                   ConfigRuleName=rule.name, ComplianceTypes=list(COMPLIANCE_TYPES)):
+                qualifier = raw["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
+                results.append((account_id, region, _config_result(rule.rule, qualifier, raw)))
         return results
 
     def aggregate_evaluations(self, aggregator: str, rule_names: Iterable[str]) -> list[Located]:
         """The same across an organization, through a Config aggregator: which accounts and regions run
         each rule, then each one's evaluations."""
-        config, results = self.client("config"), []
+        results: list[Located] = []
         wanted = set(rule_names)
-        sources = []
-        token = None
-        while True:
-            page = config.describe_aggregate_compliance_by_config_rules(
-                ConfigurationAggregatorName=aggregator, **({"NextToken": token} if token else {}))
-            sources += [(c["ConfigRuleName"], c["AccountId"], c["AwsRegion"])
-                        for c in page.get("AggregateComplianceByConfigRules") or ()
-                        if pack_rule_name(c["ConfigRuleName"], wanted)]
-            token = page.get("NextToken")
-            if not token:
-                break
-        for rule, account, region in sorted(set(sources)):
-            token = None
-            while True:
-                page = config.get_aggregate_compliance_details_by_config_rule(
-                    ConfigurationAggregatorName=aggregator, ConfigRuleName=rule, AccountId=account, AwsRegion=region,
-                    Limit=100, **({"NextToken": token} if token else {}))
-                for raw in page.get("AggregateEvaluationResults") or ():
-                    qualifier = raw["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
-                    results.append((account, region, _config_result(pack_rule_name(rule, wanted), qualifier, raw)))
-                token = page.get("NextToken")
-                if not token:
-                    break
+        sources = {
+            (c["ConfigRuleName"], c["AccountId"], c["AwsRegion"])
+            for c in self._pages("config", "describe_aggregate_compliance_by_config_rules",
+                                 "AggregateComplianceByConfigRules", ConfigurationAggregatorName=aggregator)
+            if pack_rule_name(c["ConfigRuleName"], wanted)
+        }
+        for rule, account, region in sorted(sources):
+            for raw in self._pages("config", "get_aggregate_compliance_details_by_config_rule",
+                                   "AggregateEvaluationResults", ConfigurationAggregatorName=aggregator,
+                                   ConfigRuleName=rule, AccountId=account, AwsRegion=region):
+                qualifier = raw["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
+                results.append((account, region, _config_result(pack_rule_name(rule, wanted), qualifier, raw)))
         return results
 
     # What depends on a changed resource (drift) ---------------------------------------------------
@@ -481,9 +471,8 @@ class Fetcher:
         """ARNs of the roles that use this managed policy (attached, or as permissions boundary: without a
         PolicyUsageFilter IAM lists both). ListEntitiesForPolicy names them; `roles` reads them, so the
         checks that follow find them already read."""
-        pages = self.client("iam").get_paginator("list_entities_for_policy").paginate(
-            PolicyArn=policy_arn, EntityFilter="Role")
-        names = {role["RoleName"] for page in pages for role in page.get("PolicyRoles") or ()}
+        roles = self._pages("iam", "list_entities_for_policy", "PolicyRoles", PolicyArn=policy_arn, EntityFilter="Role")
+        names = {role["RoleName"] for role in roles}
         return [role.arn for role in self.roles(names)[0].values()]
 
     def _query_functions(self, field: str, values: Iterable[str]) -> list[LambdaFunction]:
@@ -493,17 +482,9 @@ class Fetcher:
             expression = (
                 f"SELECT {LAMBDA_QUERY_FIELDS} WHERE resourceType = '{LAMBDA_RESOURCE_TYPE}' AND {field} IN ({quoted})"
             )
-            token = None
-            while True:
-                page = self.client("config").select_resource_config(
-                    Expression=expression, Limit=100, **({"NextToken": token} if token else {})
-                )
-                for text in page.get("Results") or ():
-                    function = from_query_result(json.loads(text))
-                    functions[function.name] = function
-                token = page.get("NextToken")
-                if not token:
-                    break
+            for text in self._pages("config", "select_resource_config", "Results", Expression=expression):
+                function = from_query_result(json.loads(text))
+                functions[function.name] = function
         return [functions[name] for name in sorted(functions)]
 
     def _filtered(self, operation: str, result_key: str, filter_name: str, values: list[str]) -> Iterator[dict]:
