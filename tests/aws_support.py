@@ -13,8 +13,11 @@ from typing import Any
 
 import boto3
 import botocore.session
+from botocore import xform_name
 from botocore.awsrequest import AWSResponse
 from botocore.validate import ParamValidator
+
+from lambda_vpc_rules.fetch import PAGE_SIZES
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -40,16 +43,16 @@ class CallRecorder:
     the number of items moto returned and AWS's largest page size."""
 
     IAM_PREFIX = {"resourcegroupstaggingapi": "tag"}  # botocore service name -> IAM service prefix
-    AWS_PAGES = {  # operation: (result keys, largest page AWS returns)
-        "ListFunctions": (("Functions",), 50),
-        "GetResources": (("ResourceTagMappingList",), 100),
-        "DescribeVpcs": (("Vpcs",), 1000),
-        "DescribeSubnets": (("Subnets",), 1000),
-        "DescribeRouteTables": (("RouteTables",), 100),
-        "DescribeNatGateways": (("NatGateways",), 1000),
-        "GetAccountAuthorizationDetails": (("RoleDetailList", "Policies"), 1000),
-        "GetComplianceDetailsByConfigRule": (("EvaluationResults",), 100),
-        "SelectResourceConfig": (("Results",), 100),
+    RESULT_KEYS = {  # the listings the pack makes: what a page holds (page sizes: fetch.PAGE_SIZES)
+        "ListFunctions": ("Functions",),
+        "GetResources": ("ResourceTagMappingList",),
+        "DescribeVpcs": ("Vpcs",),
+        "DescribeSubnets": ("Subnets",),
+        "DescribeRouteTables": ("RouteTables",),
+        "DescribeNatGateways": ("NatGateways",),
+        "GetAccountAuthorizationDetails": ("RoleDetailList", "Policies"),
+        "GetComplianceDetailsByConfigRule": ("EvaluationResults",),
+        "SelectResourceConfig": ("Results",),
     }
 
     def __init__(self):
@@ -67,7 +70,7 @@ class CallRecorder:
     def _record(self, model, parsed, **_):
         service = model.service_model.service_name
         self.calls.append(f"{self.IAM_PREFIX.get(service, service)}:{model.name}")
-        keys, size = self.AWS_PAGES.get(model.name, ((), 0))
+        keys, size = self.RESULT_KEYS.get(model.name, ()), PAGE_SIZES.get(xform_name(model.name), 0)
         items = sum(len(parsed.get(key) or ()) for key in keys)
         self.pages.append(max(1, -(-items // size)) if size else 1)
 
@@ -170,6 +173,24 @@ class Estate:
         return self.ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=f"{REGION}{az}")["Subnet"][
             "SubnetId"
         ]
+
+    def internet_gateway(self, vpc_id: str) -> str:
+        igw = self.ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        self.ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc_id)
+        return igw
+
+    def route_table(self, vpc_id: str, subnets: list[str], **route: str) -> str:
+        """A route table for these subnets, with one route (`DestinationCidrBlock=..., GatewayId=...`) if given."""
+        table = self.ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"]
+        if route:
+            self.ec2.create_route(RouteTableId=table, **route)
+        for subnet in subnets:
+            self.ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
+        return table
+
+    def nat_gateway(self, subnet_id: str) -> str:
+        eip = self.ec2.allocate_address(Domain="vpc")["AllocationId"]
+        return self.ec2.create_nat_gateway(SubnetId=subnet_id, AllocationId=eip)["NatGateway"]["NatGatewayId"]
 
     def role(self, name: str = "fn-role") -> str:
         return self.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"]["Arn"]
@@ -522,23 +543,15 @@ def build_network(estate: Estate) -> dict[str, str]:
         block = f"{head}:{int(last, 16) + index + 1:x}::/64"
         ec2.associate_subnet_cidr_block(SubnetId=ids[name], Ipv6CidrBlock=block)
 
-    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
-    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
-    ids["igw"] = igw
+    ids["igw"] = igw = estate.internet_gateway(vpc)
 
     def table(subnets: list[str], **route) -> str:
-        rtb = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
-        if route:
-            ec2.create_route(RouteTableId=rtb, **route)
-        for subnet in subnets:
-            ec2.associate_route_table(RouteTableId=rtb, SubnetId=ids[subnet])
-        return rtb
+        return estate.route_table(vpc, [ids[subnet] for subnet in subnets], **route)
 
     table(["public"], DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
 
     def nat_gateway() -> str:
-        eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
-        return ec2.create_nat_gateway(SubnetId=ids["public"], AllocationId=eip)["NatGateway"]["NatGatewayId"]
+        return estate.nat_gateway(ids["public"])
 
     ids["nat"], ids["dead-nat-gw"] = nat_gateway(), nat_gateway()
     ids["private-rtb"] = table(["private-a", "private-b"], DestinationCidrBlock="0.0.0.0/0", NatGatewayId=ids["nat"])

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import boto3
 
+from aws_support import Estate
+
 SIX = ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
        "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
 TRUST = {"Version": "2012-10-17", "Statement": [
@@ -34,25 +36,17 @@ def _code() -> bytes:
 
 
 def seed(session: boto3.Session, shape: Shape) -> dict[str, list[str]]:
-    ec2, iam, lam = session.client("ec2"), session.client("iam"), session.client("lambda")
+    estate = Estate(session)
+    iam, lam = estate.iam, estate.lam
     private: list[str] = []
     per_vpc = max(1, shape.subnets // shape.vpcs)
     for v in range(shape.vpcs):
-        vpc = ec2.create_vpc(CidrBlock=f"10.{v}.0.0/16")["Vpc"]["VpcId"]
-        igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
-        ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
-        public = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{v}.0.0/24")["Subnet"]["SubnetId"]
-        public_table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
-        ec2.create_route(RouteTableId=public_table, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
-        ec2.associate_route_table(RouteTableId=public_table, SubnetId=public)
-        eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
-        nat = ec2.create_nat_gateway(SubnetId=public, AllocationId=eip)["NatGateway"]["NatGatewayId"]
-        table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
-        ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
-        for s in range(per_vpc):
-            subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{v}.{s + 1}.0/24")["Subnet"]["SubnetId"]
-            ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
-            private.append(subnet)
+        vpc = estate.vpc(f"10.{v}.0.0/16")
+        public = estate.subnet(vpc, f"10.{v}.0.0/24")
+        estate.route_table(vpc, [public], DestinationCidrBlock="0.0.0.0/0", GatewayId=estate.internet_gateway(vpc))
+        subnets = [estate.subnet(vpc, f"10.{v}.{s + 1}.0/24") for s in range(per_vpc)]
+        estate.route_table(vpc, subnets, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=estate.nat_gateway(public))
+        private += subnets
     policy = iam.create_policy(PolicyName="eni", PolicyDocument=ENI)["Policy"]["Arn"]
     roles = []
     for r in range(shape.roles):

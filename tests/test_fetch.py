@@ -10,23 +10,16 @@ from lambda_vpc_rules.model import Fact
 
 @pytest.fixture
 def network(estate):
-    ec2 = estate.ec2
     vpc = estate.vpc("10.0.0.0/16")
     other_vpc = estate.vpc("10.9.0.0/16")
     public = estate.subnet(vpc, "10.0.0.0/24")
     private = estate.subnet(vpc, "10.0.1.0/24")
     uses_main = estate.subnet(vpc, "10.0.2.0/24")
     unrelated = estate.subnet(other_vpc, "10.9.1.0/24")
-    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
-    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
-    public_rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
-    ec2.create_route(RouteTableId=public_rt, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
-    ec2.associate_route_table(RouteTableId=public_rt, SubnetId=public)
-    eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
-    nat = ec2.create_nat_gateway(SubnetId=public, AllocationId=eip)["NatGateway"]["NatGatewayId"]
-    private_rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
-    ec2.create_route(RouteTableId=private_rt, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
-    ec2.associate_route_table(RouteTableId=private_rt, SubnetId=private)
+    public_rt = estate.route_table(vpc, [public], DestinationCidrBlock="0.0.0.0/0",
+                                   GatewayId=estate.internet_gateway(vpc))
+    nat = estate.nat_gateway(public)
+    private_rt = estate.route_table(vpc, [private], DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
     estate.function("fn", [private, uses_main, "subnet-doesnotexist"])
     estate.function("other", [unrelated])
     return {
