@@ -185,7 +185,16 @@ def _subnet(raw: dict[str, Any]) -> Subnet:
         vpc_id=raw["VpcId"],
         ipv6_cidr_blocks=ipv6,
         map_public_ip_on_launch=bool(raw.get("MapPublicIpOnLaunch")),
+        ipv4_cidr_block=raw.get("CidrBlock") or None,
+        availability_zone=raw.get("AvailabilityZone"),
+        availability_zone_id=raw.get("AvailabilityZoneId"),
+        tags=_tag_map(raw.get("Tags")),
     )
+
+
+def _tag_map(tags: Any) -> dict[str, str]:
+    """AWS's [{"Key": k, "Value": v}] as {k: v}."""
+    return {tag["Key"]: tag.get("Value", "") for tag in tags or () if isinstance(tag, dict) and "Key" in tag}
 
 
 def _route_table(raw: dict[str, Any]) -> RouteTable:
@@ -513,6 +522,7 @@ class Fetcher:
             inline_policies=inline,
             attached_policy_arns=attached,
             permissions_boundary_arn=boundary,
+            tags=_tag_map(raw.get("Tags")),
         )
 
     def _managed_policies(self, arns: Iterable[str]) -> dict[str, ManagedPolicy]:
@@ -578,6 +588,7 @@ def _role_from_details(raw: dict[str, Any]) -> Role:
         inline_policies={p["PolicyName"]: p["PolicyDocument"] for p in raw.get("RolePolicyList") or ()},
         attached_policy_arns=tuple(p["PolicyArn"] for p in raw.get("AttachedManagedPolicies") or ()),
         permissions_boundary_arn=(raw.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
+        tags=_tag_map(raw.get("Tags")),
     )
 
 

@@ -104,6 +104,10 @@ class Subnet:
     vpc_id: str
     ipv6_cidr_blocks: tuple[str, ...] = ()  # only associations in state 'associated'
     map_public_ip_on_launch: bool = False
+    ipv4_cidr_block: str | None = None  # None: an IPv6-only subnet
+    availability_zone: str | None = None  # e.g. us-east-1a (names differ between accounts)
+    availability_zone_id: str | None = None  # e.g. use1-az1 (the same zone in every account)
+    tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def dual_stack(self) -> bool:
@@ -145,6 +149,7 @@ class Role:
     inline_policies: Mapping[str, object] = field(default_factory=dict)  # name -> document
     attached_policy_arns: tuple[str, ...] = ()
     permissions_boundary_arn: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
