@@ -145,6 +145,89 @@ class AwsError:
         return AWSResponse(request.url, self.status, headers, _Body(body))
 
 
+# What a TLS-inspecting proxy or a captive portal answers with status 200: HTML, not well-formed XML.
+PROXY_PAGE = (b'<!DOCTYPE html><html><head><meta charset="utf-8"><title>Blocked</title></head>'
+              b"<body><p>This site is blocked by your organization's web proxy.<br></p></body></html>")
+# A marker that makes the page before a garbled one announce a next page, in each protocol's own place.
+def _json_marker(body: bytes, key: str) -> bytes:
+    return json.dumps({**json.loads(body), key: "page-2"}).encode()
+
+
+def _query_marker(body: bytes, key: str) -> bytes:
+    body = re.sub(rb"<IsTruncated>\w+</IsTruncated>|<Marker>[^<]*</Marker>", b"", body)
+    return re.sub(rb"(</\w+Result>)", rb"<IsTruncated>true</IsTruncated><Marker>page-2</Marker>\1", body, count=1)
+
+
+_NEXT_PAGE_MARKERS = {
+    "rest-json": _json_marker,
+    "json": _json_marker,
+    "ec2": lambda body, key: re.sub(rb"(</\w+>\s*)$", rb"<nextToken>page-2</nextToken>\1", body.strip()),
+    "query": _query_marker,
+}
+_CONTENT_TYPES = {"rest-json": "application/json", "json": "application/x-amz-json-1.1", "ec2": "text/xml",
+                  "query": "text/xml"}
+
+
+@dataclass
+class GarbledAnswer:
+    """A complete HTTP 200 whose body is not the API's answer, for one page of one operation, on top of moto,
+    where a proxy's page would arrive: `kind` "html" (a proxy's page), "truncated" (moto's body cut in half),
+    "empty" (a well-formed body without the result: `{}`, or an XML root holding only a request ID). With
+    `page` 2, the first page is moto's answer plus a next-page marker, so that the listing asks for the garbled
+    page, which is then answered here (`before-send`) instead of by moto."""
+
+    service: str
+    operation: str
+    kind: str
+    page: int = 1
+    calls: int = 0
+    _first_body: bytes = b""
+
+    def _event(self, stage: str) -> str:
+        model = botocore.session.get_session().get_service_model(self.service)
+        return f"{stage}.{model.service_id.hyphenize()}.{self.operation}"
+
+    def install(self, session) -> GarbledAnswer:
+        session.events.register(self._event("before-send"), self._send)
+        session.events.register(self._event("before-parse"), self._rewrite)
+        return self
+
+    def uninstall(self, session) -> None:
+        session.events.unregister(self._event("before-send"), self._send)
+        session.events.unregister(self._event("before-parse"), self._rewrite)
+
+    @property
+    def _protocol(self) -> str:
+        return botocore.session.get_session().get_service_model(self.service).resolved_protocol
+
+    def _garbled(self, body: bytes) -> bytes:
+        if self.kind == "html":
+            return PROXY_PAGE
+        if self.kind == "truncated":
+            return body[: len(body) // 2]
+        if self._protocol in ("json", "rest-json"):
+            return b"{}"
+        return f"<{self.operation}Response><requestId>1</requestId></{self.operation}Response>".encode()
+
+    def _send(self, request, **_):
+        self.calls += 1
+        if self.calls == self.page > 1:
+            content_type = "text/html; charset=utf-8" if self.kind == "html" else _CONTENT_TYPES[self._protocol]
+            return AWSResponse(request.url, 200, {"Content-Type": content_type}, _Body(self._garbled(self._first_body)))
+        return None
+
+    def _rewrite(self, response_dict, **_):
+        if self.calls < self.page:
+            self._first_body = response_dict["body"]
+            token = botocore.session.get_session().get_paginator_model(self.service).get_paginator(
+                self.operation)["output_token"]
+            response_dict["body"] = _NEXT_PAGE_MARKERS[self._protocol](response_dict["body"], token)
+        elif self.calls == self.page == 1:
+            if self.kind == "html":
+                response_dict["headers"]["content-type"] = "text/html; charset=utf-8"
+            response_dict["body"] = self._garbled(response_dict["body"])
+
+
 class EndpointSession:
     """A boto3 session whose clients all talk to one endpoint (a moto server): for the Estate helpers."""
 
@@ -420,6 +503,9 @@ class ConfigCalls:
     refusals: list[list[dict]] = field(default_factory=list)  # FailedEvaluations of the next PutEvaluations
     queries: list[str] = field(default_factory=list)  # every SelectResourceConfig expression
     errors: dict[str, tuple[str, str]] = field(default_factory=dict)  # operation -> (code, message) to answer
+    # operation -> a parsed answer sent as it is, unchecked: what botocore makes of a body that is not the API's
+    # (for a JSON protocol, `{"message": body}`)
+    unchecked: dict[str, dict] = field(default_factory=dict)
 
     @property
     def evaluations(self) -> list[dict]:
@@ -452,6 +538,8 @@ class ConfigCalls:
     def _answer(self, model, response: dict):
         if model.name in self.errors:
             return self._error(*self.errors[model.name])
+        if model.name in self.unchecked:
+            return AWSResponse("https://config.test", 200, {}, None), self.unchecked[model.name]
         report = ParamValidator().validate(response, model.output_shape)
         if report.has_errors():
             raise AssertionError(f"test response does not fit {model.name}: {report.generate_report()}")

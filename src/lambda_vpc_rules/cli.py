@@ -6,8 +6,10 @@ import argparse
 import datetime as dt
 import json
 import sys
+import traceback
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
+from urllib.parse import urlparse
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
@@ -15,8 +17,9 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from . import __version__
 from .deploy import DeployError
 from .engine import evaluate_account
+from .errors import PackError
 from .evidence import EvidenceError
-from .fetch import Fetcher, action_for, retry_config
+from .fetch import Fetcher, action_for, guard, retry_config
 from .output import RENDERERS, ScanReport
 from .rules import RULES, InvalidParameter, Rule, get_rule
 from .securityhub import PublishError
@@ -40,7 +43,7 @@ def scan_session(
         raise UsageError("no region: pass --region or set AWS_REGION")
     parameters = _parse_parameters(rules, raw_parameters or {})
     fetcher = Fetcher(client_factory(session, endpoint_url))
-    account_id = fetcher.client("sts").get_caller_identity()["Account"]
+    account_id = fetcher.caller_identity()["Account"]
     evaluations = evaluate_account(fetcher, rules, parameters, progress)
     generated_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     used = {rule.config_rule_name: rule.parameter_values(raw_parameters) for rule in rules}
@@ -48,10 +51,11 @@ def scan_session(
 
 
 def client_factory(session: boto3.Session, endpoint_url: str | None = None):
-    """Clients of one session, all with the pack's retry configuration (and an emulator's endpoint)."""
+    """Clients of one session, all with the pack's retry configuration (and an emulator's endpoint), each
+    guarded against answers that are not AWS's (`fetch.guard`)."""
 
     def client_for(service: str) -> Any:
-        return session.client(service, endpoint_url=endpoint_url, config=retry_config())
+        return guard(session.client(service, endpoint_url=endpoint_url, config=retry_config()))
 
     return client_for
 
@@ -75,6 +79,13 @@ def _account_list(text: str) -> list[str]:
     return accounts
 
 
+def _endpoint_url(text: str) -> str:
+    parsed = urlparse(text)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {text!r}")
+    return text
+
+
 def _key_value(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -82,15 +93,26 @@ def _key_value(text: str) -> tuple[str, str]:
     return key, value
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """Bad arguments: one line (not argparse's usage block too), exit 2."""
+        self.exit(EXIT_ERROR, f"{self.prog}: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lambda-vpc-rules", description=__doc__)
+    parser = _Parser(prog="lambda-vpc-rules", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    # Options every command takes, and those of every command that talks to AWS.
+    common = _Parser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="on an error, also print the traceback")
+    aws = _Parser(add_help=False, parents=[common])
+    aws.add_argument("--region", help="AWS region (default: the profile's or AWS_REGION)")
+    aws.add_argument("--profile", help="AWS named profile")
+    aws.add_argument("--endpoint-url", type=_endpoint_url, help="AWS endpoint, e.g. a moto server")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    scan = commands.add_parser("scan", help="evaluate a live account and region, read-only")
-    scan.add_argument("--region", help="AWS region (default: the profile's or AWS_REGION)")
-    scan.add_argument("--profile", help="AWS named profile")
-    scan.add_argument("--endpoint-url", help="AWS endpoint, e.g. a moto server")
+    scan = commands.add_parser(
+        "scan", parents=[aws], help="evaluate a live account and region, read-only")
     _add_evaluation_arguments(scan)
 
     scan.add_argument("--security-hub", action="store_true",
@@ -99,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="with --security-hub: leave out rules deployed as AWS Config rules in this account and "
                       "region (AWS Config already sends their findings)")
 
-    evidence = commands.add_parser("evidence", help="write an evidence bundle: evaluations, HTML report, manifest")
+    evidence = commands.add_parser(
+        "evidence", parents=[aws], help="write an evidence bundle: evaluations, HTML report, manifest")
     evidence.add_argument("--out", required=True, help="directory for the bundle")
     evidence.add_argument("--source", choices=("scan", "config"), default="scan",
                           help="scan the account now (default) or collect AWS Config's evaluations of the pack's rules")
@@ -109,15 +132,15 @@ def build_parser() -> argparse.ArgumentParser:
     evidence.add_argument("--param", action="append", type=_key_value, default=[], metavar="NAME=VALUE",
                           help="with --source scan: rule parameter, as in AWS Config (repeatable); the manifest "
                           "records every parameter the rules ran with")
-    for option in ("--region", "--profile", "--endpoint-url"):
-        evidence.add_argument(option, help=scan._option_string_actions[option].help)
 
-    verify = commands.add_parser("verify-evidence", help="re-check an evidence bundle's hashes against its manifest")
+    verify = commands.add_parser(
+        "verify-evidence", parents=[common], help="re-check an evidence bundle's hashes against its manifest")
     verify.add_argument("bundle", help="the bundle directory")
     verify.add_argument("--manifest-sha256", metavar="HEX",
                         help="also check manifest.json against the SHA-256 `evidence` printed when it wrote the bundle")
 
-    deploy = commands.add_parser("deploy", help="deploy the pack to this account, or to the whole organization")
+    deploy = commands.add_parser(
+        "deploy", parents=[aws], help="deploy the pack to this account, or to the whole organization")
     deploy.add_argument("--bucket", required=True, help="S3 bucket (in this account and region) for the bundles")
     deploy.add_argument("--rdklib-layer-arn", required=True, help="an rdklib Lambda layer version in this region")
     deploy.add_argument("--key-prefix", default="lambda-vpc-rules/", help="S3 key prefix (default: lambda-vpc-rules/)")
@@ -133,10 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="conformance pack parameter, e.g. LambdaVpcEniPermissionsFlagOverbroadEc2=true")
     deploy.add_argument("--root", default=".", help="the lambda-vpc-rules checkout (default: .)")
     deploy.add_argument("--dist", help="where to build the bundles (default: ROOT/dist)")
-    for option in ("--region", "--profile", "--endpoint-url"):
-        deploy.add_argument(option, help=scan._option_string_actions[option].help)
 
-    demo = commands.add_parser("demo", help="evaluate a built-in demo estate in an in-process moto mock")
+    demo = commands.add_parser(
+        "demo", parents=[common], help="evaluate a built-in demo estate in an in-process moto mock")
     demo.add_argument("--out", default="out", help="directory for the JSON result (default: out)")
     _add_evaluation_arguments(demo)
     return parser
@@ -204,7 +226,7 @@ def _evidence(session: boto3.Session, args: argparse.Namespace) -> int:
                          "parameters (the manifest records them)")
     rules = _selected_rules(args)
     clients = client_factory(session, args.endpoint_url)
-    caller = identity(clients("sts").get_caller_identity())
+    caller = identity(Fetcher(clients).caller_identity())
     names = [rule.config_rule_name for rule in rules]
     collected_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     if args.source == "scan":
@@ -229,8 +251,12 @@ def _evidence(session: boto3.Session, args: argparse.Namespace) -> int:
 
 
 def _verify_evidence(bundle: str, manifest_sha256: str | None) -> int:
+    from pathlib import Path
+
     from .evidence import verify_bundle
 
+    if not Path(bundle).is_dir():
+        raise UsageError(f"{bundle}: no such bundle directory")
     problems = verify_bundle(bundle, manifest_sha256)
     for problem in problems:
         print(f"lambda-vpc-rules: {bundle}: {problem}", file=sys.stderr)
@@ -280,49 +306,60 @@ def _describe_client_error(error: ClientError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Exit 0: done, nothing NON_COMPLIANT; 1: a complete evaluation found something NON_COMPLIANT (or, for
+    verify-evidence, the bundle does not verify); 2: anything else went wrong - one line on stderr, never a
+    traceback unless --debug asks for one."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return EXIT_ERROR if exit_.code else EXIT_OK
     try:
-        if args.command == "demo":
-            from .demo import run_demo  # imports moto, which only the demo needs
+        return _run(args)
+    except Exception as error:  # noqa: BLE001 - every failure is one line and exit 2, never a finding's code
+        print(f"lambda-vpc-rules: {_describe(error)}", file=sys.stderr)
+        if getattr(args, "debug", False):
+            traceback.print_exc(file=sys.stderr)
+        return EXIT_ERROR
 
-            report = run_demo(args.out, _selected_rules(args), dict(args.param), _progress_printer())
-            _emit(report, args.format or "table", args.output)
-            return EXIT_OK
-        if args.command == "verify-evidence":
-            return _verify_evidence(args.bundle, args.manifest_sha256)
-        session = boto3.Session(profile_name=args.profile, region_name=args.region)
-        if args.command == "deploy":
-            return _deploy(session, args)
-        if args.command == "evidence":
-            return _evidence(session, args)
-        report = scan_session(session, _selected_rules(args), dict(args.param), args.endpoint_url, _progress_printer())
-        _emit(report, args.format, args.output)
-        if args.security_hub:
-            _send_to_security_hub(session, args, report)
-        return EXIT_NON_COMPLIANT if report.has_non_compliant else EXIT_OK
-    except UsageError as error:
-        print(f"lambda-vpc-rules: {error}", file=sys.stderr)
-    except ClientError as error:
-        print(f"lambda-vpc-rules: {_describe_client_error(error)}", file=sys.stderr)
-    except NoCredentialsError:
-        print("lambda-vpc-rules: no AWS credentials found (set a profile or AWS_* variables)", file=sys.stderr)
-    except ProfileNotFound as error:
-        print(f"lambda-vpc-rules: {error}", file=sys.stderr)
-    except BotoCoreError as error:
-        print(f"lambda-vpc-rules: AWS error: {error}", file=sys.stderr)
-    except PublishError as error:
-        print(f"lambda-vpc-rules: {error}", file=sys.stderr)
-    except EvidenceError as error:
-        print(f"lambda-vpc-rules: evidence: {error}", file=sys.stderr)
-    except DeployError as error:
-        print(f"lambda-vpc-rules: deploy failed: {error}", file=sys.stderr)
-    except OSError as error:
-        print(f"lambda-vpc-rules: {error}", file=sys.stderr)
-    return EXIT_ERROR
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from .demo import run_demo
+
+        report = run_demo(args.out, _selected_rules(args), dict(args.param), _progress_printer())
+        _emit(report, args.format or "table", args.output)
+        return EXIT_OK
+    if args.command == "verify-evidence":
+        return _verify_evidence(args.bundle, args.manifest_sha256)
+    session = boto3.Session(profile_name=args.profile, region_name=args.region)
+    if args.command == "deploy":
+        return _deploy(session, args)
+    if args.command == "evidence":
+        return _evidence(session, args)
+    report = scan_session(session, _selected_rules(args), dict(args.param), args.endpoint_url, _progress_printer())
+    _emit(report, args.format, args.output)
+    if args.security_hub:
+        _send_to_security_hub(session, args, report)
+    return EXIT_NON_COMPLIANT if report.has_non_compliant else EXIT_OK
+
+
+def _describe(error: Exception) -> str:
+    """One line saying what failed."""
+    if isinstance(error, ClientError):
+        return _describe_client_error(error)
+    if isinstance(error, NoCredentialsError):
+        return "no AWS credentials found (set a profile or AWS_* variables)"
+    if isinstance(error, EvidenceError):
+        return f"evidence: {error}"
+    if isinstance(error, DeployError):
+        return f"deploy failed: {error}"
+    if isinstance(error, BotoCoreError):
+        return f"AWS error: {error}"
+    if isinstance(error, UsageError | PackError | PublishError | ProfileNotFound | OSError):
+        return str(error)
+    first_line = (str(error).strip().splitlines() or [""])[0]
+    return f"unexpected error: {type(error).__name__}: {first_line} (--debug prints the traceback)"
 
 
 if __name__ == "__main__":

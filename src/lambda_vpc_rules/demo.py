@@ -16,6 +16,7 @@ from unittest import mock
 
 import boto3
 
+from .errors import PackError
 from .evidence import Evidence, identity, write_bundle
 from .output import ScanReport, to_asff, to_json
 from .rules import RULES, Rule
@@ -188,7 +189,10 @@ def run_demo(
     progress=lambda message: None,
 ) -> ScanReport:
     """Build the demo estate in moto, scan it like a live account, write `<out_dir>/demo-scan.json`."""
-    from moto import mock_aws  # a test/demo dependency, imported only here
+    try:
+        from moto import mock_aws  # a test/demo dependency, imported only here
+    except ImportError as error:
+        raise PackError(f"the demo needs moto ({error}): pip install 'lambda-vpc-rules[demo]'") from None
 
     from .cli import scan_session
 

@@ -6,20 +6,25 @@ Two ways in:
 - `facts_for(functions, needs)`: only what the given functions depend on (one changed function).
 
 Only the fact kinds a rule needs are read. Errors (AccessDenied, throttling that outlasted the retries)
-propagate as botocore `ClientError`: an error is never turned into a verdict here.
+propagate as botocore `ClientError`: an error is never turned into a verdict here. Nor is an answer that is
+not the API's: every client is `guard`ed, and every page must carry the result key it is read for, so a
+proxy's HTML page, a body cut short or an empty object raise `UnreadableAnswer` instead of reading as
+"no functions" (which would be an all-clear, and would make a scheduled run erase AWS Config's findings).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
+from .errors import InvalidSetting, UnreadableAnswer
 from .functions import from_lambda_api, from_query_result
 from .model import (
     LAMBDA_RESOURCE_TYPE,
@@ -37,6 +42,8 @@ from .model import (
     Vpc,
     role_name_from_arn,
 )
+
+T = TypeVar("T")
 
 # One retry configuration for every client: botocore's standard mode backs off on throttling
 # (Throttling, ThrottlingException, RequestLimitExceeded) and transient errors.
@@ -78,6 +85,7 @@ def action_for(operation_name: str) -> str:
     return known.get(operation_name, operation_name)
 
 
+COMPLIANCE_TYPES = ("COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE")
 Located = tuple[str, str, EvaluationResult]  # (account, region, result) of an evaluation AWS Config holds
 # The largest page each listing accepts (API references): calls grow with pages, so ask for the biggest.
 PAGE_SIZES = {
@@ -101,7 +109,10 @@ LAMBDA_QUERY_FIELDS = "resourceName, arn, configuration.functionName, configurat
 
 
 def max_attempts() -> int:
-    return int(os.environ.get(MAX_ATTEMPTS_ENV, DEFAULT_MAX_ATTEMPTS))
+    text = os.environ.get(MAX_ATTEMPTS_ENV, str(DEFAULT_MAX_ATTEMPTS))
+    if not text.strip().isdigit() or int(text) < 1:
+        raise InvalidSetting(f"{MAX_ATTEMPTS_ENV}={text!r}: expected a whole number of attempts, 1 or more")
+    return int(text)
 
 
 def retry_config() -> Config:
@@ -114,6 +125,79 @@ def apply_retry_environment() -> None:
     """For clients we do not build ourselves (rdklib's ClientFactory): botocore reads these variables."""
     os.environ.setdefault("AWS_RETRY_MODE", RETRY_MODE)
     os.environ.setdefault("AWS_MAX_ATTEMPTS", str(max_attempts()))
+
+
+# ------------------------------------------------------------------------ answers that are not AWS's
+
+# Python types botocore parses each shape type into (what a real answer's top-level members are). A string
+# may come as a dict: botocore decodes IAM's policy documents after parsing them.
+_PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "structure": dict, "map": dict, "list": list, "string": (str, dict), "boolean": bool, "integer": int, "long": int,
+    "float": (float, int), "double": (float, int), "timestamp": (dt.datetime, str), "blob": (bytes, bytearray),
+}
+_GUARD_ID = "lambda-vpc-rules-answer-check"
+
+
+def answer_problem(parsed: Any, output_shape: Any) -> str | None:
+    """What makes a parsed answer unlike the operation's output (its required members, the types of its
+    top-level members), or None."""
+    if output_shape is None:
+        return None
+    if not isinstance(parsed, dict):
+        return f"a {type(parsed).__name__}, not an object"
+    missing = [name for name in output_shape.required_members if name not in parsed]
+    if missing:
+        return f"without {', '.join(missing)}"
+    for name, shape in output_shape.members.items():
+        value = parsed.get(name)
+        expected = _PYTHON_TYPES.get(shape.type_name)
+        if value is not None and expected is not None and not isinstance(value, expected):
+            return f"{name} as a {type(value).__name__}, not a {shape.type_name}"
+    return None
+
+
+def _check_answer(http_response: Any, parsed: Any, model: Any, **_: Any) -> None:
+    if http_response is not None and http_response.status_code >= 300:
+        return  # an error answer: botocore raises its ClientError next
+    problem = answer_problem(parsed, model.output_shape)
+    if problem:
+        raise UnreadableAnswer(f"{model.name} answered {problem}: not an AWS answer")
+
+
+def _check_parse_error(exception: Exception, event_name: str = "", **_: Any) -> None:
+    """A body botocore could not parse: ResponseParserError, or a KeyError or the like from a parser that met
+    XML without the API's result element. Neither is a ClientError nor a BotoCoreError (a connection error,
+    which stays what it is): name the operation."""
+    if isinstance(exception, ClientError | BotoCoreError):
+        return
+    operation = event_name.rsplit(".", 1)[-1]
+    detail = (str(exception).strip().splitlines() or [type(exception).__name__])[0][:120]
+    raise UnreadableAnswer(f"{operation} answered a body that cannot be parsed ({type(exception).__name__}: "
+                           f"{detail}): not an AWS answer") from exception
+
+
+def guard(client: Any) -> Any:
+    """Make every answer this client receives prove it is the API's answer (see `UnreadableAnswer`)."""
+    client.meta.events.register("after-call", _check_answer, unique_id=_GUARD_ID)
+    client.meta.events.register("after-call-error", _check_parse_error, unique_id=_GUARD_ID + "-parse")
+    return client
+
+
+def result(answer: dict[str, Any], key: str, operation: str) -> Any:
+    """`answer[key]`, which the API always returns; its absence is an unreadable answer, never "nothing"."""
+    if key not in answer:
+        raise UnreadableAnswer(f"{operation} answered without {key}: not an AWS answer")
+    return answer[key]
+
+
+def parsed_items(items: Iterable[Any], parse: Callable[[Any], T], operation: str) -> Iterator[T]:
+    """Each item through `parse`; an item without the fields the API always gives is an unreadable answer."""
+    for item in items:
+        try:
+            yield parse(item)
+        except (KeyError, TypeError, AttributeError, ValueError) as error:
+            raise UnreadableAnswer(f"{operation} answered an item the pack cannot read ({error!r}): "
+                                   "not an AWS answer") from None
 
 
 # Fact kinds that need other kinds read first (a targeted read finds VPCs through subnets, etc.).
@@ -245,17 +329,39 @@ class Fetcher:
         self._clients: dict[str, Any] = {}
         self._iam: tuple[dict[str, Role], dict[str, ManagedPolicy]] | None = None  # account-wide, read once
         self._read_roles: dict[tuple[str, ...], tuple[dict[str, Role], dict[str, ManagedPolicy]]] = {}
+        self._identity: dict[str, str] | None = None
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = self._client_for(service)
+            self._clients[service] = guard(self._client_for(service))
         return self._clients[service]
 
-    def _pages(self, service: str, operation: str, result_key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        paginator = self.client(service).get_paginator(operation)
+    def _answer_pages(self, service: str, operation: str, result_keys: tuple[str, ...], **kwargs: Any
+                      ) -> Iterator[dict[str, Any]]:
+        """The pages of a listing, each proven to carry its result keys (a page without them is no AWS
+        answer: reading it as empty would end the listing early, an all-clear for what was never read)."""
+        client = self.client(service)
+        name = client.meta.method_to_api_mapping.get(operation, operation)
         size = PAGE_SIZES.get(operation)
+        paginator = client.get_paginator(operation)
         for page in paginator.paginate(**kwargs, **({"PaginationConfig": {"PageSize": size}} if size else {})):
-            yield from page.get(result_key) or ()
+            for key in result_keys:
+                result(page, key, name)
+            yield page
+
+    def _pages(self, service: str, operation: str, result_key: str, parse: Callable[[Any], T] | None = None,
+               **kwargs: Any) -> Iterator[T]:
+        """The items of a listing, through `parse` if given (an item it cannot read is an unreadable answer)."""
+        name = self.client(service).meta.method_to_api_mapping.get(operation, operation)
+        for page in self._answer_pages(service, operation, (result_key,), **kwargs):
+            yield from parsed_items(page[result_key], parse or (lambda item: item), name)
+
+    def caller_identity(self) -> dict[str, str]:
+        """sts:GetCallerIdentity (Account, Arn, UserId), read once."""
+        if self._identity is None:
+            answer = self.client("sts").get_caller_identity()
+            self._identity = {key: result(answer, key, "GetCallerIdentity") for key in ("Account", "Arn", "UserId")}
+        return self._identity
 
     # Lambda -----------------------------------------------------------------------------------------
 
@@ -265,20 +371,21 @@ class Fetcher:
         Functions first, then tags: a function created in between is not listed (rather than listed
         without its tags, and judged without a waiver it has)."""
         tag_keys = sorted(set(tag_keys))
-        listed = list(self._pages("lambda", "list_functions", "Functions"))
+        listed = list(self._pages("lambda", "list_functions", "Functions", lambda raw: (raw["FunctionName"], raw)))
         tags_by_arn: dict[str, dict[str, str]] = {}
         for key in tag_keys:  # one listing per key: several TagFilters would have to match all at once
-            for mapping in self._pages(
+            for arn, tags in self._pages(
                 "resourcegroupstaggingapi",
                 "get_resources",
                 "ResourceTagMappingList",
+                lambda mapping, key=key: (mapping["ResourceARN"],
+                                          {t["Key"]: t["Value"] for t in mapping.get("Tags") or () if t["Key"] == key}),
                 ResourceTypeFilters=["lambda:function"],
                 TagFilters=[{"Key": key}],
             ):
-                tags = tags_by_arn.setdefault(mapping["ResourceARN"], {})
-                tags.update({t["Key"]: t["Value"] for t in mapping.get("Tags") or () if t["Key"] == key})
+                tags_by_arn.setdefault(arn, {}).update(tags)
         functions = []
-        for raw in listed:
+        for _, raw in listed:
             tags = tags_by_arn.get(raw.get("FunctionArn"), {}) if tag_keys else None
             functions.append(from_lambda_api(raw, tags))
         return functions
@@ -289,14 +396,14 @@ class Fetcher:
         needs = _with_prerequisites(needs)
         facts: dict[str, Any] = {}
         if Fact.VPCS in needs:
-            facts["vpcs"] = {v.vpc_id: v for v in map(_vpc, self._pages("ec2", "describe_vpcs", "Vpcs"))}
+            facts["vpcs"] = {v.vpc_id: v for v in self._pages("ec2", "describe_vpcs", "Vpcs", _vpc)}
         if Fact.SUBNETS in needs:
-            facts["subnets"] = {s.subnet_id: s for s in map(_subnet, self._pages("ec2", "describe_subnets", "Subnets"))}
+            facts["subnets"] = {s.subnet_id: s for s in self._pages("ec2", "describe_subnets", "Subnets", _subnet)}
         if Fact.ROUTE_TABLES in needs:
-            tables = map(_route_table, self._pages("ec2", "describe_route_tables", "RouteTables"))
+            tables = self._pages("ec2", "describe_route_tables", "RouteTables", _route_table)
             facts["route_tables"] = {t.route_table_id: t for t in tables}
         if Fact.NAT_GATEWAYS in needs:
-            gateways = map(_nat_gateway, self._pages("ec2", "describe_nat_gateways", "NatGateways"))
+            gateways = self._pages("ec2", "describe_nat_gateways", "NatGateways", _nat_gateway)
             facts["nat_gateways"] = {g.nat_gateway_id: g for g in gateways}
         if Fact.IAM in needs:
             facts["roles"], facts["policies"] = self._account_iam()
@@ -338,19 +445,14 @@ class Fetcher:
     def _authorization_details(self, entities: list[str]) -> tuple[dict[str, Role], dict[str, ManagedPolicy]]:
         roles: dict[str, Role] = {}
         policies: dict[str, ManagedPolicy] = {}
-        paginator = self.client("iam").get_paginator("get_account_authorization_details")
-        pages = paginator.paginate(Filter=entities,
-                                   PaginationConfig={"PageSize": PAGE_SIZES["get_account_authorization_details"]})
-        for page in pages:
-            for raw in page.get("RoleDetailList") or ():
-                role = _role_from_details(raw)
+        name = "GetAccountAuthorizationDetails"
+        for page in self._answer_pages("iam", "get_account_authorization_details", ("RoleDetailList", "Policies"),
+                                       Filter=entities):
+            for role in parsed_items(page["RoleDetailList"], _role_from_details, name):
                 roles[role.name] = role
-            for raw in page.get("Policies") or ():
-                # moto leaves PolicyName out of this answer: key by ARN, name from the ARN.
-                default = next((v for v in raw.get("PolicyVersionList") or () if v.get("IsDefaultVersion")), None)
-                if default is not None:
-                    arn = raw["Arn"]
-                    policies[arn] = ManagedPolicy(arn, raw.get("PolicyName") or _policy_name(arn), default["Document"])
+            for policy in parsed_items(page["Policies"], _policy_from_details, name):
+                if policy is not None:
+                    policies[policy.arn] = policy
         return roles, policies
 
     def _policies(self, arns: set[str]) -> dict[str, ManagedPolicy]:
@@ -381,19 +483,17 @@ class Fetcher:
             subnets = facts["subnets"]
             needs = needs - {Fact.SUBNETS, Fact.ROUTE_TABLES, Fact.NAT_GATEWAYS}
         if Fact.SUBNETS in needs and subnet_ids:
-            subnets = {
-                s.subnet_id: s
-                for s in map(_subnet, self._filtered("describe_subnets", "Subnets", "subnet-id", subnet_ids))
-            }
+            subnets = {s.subnet_id: s for s in self._filtered("describe_subnets", "Subnets", _subnet, "subnet-id",
+                                                              subnet_ids)}
             facts["subnets"] = subnets
         vpc_ids = sorted({s.vpc_id for s in subnets.values()})
         if Fact.VPCS in needs and vpc_ids:
-            facts["vpcs"] = {v.vpc_id: v for v in map(_vpc, self._filtered("describe_vpcs", "Vpcs", "vpc-id", vpc_ids))}
+            facts["vpcs"] = {v.vpc_id: v for v in self._filtered("describe_vpcs", "Vpcs", _vpc, "vpc-id", vpc_ids)}
         tables: dict[str, RouteTable] = {}
         if Fact.ROUTE_TABLES in needs and vpc_ids:
             # All tables of the VPCs: the subnets' own and the main table, in one read.
-            raw_tables = self._filtered("describe_route_tables", "RouteTables", "vpc-id", vpc_ids)
-            tables = {t.route_table_id: t for t in map(_route_table, raw_tables)}
+            raw_tables = self._filtered("describe_route_tables", "RouteTables", _route_table, "vpc-id", vpc_ids)
+            tables = {t.route_table_id: t for t in raw_tables}
             facts["route_tables"] = tables
         if Fact.NAT_GATEWAYS in needs:
             nat_ids = sorted(
@@ -405,8 +505,9 @@ class Fetcher:
                 }
             )
             if nat_ids:
-                raw_gateways = self._filtered("describe_nat_gateways", "NatGateways", "nat-gateway-id", nat_ids)
-                facts["nat_gateways"] = {g.nat_gateway_id: g for g in map(_nat_gateway, raw_gateways)}
+                gateways = self._filtered("describe_nat_gateways", "NatGateways", _nat_gateway, "nat-gateway-id",
+                                          nat_ids)
+                facts["nat_gateways"] = {g.nat_gateway_id: g for g in gateways}
         if Fact.IAM in needs:
             facts["roles"], facts["policies"] = self.roles(role_name_from_arn(fn.role_arn)
                                                            for fn in functions if fn.role_arn)
@@ -419,21 +520,23 @@ class Fetcher:
         they run with (a conformance pack names its rules `<name>-conformance-pack-<id>`)."""
         rule_names = list(rule_names)
         deployed = []
-        for raw in self._pages("config", "describe_config_rules", "ConfigRules"):
-            if rule := pack_rule_name(raw["ConfigRuleName"], rule_names):
-                deployed.append(DeployedRule(raw["ConfigRuleName"], rule, _input_parameters(raw)))
+        for name, parameters in self._pages("config", "describe_config_rules", "ConfigRules",
+                                            lambda raw: (raw["ConfigRuleName"], _input_parameters(raw))):
+            if rule := pack_rule_name(name, rule_names):
+                deployed.append(DeployedRule(name, rule, parameters))
         return sorted(deployed, key=lambda d: d.name)
 
-    def config_evaluations(self, deployed: Iterable[DeployedRule], account_id: str) -> list[Located]:
+    def config_evaluations(self, deployed: Iterable[DeployedRule], account_id: str,
+                           compliance: Iterable[str] = COMPLIANCE_TYPES) -> list[Located]:
         """(account, region, result) for every evaluation AWS Config holds for these deployed rules in this
-        account (`account_id`: Config's answer does not name it)."""
+        account (`account_id`: Config's answer does not name it), of these compliance types."""
         config, results = self.client("config"), []
         region = config.meta.region_name
         for rule in deployed:
-            for raw in self._pages("config", "get_compliance_details_by_config_rule", "EvaluationResults",
-                                   ConfigRuleName=rule.name, ComplianceTypes=list(COMPLIANCE_TYPES)):
-                qualifier = raw["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
-                results.append((account_id, region, _config_result(rule.rule, qualifier, raw)))
+            for evaluation in self._pages("config", "get_compliance_details_by_config_rule", "EvaluationResults",
+                                          lambda raw, rule=rule: _config_result(rule.rule, raw),
+                                          ConfigRuleName=rule.name, ComplianceTypes=[str(c) for c in compliance]):
+                results.append((account_id, region, evaluation))
         return results
 
     def aggregate_evaluations(self, aggregator: str, rule_names: Iterable[str]) -> list[Located]:
@@ -442,26 +545,29 @@ class Fetcher:
         results: list[Located] = []
         wanted = set(rule_names)
         sources = {
-            (c["ConfigRuleName"], c["AccountId"], c["AwsRegion"])
-            for c in self._pages("config", "describe_aggregate_compliance_by_config_rules",
-                                 "AggregateComplianceByConfigRules", ConfigurationAggregatorName=aggregator)
-            if pack_rule_name(c["ConfigRuleName"], wanted)
+            source
+            for source in self._pages("config", "describe_aggregate_compliance_by_config_rules",
+                                      "AggregateComplianceByConfigRules",
+                                      lambda c: (c["ConfigRuleName"], c["AccountId"], c["AwsRegion"]),
+                                      ConfigurationAggregatorName=aggregator)
+            if pack_rule_name(source[0], wanted)
         }
         for rule, account, region in sorted(sources):
-            for raw in self._pages("config", "get_aggregate_compliance_details_by_config_rule",
-                                   "AggregateEvaluationResults", ConfigurationAggregatorName=aggregator,
-                                   ConfigRuleName=rule, AccountId=account, AwsRegion=region):
-                qualifier = raw["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
-                results.append((account, region, _config_result(pack_rule_name(rule, wanted), qualifier, raw)))
+            for evaluation in self._pages("config", "get_aggregate_compliance_details_by_config_rule",
+                                          "AggregateEvaluationResults",
+                                          lambda raw, rule=rule: _config_result(pack_rule_name(rule, wanted), raw),
+                                          ConfigurationAggregatorName=aggregator, ConfigRuleName=rule,
+                                          AccountId=account, AwsRegion=region):
+                results.append((account, region, evaluation))
         return results
 
     # What depends on a changed resource (drift) ---------------------------------------------------
 
     def vpc_network(self, vpc_id: str) -> Facts:
         """The subnets, route tables and NAT gateways of one VPC: three filtered reads."""
-        subnets = map(_subnet, self._filtered("describe_subnets", "Subnets", "vpc-id", [vpc_id]))
-        tables = map(_route_table, self._filtered("describe_route_tables", "RouteTables", "vpc-id", [vpc_id]))
-        gateways = map(_nat_gateway, self._filtered("describe_nat_gateways", "NatGateways", "vpc-id", [vpc_id]))
+        subnets = self._filtered("describe_subnets", "Subnets", _subnet, "vpc-id", [vpc_id])
+        tables = self._filtered("describe_route_tables", "RouteTables", _route_table, "vpc-id", [vpc_id])
+        gateways = self._filtered("describe_nat_gateways", "NatGateways", _nat_gateway, "vpc-id", [vpc_id])
         return Facts(
             subnets={s.subnet_id: s for s in subnets},
             route_tables={t.route_table_id: t for t in tables},
@@ -480,8 +586,8 @@ class Fetcher:
         """ARNs of the roles that use this managed policy (attached, or as permissions boundary: without a
         PolicyUsageFilter IAM lists both). ListEntitiesForPolicy names them; `roles` reads them, so the
         checks that follow find them already read."""
-        roles = self._pages("iam", "list_entities_for_policy", "PolicyRoles", PolicyArn=policy_arn, EntityFilter="Role")
-        names = {role["RoleName"] for role in roles}
+        names = set(self._pages("iam", "list_entities_for_policy", "PolicyRoles", lambda role: role["RoleName"],
+                                PolicyArn=policy_arn, EntityFilter="Role"))
         return [role.arn for role in self.roles(names)[0].values()]
 
     def _query_functions(self, field: str, values: Iterable[str]) -> list[LambdaFunction]:
@@ -491,34 +597,36 @@ class Fetcher:
             expression = (
                 f"SELECT {LAMBDA_QUERY_FIELDS} WHERE resourceType = '{LAMBDA_RESOURCE_TYPE}' AND {field} IN ({quoted})"
             )
-            for text in self._pages("config", "select_resource_config", "Results", Expression=expression):
-                function = from_query_result(json.loads(text))
+            for function in self._pages("config", "select_resource_config", "Results",
+                                        lambda text: from_query_result(json.loads(text)), Expression=expression):
                 functions[function.name] = function
         return [functions[name] for name in sorted(functions)]
 
-    def _filtered(self, operation: str, result_key: str, filter_name: str, values: list[str]) -> Iterator[dict]:
+    def _filtered(self, operation: str, result_key: str, parse: Callable[[Any], T], filter_name: str,
+                  values: list[str]) -> Iterator[T]:
         # A filter, unlike an ID list, answers without error when an ID does not exist.
         for chunk in _chunks(values):
-            yield from self._pages("ec2", operation, result_key, Filters=[{"Name": filter_name, "Values": chunk}])
+            yield from self._pages("ec2", operation, result_key, parse,
+                                   Filters=[{"Name": filter_name, "Values": chunk}])
 
     def _role(self, name: str) -> Role | None:
         iam = self.client("iam")
         try:
-            raw = iam.get_role(RoleName=name)["Role"]
+            raw = result(iam.get_role(RoleName=name), "Role", "GetRole")
         except ClientError as error:
             if error.response["Error"]["Code"] == "NoSuchEntity":
                 return None
             raise
         inline = {}
         for policy_name in self._pages("iam", "list_role_policies", "PolicyNames", RoleName=name):
-            inline[policy_name] = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
-        attached = tuple(
-            p["PolicyArn"] for p in self._pages("iam", "list_attached_role_policies", "AttachedPolicies", RoleName=name)
-        )
+            answer = iam.get_role_policy(RoleName=name, PolicyName=policy_name)
+            inline[policy_name] = result(answer, "PolicyDocument", "GetRolePolicy")
+        attached = tuple(self._pages("iam", "list_attached_role_policies", "AttachedPolicies", lambda p: p["PolicyArn"],
+                                     RoleName=name))
         boundary = (raw.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
         return Role(
             name=name,
-            arn=raw["Arn"],
+            arn=result(raw, "Arn", "GetRole"),
             inline_policies=inline,
             attached_policy_arns=attached,
             permissions_boundary_arn=boundary,
@@ -530,19 +638,18 @@ class Fetcher:
         policies = {}
         for arn in sorted(arns):
             try:
-                policy = iam.get_policy(PolicyArn=arn)["Policy"]
-                version = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])
+                policy = result(iam.get_policy(PolicyArn=arn), "Policy", "GetPolicy")
+                version = result(iam.get_policy_version(PolicyArn=arn, VersionId=result(policy, "DefaultVersionId",
+                                                                                        "GetPolicy")),
+                                 "PolicyVersion", "GetPolicyVersion")
             except ClientError as error:
                 if error.response["Error"]["Code"] == "NoSuchEntity":
                     continue  # absent from the facts: the rule reports it missing
                 raise
             policies[arn] = ManagedPolicy(
-                arn, policy.get("PolicyName") or _policy_name(arn), version["PolicyVersion"]["Document"]
+                arn, policy.get("PolicyName") or _policy_name(arn), result(version, "Document", "GetPolicyVersion")
             )
         return policies
-
-
-COMPLIANCE_TYPES = ("COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE")
 
 
 @dataclass(frozen=True)
@@ -571,7 +678,8 @@ def pack_rule_name(config_rule_name: str, rule_names: Iterable[str]) -> str | No
     return None
 
 
-def _config_result(rule: str, qualifier: dict[str, Any], raw: dict[str, Any]) -> EvaluationResult:
+def _config_result(rule: str, raw: dict[str, Any]) -> EvaluationResult:
+    qualifier = raw["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
     return EvaluationResult(
         rule=rule,
         resource_id=qualifier["ResourceId"],
@@ -590,6 +698,16 @@ def _role_from_details(raw: dict[str, Any]) -> Role:
         permissions_boundary_arn=(raw.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
         tags=_tag_map(raw.get("Tags")),
     )
+
+
+def _policy_from_details(raw: dict[str, Any]) -> ManagedPolicy | None:
+    """A managed policy with its default version's document. moto leaves PolicyName out of this answer:
+    key by ARN, name from the ARN."""
+    default = next((v for v in raw.get("PolicyVersionList") or () if v.get("IsDefaultVersion")), None)
+    if default is None:
+        return None
+    arn = raw["Arn"]
+    return ManagedPolicy(arn, raw.get("PolicyName") or _policy_name(arn), default["Document"])
 
 
 def _role_policy_arns(role: Role) -> set[str]:

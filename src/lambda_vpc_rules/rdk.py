@@ -1,23 +1,22 @@
-"""Adapts the core to rdklib: one `ConfigRule` class serves every rule of the pack.
+"""The rule handlers: one `PackEvaluator` serves every rule of the pack, on rdklib's building blocks.
 
-rdklib parses the event, inflates oversized items, assumes `ExecutionRoleName` / honours
-`AssumeRoleMode`, batches PutEvaluations and clears stale evaluations; this class only builds a
-`LambdaFunction` from the configuration item, reads facts through the shared fetch layer and turns
-verdicts into rdklib `Evaluation`s.
+`PackEvaluator.handle` owns the flow, in this order:
+1. event checks: an event unlike what AWS Config sends is `InvalidEvent` (rdklib 0.3.10 would raise);
+2. rule parameters, ours and those rdklib reads itself (`AssumeRoleMode`, `ExecutionRoleRegion`): a bad one is
+   rdklib's parameter error response, before any AWS call;
+3. clients: rdklib's `ClientFactory` (the `ExecutionRoleName` / `AssumeRoleMode` cross-account role), each
+   client guarded against answers that are not AWS's (`fetch.guard`);
+4. an oversized item read from its configuration history (rdklib's `init_event`); a history without a usable
+   item is `InvalidEvent`;
+5. the rule: the changed function, the functions depending on a changed related resource (drift), or, on a
+   `ScheduledNotification`, every function of the account and region;
+6. on a scheduled run only, after the listing was read whole: the stale-evaluation clean-up, which marks
+   NOT_APPLICABLE the functions AWS Config holds a verdict for that the listing shows gone;
+7. the evaluations put in batches of 100; refused ones are sent once more, then the invocation fails
+   (`PutEvaluationsFailed`) so that AWS Config shows the error.
 
-Gaps of rdklib 0.3.10 closed here:
-- an event that is not what AWS Config sends makes it raise (KeyError, JSONDecodeError), and so do
-  rule parameters it reads itself (`AssumeRoleMode: true` is not a string): `PackEvaluator.handle`
-  checks both first and answers with an error response (`InvalidEvent`, or rdklib's parameter error);
-- it reads an oversized item's history (and assumes the execution role) before its own error handling:
-  an AWS error there, or a history without a usable item, is answered like any other error, not raised
-  (`_init_event` wraps rdklib's);
-- a function's item with status OK but no `configuration` would look like a function outside any VPC:
-  it is malformed (`item_problem`), checked again after an oversized item is read from its history;
-- it ignores PutEvaluations' `FailedEvaluations`: its `process_evaluations` is replaced by one that
-  sends refused evaluations once more, then fails loudly;
-- its own AWS calls (AssumeRole, history, clean-up, PutEvaluations) refused: the error response names
-  the IAM action, as for the pack's reads (`_naming_missing_permissions`).
+Any failure before step 7 puts nothing: an AWS error, an unreadable answer or an unexpected exception is an
+error response (rdklib's format) with a JSON log line; AccessDenied names the IAM action.
 """
 
 from __future__ import annotations
@@ -26,12 +25,13 @@ import contextlib
 import json
 import logging
 import re
+from collections.abc import Iterator
 from typing import Any
 
-import rdklib.evaluator
-import rdklib.util.evaluations
 from botocore.exceptions import ClientError
-from rdklib import ComplianceType, ConfigRule, Evaluation, Evaluator, InvalidParametersError
+from rdklib import ComplianceType, ConfigRule, Evaluation, InvalidParametersError
+from rdklib.clientfactory import ClientFactory
+from rdklib.evaluator import init_event
 from rdklib.util.service import (
     build_error_response,
     build_internal_error_response,
@@ -41,90 +41,28 @@ from rdklib.util.service import (
 
 from .drift import dependent_functions
 from .engine import evaluate_account, evaluate_functions
-from .fetch import Fetcher, action_for, apply_retry_environment
+from .errors import PackError, UnreadableAnswer
+from .fetch import DeployedRule, Fetcher, action_for, apply_retry_environment, guard
 from .functions import MalformedInput, from_configuration_item
 from .logs import configure as configure_logs
 from .logs import log
-from .model import LAMBDA_RESOURCE_TYPE
+from .model import LAMBDA_RESOURCE_TYPE, Compliance
 from .rules import InvalidParameter, Rule, get_rule
 
-apply_retry_environment()
 configure_logs()
 
 
-
 class MalformedEvent(Exception):
-    """An event, or the configuration item it leads to, unlike what AWS Config sends. Not a ValueError,
-    which rdklib would answer as an internal error: `PackEvaluator.handle` answers it as `InvalidEvent`."""
+    """An event, or the configuration item it leads to, unlike what AWS Config sends: `InvalidEvent`."""
 
 
-class PackRule(ConfigRule):
-    def __init__(self, rule: Rule):
-        super().__init__()
-        self.rule = rule
-
-    def evaluate_parameters(self, rule_parameters: dict[str, Any]) -> dict[str, Any]:
-        try:
-            return self.rule.parse_parameters(rule_parameters)
-        except InvalidParameter as error:
-            raise InvalidParametersError(str(error)) from None
-
-    def evaluate_change(self, event, client_factory, configuration_item, valid_rule_parameters):
-        with _naming_missing_permissions():
-            return self._evaluate_change(event, client_factory, configuration_item, valid_rule_parameters)
-
-    def evaluate_periodic(self, event, client_factory, valid_rule_parameters):
-        with _naming_missing_permissions():
-            return self._evaluate_periodic(event, client_factory, valid_rule_parameters)
-
-    def _evaluate_change(self, event, client_factory, configuration_item, valid_rule_parameters):
-        fetcher = Fetcher(client_factory.build_client)
-        if configuration_item.get("resourceType") != LAMBDA_RESOURCE_TYPE:
-            # Drift: a resource the rule depends on changed. Its functions get fresh evaluations; the
-            # resource itself is NOT_APPLICABLE, so Config shows no verdict of ours on it.
-            functions, network = dependent_functions(fetcher, configuration_item)
-            facts = fetcher.facts_for(functions, self.rule.needs, network)
-            results = evaluate_functions(self.rule, functions, facts, valid_rule_parameters)
-            return [Evaluation(ComplianceType.NOT_APPLICABLE)] + [
-                Evaluation(r.compliance.value, r.resource_id, r.resource_type, r.annotation) for r in results
-            ]
-        if not _in_scope(configuration_item, event):
-            return [Evaluation(ComplianceType.NOT_APPLICABLE)]
-        problem = item_problem(configuration_item)  # again: an oversized item comes from its history
-        if problem:
-            raise MalformedEvent(problem)
-        try:
-            function = from_configuration_item(configuration_item)
-        except MalformedInput as error:
-            raise MalformedEvent(str(error)) from None
-        facts = fetcher.facts_for([function], self.rule.needs)
-        verdict = self.rule.evaluate(function, facts, valid_rule_parameters)
-        return [Evaluation(verdict.compliance.value, annotation=verdict.annotation)]
-
-    def _evaluate_periodic(self, event, client_factory, valid_rule_parameters):
-        fetcher = Fetcher(client_factory.build_client)
-        results = evaluate_account(fetcher, [self.rule], {self.rule.config_rule_name: valid_rule_parameters})
-        return [
-            Evaluation(result.compliance.value, result.resource_id, result.resource_type, result.annotation)
-            for result in results
-        ]
-
-
-@contextlib.contextmanager
-def _naming_missing_permissions():
-    """rdklib turns AccessDenied into an error response from the error's message: put the IAM action in it."""
-    try:
-        yield
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        if "AccessDenied" in code or "UnauthorizedOperation" in code:
-            message = error.response["Error"].get("Message", "")
-            error.response["Error"]["Message"] = f"missing permission {action_for(error.operation_name)}: {message}"
-        raise
+class PutEvaluationsFailed(RuntimeError):
+    """AWS Config refused evaluations twice; the Lambda invocation fails so AWS Config shows an error."""
 
 
 MESSAGE_TYPES = ("ConfigurationItemChangeNotification", "OversizedConfigurationItemChangeNotification",
                  "ScheduledNotification")
+PUT_BATCH = 100  # PutEvaluations takes at most 100 evaluations
 
 
 def event_problem(event: Any) -> str | None:
@@ -159,6 +97,8 @@ def event_problem(event: Any) -> str | None:
                 return f"{item_key} has no {key} string"
         if item_key == "configurationItem":
             return item_problem(item)
+    elif not isinstance(invoking.get("notificationCreationTime"), str):
+        return "ScheduledNotification without a notificationCreationTime string"
     return None
 
 
@@ -177,9 +117,8 @@ def item_problem(item: dict[str, Any]) -> str | None:
 _RDKLIB_PARAMETERS = ("ExecutionRoleName", "ExecutionRoleRegion", "AssumeRoleMode")
 
 
-def rdklib_parameter_problem(event: dict[str, Any]) -> str | None:
+def rdklib_parameter_problem(parameters: dict[str, Any]) -> str | None:
     """What is wrong with the rule parameters rdklib reads itself, naming the parameter, or None."""
-    parameters = json.loads(event.get("ruleParameters") or "{}")
     for name in _RDKLIB_PARAMETERS:
         if name in parameters and not isinstance(parameters[name], str):
             return f"{name}: invalid value {parameters[name]!r}: expected a string"
@@ -192,43 +131,153 @@ def rdklib_parameter_problem(event: dict[str, Any]) -> str | None:
     return None
 
 
-class PackEvaluator(Evaluator):
-    def __init__(self, rule: Rule):
-        super().__init__(PackRule(rule), list(rule.scope), is_applicable_status=True)
-        self.rule = rule
+class _GuardedClients:
+    """rdklib's ClientFactory, each client it builds guarded against answers that are not AWS's."""
 
-    def handle(self, event, context):
+    def __init__(self, factory: ClientFactory):
+        self._factory = factory
+
+    def build_client(self, service: str) -> Any:
+        return guard(self._factory.build_client(service))
+
+
+class PackEvaluator:
+    """The handler of one rule of the pack (module docstring: the flow)."""
+
+    def __init__(self, rule: Rule):
+        self.rule = rule
+        self._role_settings = ConfigRule()  # rdklib's reading of ExecutionRoleName, ExecutionRoleRegion, AssumeRoleMode
+
+    def handle(self, event: Any, context: Any) -> list[dict[str, Any]] | dict[str, Any]:
         account = event.get("accountId") if isinstance(event, dict) else None
-        problem = event_problem(event)
-        if problem:
-            return self._malformed(problem, account)
-        problem = rdklib_parameter_problem(event)
-        if problem:
-            response = build_parameters_value_error_response(InvalidParametersError(problem))
-        else:
-            event = {"eventLeftScope": False, **event}  # rdklib reads it for every change notification
-            try:
-                with _naming_missing_permissions():
-                    response = super().handle(event, context)
-            except MalformedEvent as error:
-                return self._malformed(str(error), account)
-            except ClientError as error:
-                # rdklib answers the AWS errors of the evaluation; these came before its error handling
-                # (assuming the execution role, reading an oversized item's history): answered the same way.
-                response = _client_error_response(error)
+        try:
+            response = self._handle(event)
+        except MalformedEvent as error:
+            log("malformed event", logging.ERROR, rule=self.rule.config_rule_name, account=account,
+                outcome="error", error="InvalidEvent", detail=str(error))
+            return build_error_response("Malformed event", str(error), "InvalidEvent", str(error))
+        except PutEvaluationsFailed:
+            raise  # some evaluations may be in already: fail the invocation, so AWS Config shows it
+        except ClientError as error:
+            response = _client_error_response(error)
+        except UnreadableAnswer as error:
+            response = build_error_response("An AWS answer could not be read", str(error), "UnreadableAnswer",
+                                            str(error))
+        except PackError as error:
+            response = build_error_response(str(error), str(error), type(error).__name__, str(error))
+        except Exception as error:  # noqa: BLE001 - never a crash without an answer and a log line
+            response = build_internal_error_response("Unexpected error", f"{type(error).__name__}: {error}")
         if isinstance(response, dict):  # an error response: no evaluations were put
             log("no verdict", logging.ERROR, rule=self.rule.config_rule_name, account=account, outcome="error",
-                error=response.get("customerErrorCode"), detail=response.get("customerErrorMessage"))
+                error=response.get("customerErrorCode"),
+                detail=response.get("customerErrorMessage") or response.get("internalErrorDetails"))
         return response
 
-    def _malformed(self, problem: str, account: Any) -> dict[str, Any]:
-        log("malformed event", logging.ERROR, rule=self.rule.config_rule_name, account=account,
-            outcome="error", error="InvalidEvent", detail=problem)
-        return build_error_response("Malformed event", problem, "InvalidEvent", problem)
+    def _handle(self, event: Any) -> list[dict[str, Any]] | dict[str, Any]:
+        problem = event_problem(event)
+        if problem:
+            raise MalformedEvent(problem)
+        event = {"eventLeftScope": False, **event}  # AWS Config leaves it out of some notifications
+        raw_parameters = json.loads(event.get("ruleParameters") or "{}")
+        problem = rdklib_parameter_problem(raw_parameters)
+        try:
+            if problem:
+                raise InvalidParameter(problem)
+            parameters = self.rule.parse_parameters(raw_parameters)
+        except InvalidParameter as error:
+            return build_parameters_value_error_response(InvalidParametersError(str(error)))
+        apply_retry_environment()
+        with _naming_missing_permissions():
+            clients = _GuardedClients(ClientFactory(
+                role_arn=self._role_settings.get_execution_role_arn(event),
+                region=self._role_settings.get_assume_role_region(event),
+                assume_role_mode=self._role_settings.get_assume_role_mode(event),
+            ))
+            invoking = _invoking_event(event, clients)
+            fetcher = Fetcher(clients.build_client)
+            if invoking["messageType"] == "ScheduledNotification":
+                evaluations = self._evaluate_account(event, fetcher, parameters)
+            else:
+                evaluations = self._evaluate_change(event, invoking["configurationItem"], fetcher, parameters)
+            return _put_evaluations(event, clients, evaluations)
+
+    def _evaluate_change(self, event: dict[str, Any], item: dict[str, Any], fetcher: Fetcher,
+                         parameters: dict[str, Any]) -> list[dict[str, Any]]:
+        if item.get("resourceType") not in self.rule.scope:
+            return _for_item(item, [Evaluation(ComplianceType.NOT_APPLICABLE)])
+        if item.get("resourceType") != LAMBDA_RESOURCE_TYPE:
+            # Drift: a resource the rule depends on changed. Its functions get fresh evaluations; the
+            # resource itself is NOT_APPLICABLE, so Config shows no verdict of ours on it.
+            functions, network = dependent_functions(fetcher, item)
+            facts = fetcher.facts_for(functions, self.rule.needs, network)
+            results = evaluate_functions(self.rule, functions, facts, parameters)
+            return _for_item(item, [Evaluation(ComplianceType.NOT_APPLICABLE)] + [
+                Evaluation(r.compliance.value, r.resource_id, r.resource_type, r.annotation) for r in results])
+        if not _exists(item) or event["eventLeftScope"]:  # a deleted function, or one that left the rule's scope
+            return _for_item(item, [Evaluation(ComplianceType.NOT_APPLICABLE)])
+        problem = item_problem(item)  # again: an oversized item comes from its history
+        if problem:
+            raise MalformedEvent(problem)
+        try:
+            function = from_configuration_item(item)
+        except MalformedInput as error:
+            raise MalformedEvent(str(error)) from None
+        verdict = self.rule.evaluate(function, fetcher.facts_for([function], self.rule.needs), parameters)
+        return _for_item(item, [Evaluation(verdict.compliance.value, annotation=verdict.annotation)])
+
+    def _evaluate_account(self, event: dict[str, Any], fetcher: Fetcher, parameters: dict[str, Any]
+                          ) -> list[dict[str, Any]]:
+        """Every function of the account and region, then the clean-up: only after the listing was read
+        whole (a failed or unreadable read raised before this), and only for functions it shows gone."""
+        results = evaluate_account(fetcher, [self.rule], {self.rule.config_rule_name: parameters})
+        listed = {(r.resource_type, r.resource_id) for r in results}
+        held = fetcher.config_evaluations([DeployedRule(event["configRuleName"], self.rule.config_rule_name, {})],
+                                          event.get("accountId", ""), (Compliance.COMPLIANT, Compliance.NON_COMPLIANT))
+        gone = sorted({(r.resource_type, r.resource_id) for _, _, r in held
+                       if r.resource_type == LAMBDA_RESOURCE_TYPE} - listed)
+        evaluations = [Evaluation(ComplianceType.NOT_APPLICABLE, resource_id, resource_type)
+                       for resource_type, resource_id in gone]
+        evaluations += [Evaluation(r.compliance.value, r.resource_id, r.resource_type, r.annotation) for r in results]
+        for evaluation in evaluations:
+            evaluation.import_fields_from_periodic_event(event)
+        return [evaluation.get_json() for evaluation in evaluations if evaluation.is_valid()]
+
+
+def _for_item(item: dict[str, Any], evaluations: list[Evaluation]) -> list[dict[str, Any]]:
+    """PutEvaluations entries, stamped with the item's capture time (and its resource, where not set)."""
+    for evaluation in evaluations:
+        evaluation.import_fields_from_configuration_item(item)
+    return [evaluation.get_json() for evaluation in evaluations if evaluation.is_valid()]
+
+
+def _invoking_event(event: dict[str, Any], clients: _GuardedClients) -> dict[str, Any]:
+    """rdklib's init_event, which reads an oversized item from GetResourceConfigHistory; a history that
+    holds no item, or an item whose configuration is not JSON, is a malformed event."""
+    try:
+        return init_event(event, clients)
+    except (IndexError, KeyError, TypeError, ValueError) as error:
+        raise MalformedEvent(f"the oversized item's configuration history holds no usable item ({error!r})") from None
+
+
+def _exists(item: dict[str, Any]) -> bool:
+    return item.get("configurationItemStatus") in ("OK", "ResourceDiscovered")
+
+
+@contextlib.contextmanager
+def _naming_missing_permissions() -> Iterator[None]:
+    """An AccessDenied answer's message, with the IAM action it lacks in front."""
+    try:
+        yield
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if "AccessDenied" in code or "UnauthorizedOperation" in code:
+            message = error.response["Error"].get("Message", "")
+            error.response["Error"]["Message"] = f"missing permission {action_for(error.operation_name)}: {message}"
+        raise
 
 
 def _client_error_response(error: ClientError) -> dict[str, Any]:
-    """The response rdklib's `Evaluator.handle` gives an AWS error raised inside its error handling."""
+    """rdklib's response to an AWS error."""
     code, message = error.response["Error"].get("Code", ""), error.response["Error"].get("Message", "")
     if "AccessDenied" in code or "UnauthorizedOperation" in code:
         return build_error_response("Insufficient access to perform this action.", str(error), code, message)
@@ -237,38 +286,18 @@ def _client_error_response(error: ClientError) -> dict[str, Any]:
     return build_error_response("Customer error while making API request", str(error), code, message)
 
 
-_rdklib_init_event = rdklib.evaluator.init_event
-
-
-def _init_event(event, client_factory):
-    """rdklib's init_event (which inflates an oversized item from GetResourceConfigHistory), with a history
-    that holds no item, or an item whose configuration is not JSON, answered as a malformed event."""
-    try:
-        return _rdklib_init_event(event, client_factory)
-    except (IndexError, KeyError, TypeError, ValueError) as error:
-        raise MalformedEvent(f"the oversized item's configuration history holds no usable item ({error!r})") from None
-
-
-class PutEvaluationsFailed(RuntimeError):
-    """AWS Config refused evaluations twice; the Lambda invocation fails so AWS Config shows an error."""
-
-
-def _put_evaluations(event, client_factory, evaluations):
-    """rdklib's process_evaluations, plus: refused evaluations (FailedEvaluations) are sent once more,
-    then reported as an error; a refused call names the permission; every evaluation put is logged."""
-    with _naming_missing_permissions():
-        return _put_evaluations_in_batches(event, client_factory, evaluations)
-
-
-def _put_evaluations_in_batches(event, client_factory, evaluations):
-    config = client_factory.build_client("config")
+def _put_evaluations(event: dict[str, Any], clients: _GuardedClients, evaluations: list[dict[str, Any]]
+                     ) -> list[dict[str, Any]]:
+    """PutEvaluations in batches of 100; refused evaluations (FailedEvaluations) are sent once more, then
+    reported as an error. Every evaluation put is logged."""
+    config = clients.build_client("config")
     token = event["resultToken"]
     test_mode = token == "TESTMODE"
     if not evaluations:
         config.put_evaluations(Evaluations=[], ResultToken=token, TestMode=test_mode)
         return []
-    for start in range(0, len(evaluations), 100):
-        batch = evaluations[start : start + 100]
+    for start in range(0, len(evaluations), PUT_BATCH):
+        batch = evaluations[start : start + PUT_BATCH]
         failed = config.put_evaluations(Evaluations=batch, ResultToken=token, TestMode=test_mode).get(
             "FailedEvaluations") or []
         if failed:
@@ -286,31 +315,6 @@ def _put_evaluations_in_batches(event, client_factory, evaluations):
     return evaluations
 
 
-_rdklib_clean_up = rdklib.util.evaluations.clean_up_old_evaluations
-
-
-def _clean_up_old_evaluations(event, client_factory, latest_evaluations):
-    """rdklib's clean-up on a scheduled run (GetComplianceDetailsByConfigRule), naming a refused permission."""
-    with _naming_missing_permissions():
-        return _rdklib_clean_up(event, client_factory, latest_evaluations)
-
-
-rdklib.util.evaluations.process_evaluations = _put_evaluations
-rdklib.util.evaluations.clean_up_old_evaluations = _clean_up_old_evaluations
-rdklib.evaluator.init_event = _init_event
-
-
-def _exists(item: dict[str, Any]) -> bool:
-    return item.get("configurationItemStatus") in ("OK", "ResourceDiscovered")
-
-
-def _in_scope(item: dict[str, Any], event: dict[str, Any]) -> bool:
-    """rdklib's own test, which `is_applicable_status=True` turns off so that deleted related resources
-    (a deleted NAT gateway, route table or role) still reach `evaluate_change`: a deleted function, or
-    one that left the rule's scope, is NOT_APPLICABLE."""
-    return _exists(item) and not event.get("eventLeftScope")
-
-
 def evaluator_for(rule_name: str) -> PackEvaluator:
-    """The rdklib Evaluator for one rule of the pack, over the resource types of its scope."""
+    """The handler of one rule of the pack."""
     return PackEvaluator(get_rule(rule_name))
