@@ -30,9 +30,15 @@ EXPECTED = {
     (NAT, "audit-exporter"): "COMPLIANT",
     (MULTI_AZ, "orders-api"): "COMPLIANT",
     (MULTI_AZ, "dual-stack-api"): "COMPLIANT",
+    (MULTI_AZ, "inventory-sync"): "NON_COMPLIANT",
     (MULTI_AZ, "billing-sync"): "NON_COMPLIANT",
     (MULTI_AZ, "retired-subnet-job"): "NON_COMPLIANT",
     (MULTI_AZ, "image-resizer"): "NOT_APPLICABLE",
+    # inventory-sync fails only for its one zone
+    (TENANCY, "inventory-sync"): "COMPLIANT",
+    (NAT, "inventory-sync"): "COMPLIANT",
+    (IPV6, "inventory-sync"): "COMPLIANT",
+    (ENI, "inventory-sync"): "COMPLIANT",
 }
 
 
