@@ -609,6 +609,7 @@ def build_network(estate: Estate) -> dict[str, str]:
     public (0.0.0.0/0 -> igw) holds the NAT gateways; private-a/-b -> available NAT gateway;
     isolated uses the main table (no default route); dead-nat -> a NAT gateway since deleted;
     via-tgw -> transit gateway; dual-a/-b have IPv6 CIDRs, dual-a with ::/0 -> egress-only gateway.
+    The -b subnets are in Availability Zone b, every other one in a.
     """
     ec2 = estate.ec2
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]["VpcId"]
@@ -625,7 +626,7 @@ def build_network(estate: Estate) -> dict[str, str]:
         ("dual-a", "10.0.6.0/24"),
         ("dual-b", "10.0.7.0/24"),
     ]:
-        ids[name] = estate.subnet(vpc, cidr)
+        ids[name] = estate.subnet(vpc, cidr, az="b" if name.endswith("-b") else "a")
     for index, name in enumerate(("dual-a", "dual-b")):
         head, last = prefix.rsplit(":", 1)
         block = f"{head}:{int(last, 16) + index + 1:x}::/64"

@@ -46,7 +46,7 @@ def test_scan_with_every_rule_stays_within_150_calls(account):
     assert len(report.evaluations) == SHAPE.functions * len(RULES)
     print(f"scan, {SHAPE}: {recorder.aws_calls()} AWS calls ({len(recorder.calls)} against moto)")
     assert recorder.aws_calls() <= 150
-    assert recorder.calls.count("lambda:ListFunctions") == 1  # listed once for all four rules
+    assert recorder.calls.count("lambda:ListFunctions") == 1  # listed once for all the rules
 
 
 def test_per_function_reads_would_cost_calls_per_role(account):

@@ -5,7 +5,7 @@ import json
 from lambda_vpc_rules.cli import main
 
 TENANCY, NAT, IPV6 = "lambda-vpc-default-tenancy", "lambda-vpc-private-subnet-nat", "lambda-vpc-ipv6-dual-stack"
-ENI = "lambda-vpc-eni-permissions"
+ENI, MULTI_AZ = "lambda-vpc-eni-permissions", "lambda-vpc-multi-az"
 
 # Each demo function tells one story; these are the verdicts it must show.
 EXPECTED = {
@@ -28,6 +28,17 @@ EXPECTED = {
     (ENI, "metrics-agent"): "NON_COMPLIANT",
     (ENI, "image-resizer"): "NOT_APPLICABLE",
     (NAT, "audit-exporter"): "COMPLIANT",
+    (MULTI_AZ, "orders-api"): "COMPLIANT",
+    (MULTI_AZ, "dual-stack-api"): "COMPLIANT",
+    (MULTI_AZ, "inventory-sync"): "NON_COMPLIANT",
+    (MULTI_AZ, "billing-sync"): "NON_COMPLIANT",
+    (MULTI_AZ, "retired-subnet-job"): "NON_COMPLIANT",
+    (MULTI_AZ, "image-resizer"): "NOT_APPLICABLE",
+    # inventory-sync fails only for its one zone
+    (TENANCY, "inventory-sync"): "COMPLIANT",
+    (NAT, "inventory-sync"): "COMPLIANT",
+    (IPV6, "inventory-sync"): "COMPLIANT",
+    (ENI, "inventory-sync"): "COMPLIANT",
 }
 
 
@@ -47,7 +58,7 @@ def test_demo_prints_a_table_and_writes_json(tmp_path, capsys):
     assert len(findings) == len(report["evaluations"])
     assert main(["verify-evidence", str(tmp_path / "evidence")]) == 0
     manifest = json.loads((tmp_path / "evidence" / "manifest.json").read_text())
-    assert [entry["rule"] for entry in manifest["rule_parameters"]] == [ENI, TENANCY, NAT, IPV6]
+    assert [entry["rule"] for entry in manifest["rule_parameters"]] == [ENI, TENANCY, NAT, IPV6, MULTI_AZ]
     bundled = json.loads((tmp_path / "evidence" / "evaluations.json").read_text())["evaluations"]
     assert [(e["rule"], e["resource_id"], e["compliance"]) for e in bundled] == [
         (e["rule"], e["resource_id"], e["compliance"]) for e in report["evaluations"]]

@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--stack-name", default="lambda-vpc-rules", help="central stack name")
     deploy.add_argument("--pack-name", default="lambda-vpc-rules", help="conformance pack name")
     deploy.add_argument("--mode", choices=("pack", "rules"), default="pack",
-                        help="one account: a conformance pack (default) or four plain Config rules")
+                        help="one account: a conformance pack (default) or plain Config rules")
     deploy.add_argument("--organization", action="store_true",
                         help="deploy to every account of the organization (management or delegated admin account)")
     deploy.add_argument("--excluded-accounts", type=_account_list, default=[], metavar="ID,ID",

@@ -63,6 +63,7 @@ def build_demo_estate(session: boto3.Session) -> dict[str, str]:
     ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=core)
     public = subnet(core, "10.0.0.0/24", "a")
     private_a, private_b = subnet(core, "10.0.1.0/24", "a"), subnet(core, "10.0.2.0/24", "b")
+    private_a2 = subnet(core, "10.0.5.0/24", "a")  # a second private subnet in the first zone
     isolated = subnet(core, "10.0.3.0/24", "a")  # main route table: local routes only
     stale = subnet(core, "10.0.4.0/24", "b")
     retired = subnet(core, "10.0.9.0/24", "b")
@@ -72,7 +73,7 @@ def build_demo_estate(session: boto3.Session) -> dict[str, str]:
         ec2.associate_subnet_cidr_block(SubnetId=subnet_id, Ipv6CidrBlock=f"{head}:{int(last, 16) + index:x}::/64")
     route_table(core, [public], DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
     nat, old_nat = nat_gateway(public), nat_gateway(public)
-    route_table(core, [private_a, private_b], DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+    route_table(core, [private_a, private_b, private_a2], DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
     route_table(core, [stale], DestinationCidrBlock="0.0.0.0/0", NatGatewayId=old_nat)
     ec2.delete_nat_gateway(NatGatewayId=old_nat)
     eigw = ec2.create_egress_only_internet_gateway(VpcId=core)["EgressOnlyInternetGateway"][
@@ -149,6 +150,7 @@ def build_demo_estate(session: boto3.Session) -> dict[str, str]:
     function("ipv6-mismatch", [dual_a, private_a], "Ipv6AllowedForDualStack on, one subnet without IPv6", ipv6=True)
     function("ipv6-unused", [dual_a, dual_b], "dual-stack subnets, Ipv6AllowedForDualStack off", ipv6=False)
     function("image-resizer", None, "not attached to a VPC")
+    function("inventory-sync", [private_a, private_a2], "two private subnets behind the NAT gateway, both in one AZ")
     function("audit-exporter", [private_a, private_b], "its role may delete one ENI ID only, not every ENI",
              role=one_eni_role)
     function("payments-worker", [private_a, private_b], "a guard policy denies deleting ENIs", role=guarded_role)

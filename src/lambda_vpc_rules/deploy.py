@@ -3,8 +3,8 @@
 Steps, each idempotent (re-running updates in place):
 1. build the bundles (`dist/`) and upload them, under a key named by their content hash so that a code
    change always reaches the functions, with `conformance-pack.yaml` beside them;
-2. create or update the central stack (`rdk_config/central-account.yaml`): the four functions, their role;
-3. one account: register the rules - as the conformance pack (default) or, with `mode="rules"`, as four
+2. create or update the central stack (`rdk_config/central-account.yaml`): one function per rule, their role;
+3. one account: register the rules - as the conformance pack (default) or, with `mode="rules"`, as
    plain Config rules read from the same pack template;
    organization (`organization=True`, from the management or delegated administrator account):
    the member role through a service-managed StackSet on the organization root (and a plain stack in

@@ -1,7 +1,7 @@
 """Everything deployable, generated from the rule registry so it cannot drift from the code:
 
 - `rules/<RULE_DIR>/parameters.json`: the RDK rule definitions;
-- `conformance-pack.yaml`: the four rules as a conformance pack (change, oversized-change and periodic
+- `conformance-pack.yaml`: every rule in one conformance pack (change, oversized-change and periodic
   triggers; every rule parameter exposed with the same default);
 - `rdk_config/central-account.yaml` and `rdk_config/member-account-role.yaml`: the functions, their role
   and the cross-account role, granting exactly the actions the code calls;

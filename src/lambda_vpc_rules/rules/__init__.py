@@ -6,9 +6,10 @@ from .base import InvalidParameter, Parameter, Rule
 from .default_tenancy import DEFAULT_TENANCY
 from .eni_permissions import ENI_PERMISSIONS
 from .ipv6_dual_stack import IPV6_DUAL_STACK
+from .multi_az import MULTI_AZ
 from .private_subnet_nat import PRIVATE_SUBNET_NAT
 
-RULES: tuple[Rule, ...] = (ENI_PERMISSIONS, DEFAULT_TENANCY, PRIVATE_SUBNET_NAT, IPV6_DUAL_STACK)
+RULES: tuple[Rule, ...] = (ENI_PERMISSIONS, DEFAULT_TENANCY, PRIVATE_SUBNET_NAT, IPV6_DUAL_STACK, MULTI_AZ)
 
 
 def get_rule(name: str) -> Rule:
