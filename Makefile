@@ -29,12 +29,12 @@ bench: $(STAMP) ## API calls, time and memory at 1k/2k/10k functions; writes doc
 	$(BIN)/python benchmarks/bench.py
 
 generate: $(STAMP) ## regenerate parameters.json, conformance-pack.yaml, rdk_config/*.yaml, README rule table
-	$(BIN)/python -m lambda_vpc_rules.packaging generate
+	$(BIN)/python -m lambda_vpc_rules.tooling.packaging generate
 
 conformance-pack: generate ## (re)generate conformance-pack.yaml, with everything generated beside it
 
 package: $(STAMP) ## build one Lambda bundle per rule under dist/
-	$(BIN)/python -m lambda_vpc_rules.packaging package dist
+	$(BIN)/python -m lambda_vpc_rules.tooling.packaging package dist
 
 deploy: package ## deploy to one account: make deploy BUCKET=... LAYER=... [ARGS=--organization ...]
 	$(BIN)/lambda-vpc-rules deploy --bucket "$(BUCKET)" --rdklib-layer-arn "$(LAYER)" $(ARGS)

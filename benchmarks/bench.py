@@ -27,9 +27,9 @@ from moto import mock_aws  # noqa: E402
 
 from aws_support import REGION, CallRecorder, ConfigCalls, earlier_evaluations, scheduled_event  # noqa: E402
 from conftest import FAKE_ENVIRONMENT, load_rule_module  # noqa: E402
-from lambda_vpc_rules.cli import scan_session  # noqa: E402
-from lambda_vpc_rules.fetch import Fetcher  # noqa: E402
-from lambda_vpc_rules.model import role_name_from_arn  # noqa: E402
+from lambda_vpc_rules.aws.account import scan_session  # noqa: E402
+from lambda_vpc_rules.aws.facts import FactReader  # noqa: E402
+from lambda_vpc_rules.core.model import role_name_from_arn  # noqa: E402
 from large_account import Shape, seed  # noqa: E402
 
 SHAPES = [Shape(1000, 200, 10, 60), Shape(2000, 400, 10, 60), Shape(10000, 2000, 10, 60)]
@@ -59,9 +59,9 @@ def measure(shape: Shape, managed_policies: bool = False) -> dict:
         scan_calls = recorder.aws_calls()
         by_operation = recorder.by_operation()
 
-        functions = Fetcher(session.client).list_functions()
+        functions = FactReader(session.client).list_functions()
         per_role = CallRecorder().install(session)
-        one_by_one = Fetcher(session.client)
+        one_by_one = FactReader(session.client)
         for name in sorted({role_name_from_arn(fn.role_arn) for fn in functions}):
             one_by_one.roles_one_by_one([name])
 
@@ -146,7 +146,7 @@ def main() -> None:
         "AWS calls count the pages AWS would return (ListFunctions 50 a page, GetAccountAuthorizationDetails and "
         "EC2 listings up to 1,000, DescribeRouteTables and GetComplianceDetailsByConfigRule 100): moto answers a "
         "listing in one page. `IAM role by role` is the per-role read (GetRole, ListRolePolicies, GetRolePolicy, "
-        "ListAttachedRolePolicies, GetPolicy, GetPolicyVersion, `Fetcher.roles_one_by_one` for each role) that "
+        "ListAttachedRolePolicies, GetPolicy, GetPolicyVersion, `FactReader.roles_one_by_one` for each role) that "
         "GetAccountAuthorizationDetails replaced; the ratio is against its pages. `traced peak` is tracemalloc's "
         "peak during the scan alone (what the scan allocates, moto's answers included); `peak RSS` is the "
         "interpreter's maximum resident set (ru_maxrss) before the scan (libraries, moto and the seeded estate) "

@@ -17,7 +17,7 @@ from botocore import xform_name
 from botocore.awsrequest import AWSResponse
 from botocore.validate import ParamValidator
 
-from lambda_vpc_rules.fetch import PAGE_SIZES
+from lambda_vpc_rules.aws.clients import PAGE_SIZES
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambda_vpc_rules.demo import moto_as_aws_answers
+from lambda_vpc_rules.tooling.demo import moto_as_aws_answers
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))

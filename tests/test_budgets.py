@@ -23,10 +23,10 @@ from aws_support import (
     scheduled_event,
 )
 from conftest import FAKE_ENVIRONMENT, load_rule_module
-from lambda_vpc_rules.cli import scan_session
-from lambda_vpc_rules.fetch import Fetcher
-from lambda_vpc_rules.model import Fact, role_name_from_arn
-from lambda_vpc_rules.rules import RULES
+from lambda_vpc_rules.aws.account import scan_session
+from lambda_vpc_rules.aws.facts import FactReader
+from lambda_vpc_rules.core.model import Fact, role_name_from_arn
+from lambda_vpc_rules.core.rules import RULES
 from large_account import SIX, Shape, seed
 
 SHAPE = Shape(functions=2000, roles=400, vpcs=10, subnets=60)
@@ -52,16 +52,16 @@ def test_scan_with_every_rule_stays_within_150_calls(account):
 def test_per_function_reads_would_cost_calls_per_role(account):
     """The approach account_facts replaced: IAM read role by role. Shown, so the ratio stays honest."""
     session, _ = account
-    fetcher = Fetcher(session.client)
+    fetcher = FactReader(session.client)
     functions = fetcher.list_functions()
     recorder = CallRecorder().install(session)
-    one_by_one = Fetcher(session.client)
+    one_by_one = FactReader(session.client)
     for name in sorted({role_name_from_arn(fn.role_arn) for fn in functions}):
         one_by_one.roles_one_by_one([name])
     per_role = recorder.aws_calls()
     recorder.calls.clear()
     recorder.pages.clear()
-    Fetcher(session.client).account_facts({Fact.IAM})
+    FactReader(session.client).account_facts({Fact.IAM})
     print(f"IAM facts for {SHAPE.roles} roles: {per_role} calls role by role, {recorder.aws_calls()} account-wide")
     assert per_role >= 3 * SHAPE.roles and recorder.aws_calls() <= 2
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from lambda_vpc_rules.cli import main
+from lambda_vpc_rules.tooling.cli import main
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 import json
 
-from lambda_vpc_rules.cli import main
+from lambda_vpc_rules.tooling.cli import main
 
 TENANCY, NAT, IPV6 = "lambda-vpc-default-tenancy", "lambda-vpc-private-subnet-nat", "lambda-vpc-ipv6-dual-stack"
 ENI, MULTI_AZ = "lambda-vpc-eni-permissions", "lambda-vpc-multi-az"

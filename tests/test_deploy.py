@@ -21,10 +21,10 @@ from botocore.stub import ANY, Stubber
 
 from aws_support import REGION, EndpointSession, Estate, build_network, change_event, configuration_item
 from conftest import FAKE_ENVIRONMENT, ROOT
-from lambda_vpc_rules.cli import main
-from lambda_vpc_rules.deploy import DeployError, DeployOptions, config_rules_from_pack, deploy
-from lambda_vpc_rules.packaging import conformance_pack
-from lambda_vpc_rules.rules import RULES
+from lambda_vpc_rules.core.rules import RULES
+from lambda_vpc_rules.tooling.cli import main
+from lambda_vpc_rules.tooling.deploy import DeployError, DeployOptions, config_rules_from_pack, deploy
+from lambda_vpc_rules.tooling.packaging import conformance_pack
 
 BUCKET = "rule-bundles"
 SIX = ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",

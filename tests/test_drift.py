@@ -11,8 +11,8 @@ import pytest
 
 from aws_support import CallRecorder, build_network, change_event, related_item
 from conftest import load_rule_module
-from lambda_vpc_rules.drift import affected_subnets
-from lambda_vpc_rules.fetch import Fetcher
+from lambda_vpc_rules.aws.facts import FactReader
+from lambda_vpc_rules.core.drift import affected_subnets
 
 SIX = ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
        "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
@@ -163,7 +163,7 @@ def test_call_count_is_bounded(world, config_calls, rule_dir, rule_name, kind):
 
 
 def test_affected_subnets_of_the_main_route_table_include_implicit_members(world, aws):
-    fetcher = Fetcher(aws.client)
+    fetcher = FactReader(aws.client)
     network = fetcher.vpc_network(world["vpc"])
     [main] = [t for t in network.route_tables.values() if t.is_main]
     assert affected_subnets("AWS::EC2::RouteTable", main.route_table_id, False, network) == {world["isolated"]}

@@ -26,11 +26,12 @@ from aws_support import (
     scheduled_event,
 )
 from conftest import load_rule_module
-from lambda_vpc_rules.cli import main
-from lambda_vpc_rules.functions import MalformedInput, from_configuration_item
-from lambda_vpc_rules.logs import JsonLines
-from lambda_vpc_rules.rdk import PutEvaluationsFailed, event_problem
-from lambda_vpc_rules.rules import get_rule
+from lambda_vpc_rules.aws.parse import MalformedInput, from_configuration_item
+from lambda_vpc_rules.core.rules import get_rule
+from lambda_vpc_rules.rdk.events import event_problem
+from lambda_vpc_rules.rdk.handler import PutEvaluationsFailed
+from lambda_vpc_rules.rdk.logs import JsonLines
+from lambda_vpc_rules.tooling.cli import main
 
 RULE_DIR, RULE_NAME = "LAMBDA_VPC_PRIVATE_SUBNET_NAT", "lambda-vpc-private-subnet-nat"
 

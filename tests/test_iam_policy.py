@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lambda_vpc_rules.iam_policy import (
+from lambda_vpc_rules.core.iam_policy import (
     PolicyParseError,
     check_action,
     covers,
@@ -22,8 +22,8 @@ from lambda_vpc_rules.iam_policy import (
     required_tokens,
     resource_tokens,
 )
-from lambda_vpc_rules.model import Compliance, Facts, LambdaFunction, Role
-from lambda_vpc_rules.rules import get_rule
+from lambda_vpc_rules.core.model import Compliance, Facts, LambdaFunction, Role
+from lambda_vpc_rules.core.rules import get_rule
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 ENIS = f"arn:aws:ec2:{REGION}:{ACCOUNT}:network-interface/*"

@@ -1,6 +1,6 @@
 """Annotations stay within AWS Config's 256 characters and name as many findings as fit."""
 
-from lambda_vpc_rules.model import Compliance, Facts, RouteTable, Subnet, Verdict, join_findings
+from lambda_vpc_rules.core.model import Compliance, Facts, RouteTable, Subnet, Verdict, join_findings
 
 
 def test_join_findings_names_all_when_they_fit():

@@ -16,14 +16,14 @@ from botocore.validate import ParamValidator
 
 from aws_support import REGION, build_network
 from conftest import ROOT
-from lambda_vpc_rules.cli import main
-from lambda_vpc_rules.evidence import verify_bundle
-from lambda_vpc_rules.fetch import Fetcher
-from lambda_vpc_rules.metadata import raw_metadata, schema
-from lambda_vpc_rules.model import Compliance, EvaluationResult
-from lambda_vpc_rules.packaging import readme_with_rule_table
-from lambda_vpc_rules.rules import RULES
-from lambda_vpc_rules.securityhub import PublishError, import_findings, to_findings
+from lambda_vpc_rules.aws.config import ConfigReader
+from lambda_vpc_rules.core.model import Compliance, EvaluationResult
+from lambda_vpc_rules.core.rules import RULES
+from lambda_vpc_rules.core.rules.metadata import raw_metadata, schema
+from lambda_vpc_rules.outputs.evidence import verify_bundle
+from lambda_vpc_rules.outputs.securityhub import PublishError, import_findings, to_findings
+from lambda_vpc_rules.tooling.cli import main
+from lambda_vpc_rules.tooling.packaging import readme_with_rule_table
 
 NAT = "lambda-vpc-private-subnet-nat"
 TENANCY = "lambda-vpc-default-tenancy"
@@ -33,13 +33,13 @@ TENANCY = "lambda-vpc-default-tenancy"
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.rdk_name)
 def test_metadata_file_fits_the_schema(rule):
-    document = raw_metadata(rule)
+    document = raw_metadata(rule.module)
     jsonschema.validate(document, schema())
     assert document["rule"] == rule.config_rule_name
 
 
 def test_schema_refuses_an_unknown_severity_or_a_missing_remediation():
-    document = raw_metadata(RULES[0])
+    document = raw_metadata(RULES[0].module)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**document, "severity": "SEVERE"}, schema())
     with pytest.raises(jsonschema.ValidationError):
@@ -123,8 +123,9 @@ def test_skip_config_rules_leaves_out_what_aws_config_already_sends(network_func
 
 
 def _findings(count: int) -> list[dict]:
-    results = [EvaluationResult(NAT, f"fn-{i}", Compliance.NON_COMPLIANT, "public subnet") for i in range(count)]
-    return to_findings(results, "123456789012", REGION, "2026-11-25T00:00:00+00:00")
+    results = [EvaluationResult(NAT, f"fn-{i}", Compliance.NON_COMPLIANT, "public subnet", account_id="123456789012",
+                                region=REGION) for i in range(count)]
+    return to_findings(results, "2026-11-25T00:00:00+00:00")
 
 
 def test_import_batches_by_100_and_retries_refused_findings_once():
@@ -186,9 +187,10 @@ def test_evidence_bundle_from_a_scan_verifies_and_catches_tampering(network_func
 
 
 def _demo_bundle(tmp_path):
-    from lambda_vpc_rules.evidence import Evidence, write_bundle
+    from lambda_vpc_rules.outputs.evidence import Evidence, write_bundle
 
-    rows = [("123456789012", REGION, EvaluationResult(NAT, "fn-a", Compliance.NON_COMPLIANT, "public subnet"))]
+    rows = [EvaluationResult(NAT, "fn-a", Compliance.NON_COMPLIANT, "public subnet", account_id="123456789012",
+                             region=REGION)]
     bundle = tmp_path / "bundle"
     write_bundle(bundle, Evidence("2026-11-25T00:00:00+00:00", "scan", {"Account": "123456789012"}, rows, []))
     return bundle
@@ -233,7 +235,7 @@ def test_the_manifest_digest_printed_at_collection_catches_a_rewritten_manifest(
     csv_file = bundle / "evaluations.csv"
     csv_file.write_text(csv_file.read_text().replace("NON_COMPLIANT", "COMPLIANT"))
     manifest = json.loads((bundle / "manifest.json").read_text())
-    from lambda_vpc_rules.evidence import file_entry
+    from lambda_vpc_rules.outputs.evidence import file_entry
 
     manifest["files"][1] = file_entry(csv_file, "evaluations.csv")
     (bundle / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
@@ -270,10 +272,10 @@ def test_evidence_from_aws_config(aws, config_calls, estate):
     config_calls.previous_results = [_config_result("fn-a", "NON_COMPLIANT", "public subnet"),
                                       _config_result("fn-b", "COMPLIANT", "")]
     session = boto3.DEFAULT_SESSION
-    fetcher = Fetcher(session.client)
-    deployed = fetcher.deployed_rules([rule.config_rule_name for rule in RULES])
-    rows = fetcher.config_evaluations(deployed, "123456789012")
-    assert [(a, r, e.rule, e.resource_id, e.compliance.value) for a, r, e in rows] == [
+    reader = ConfigReader(session.client)
+    deployed = reader.deployed_rules([rule.config_rule_name for rule in RULES])
+    rows = reader.evaluations(deployed, "123456789012")
+    assert [(e.account_id, e.region, e.rule, e.resource_id, e.compliance.value) for e in rows] == [
         ("123456789012", REGION, NAT, "fn-a", "NON_COMPLIANT"), ("123456789012", REGION, NAT, "fn-b", "COMPLIANT")]
 
 
@@ -309,7 +311,7 @@ def test_evidence_from_aws_config_records_the_deployed_rules_parameters(aws, con
         config_calls.install(real)
         return real
 
-    monkeypatch.setattr("lambda_vpc_rules.cli.boto3.Session", session)
+    monkeypatch.setattr("lambda_vpc_rules.tooling.cli.boto3.Session", session)
     bundle = tmp_path / "bundle"
     assert main(["evidence", "--out", str(bundle), "--region", REGION, "--source", "config"]) == 0
     manifest = json.loads((bundle / "manifest.json").read_text())
@@ -350,17 +352,17 @@ def test_evidence_from_an_aggregator_covers_each_account_and_region():
                 "ComplianceType": compliance, "AccountId": account, "AwsRegion": region}]},
                 {"ConfigurationAggregatorName": "org", "ConfigRuleName": f"{NAT}-conformance-pack-x1",
                  "AccountId": account, "AwsRegion": region, "Limit": 100})
-        rows = Fetcher(lambda service: client).aggregate_evaluations("org", [NAT])
+        rows = ConfigReader(lambda service: client).aggregate_evaluations("org", [NAT])
         stub.assert_no_pending_responses()
-    assert [(a, r, e.rule, e.resource_id, e.compliance.value) for a, r, e in rows] == [
+    assert [(e.account_id, e.region, e.rule, e.resource_id, e.compliance.value) for e in rows] == [
         ("111111111111", "us-east-1", NAT, "fn-111111111111", "NON_COMPLIANT"),
         ("222222222222", "eu-west-1", NAT, "fn-222222222222", "COMPLIANT")]
 
 
 def test_an_aggregator_bundle_says_its_parameters_are_not_known(tmp_path):
-    from lambda_vpc_rules.evidence import Evidence, write_bundle
+    from lambda_vpc_rules.outputs.evidence import Evidence, write_bundle
 
-    rows = [("111111111111", "us-east-1", EvaluationResult(NAT, "fn-a", Compliance.COMPLIANT, ""))]
+    rows = [EvaluationResult(NAT, "fn-a", Compliance.COMPLIANT, "", account_id="111111111111", region="us-east-1")]
     write_bundle(tmp_path, Evidence("2026-11-25T00:00:00+00:00", "aggregator:org", {}, rows, None))
     assert json.loads((tmp_path / "manifest.json").read_text())["rule_parameters"] is None
     assert "not known (a Config aggregator does not report them)" in (tmp_path / "report.html").read_text()

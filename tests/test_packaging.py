@@ -4,6 +4,7 @@ templates, the conformance pack exposes every rule parameter, and each bundle is
 from __future__ import annotations
 
 import json
+import pathlib
 import subprocess
 import sys
 import zipfile
@@ -12,17 +13,16 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from lambda_vpc_rules.packaging import (
+from lambda_vpc_rules.core.rules import RULES
+from lambda_vpc_rules.tooling.packaging import (
     CONFORMANCE_PACK_LIMIT,
     PERIODS,
     RDK_RUNTIME,
     build_bundles,
     generated_files,
-    logical_id,
     pack_parameter_name,
     rule_actions,
 )
-from lambda_vpc_rules.rules import RULES
 
 PACK = yaml.safe_load((ROOT / "conformance-pack.yaml").read_text())
 CENTRAL = yaml.safe_load((ROOT / "rdk_config/central-account.yaml").read_text())
@@ -87,7 +87,7 @@ def test_conformance_pack_fits_the_inline_limit():
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.rdk_name)
 def test_conformance_pack_rule(rule):
-    properties = PACK["Resources"][logical_id(rule)]["Properties"]
+    properties = PACK["Resources"][rule.logical_id]["Properties"]
     assert properties["ConfigRuleName"] == rule.config_rule_name
     assert properties["Source"]["Owner"] == "CUSTOM_LAMBDA"
     assert "${LambdaAccountId}" in properties["Source"]["SourceIdentifier"]["Fn::Sub"]
@@ -149,5 +149,23 @@ def test_bundles_are_reproducible_and_hold_handler_and_core(tmp_path):
     for rule, path in zip(RULES, first, strict=True):
         names = zipfile.ZipFile(path).namelist()
         assert f"{rule.rdk_name}.py" in names
-        assert "lambda_vpc_rules/rules/eni_permissions.py" in names
+        assert "lambda_vpc_rules/core/rules/eni_permissions.py" in names
+        assert "lambda_vpc_rules/core/rules/eni_permissions.json" in names  # the rule's metadata beside it
         assert not [n for n in names if "__pycache__" in n or n.startswith(("tests/", "rdklib/", "boto3/"))]
+
+
+def test_a_bundle_holds_exactly_what_its_handler_imports(tmp_path):
+    """No tooling or outputs in a Lambda bundle, and nothing the handler needs left out: import the handler from
+    the unzipped bundle alone and compare the package modules it loaded with the bundle's."""
+    rule = RULES[0]
+    [path] = [p for p in build_bundles(ROOT, tmp_path / "dist") if p.stem == rule.rdk_name]
+    unzipped = tmp_path / "bundle"
+    zipfile.ZipFile(path).extractall(unzipped)
+    script = (f"import sys; sys.path.insert(0, {str(unzipped)!r}); import {rule.rdk_name}, json; print(json.dumps("
+              "sorted(m.__file__ for n, m in sys.modules.items() if n.startswith('lambda_vpc_rules'))))")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    loaded = json.loads(run.stdout)
+    assert all(file.startswith(str(unzipped)) for file in loaded)
+    bundled = {name for name in zipfile.ZipFile(path).namelist() if name.endswith(".py") and "/" in name}
+    assert {pathlib.Path(file).relative_to(unzipped).as_posix() for file in loaded} == bundled
+    assert not [name for name in bundled if name.startswith(("lambda_vpc_rules/tooling/", "lambda_vpc_rules/outputs/"))]

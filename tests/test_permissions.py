@@ -5,8 +5,11 @@ recorded as it happens in moto, maps to one of `packaging.rule_actions()`, and e
 from __future__ import annotations
 
 import json
+import re
 
 import boto3
+import botocore.session
+from botocore import xform_name
 
 from aws_support import (
     REGION,
@@ -19,10 +22,11 @@ from aws_support import (
     related_item,
     scheduled_event,
 )
-from conftest import load_rule_module
-from lambda_vpc_rules.cli import scan_session
-from lambda_vpc_rules.packaging import rule_actions
-from lambda_vpc_rules.rules import RULES, get_rule
+from conftest import ROOT, load_rule_module
+from lambda_vpc_rules.aws.account import scan_session
+from lambda_vpc_rules.aws.actions import ACTIONS_BY_MODULE
+from lambda_vpc_rules.core.rules import RULES, get_rule
+from lambda_vpc_rules.tooling.packaging import rule_actions
 
 NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}  # answered for any identity
 # rdklib assuming the member role: the central function role's own `assume-member-role` policy grants it
@@ -72,3 +76,14 @@ def test_rule_roles_grant_exactly_the_actions_the_code_calls(aws, estate, config
 
     assert recorder.actions - NEEDS_NO_PERMISSION - FUNCTION_ROLE_ONLY == set(rule_actions())
     assert recorder.actions >= FUNCTION_ROLE_ONLY
+
+
+def test_each_read_module_calls_exactly_the_operations_listed_for_it():
+    """aws.actions lists, per read module, the actions it needs: the operations named in its source are those."""
+    session = botocore.session.get_session()
+    operations = {xform_name(op): op for service in ("ec2", "iam", "lambda", "resourcegroupstaggingapi", "config")
+                  for op in session.get_service_model(service).operation_names}
+    for module, declared in ACTIONS_BY_MODULE.items():
+        source = (ROOT / "src" / "lambda_vpc_rules" / "aws" / f"{module}.py").read_text()
+        called = {op for snake, op in operations.items() if re.search(rf"\b{snake}\b", source)}
+        assert called == {action.split(":")[1] for action in declared}, module

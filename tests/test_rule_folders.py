@@ -7,8 +7,8 @@ import json
 import pytest
 
 from conftest import ROOT
-from lambda_vpc_rules.packaging import render_parameters_json
-from lambda_vpc_rules.rules import RULES
+from lambda_vpc_rules.core.rules import RULES
+from lambda_vpc_rules.tooling.packaging import render_parameters_json
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.rdk_name)

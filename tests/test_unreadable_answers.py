@@ -22,8 +22,8 @@ from aws_support import (
     scheduled_event,
 )
 from conftest import load_rule_module
-from lambda_vpc_rules.cli import main
-from lambda_vpc_rules.rules import get_rule
+from lambda_vpc_rules.core.rules import get_rule
+from lambda_vpc_rules.tooling.cli import main
 from test_failures import on_every_new_session
 
 
@@ -225,12 +225,12 @@ def test_verify_evidence_of_no_directory_exits_2(capsys, tmp_path):
 
 
 def test_an_unexpected_exception_exits_2_in_one_line_and_debug_adds_the_traceback(networked, capsys, monkeypatch):
-    import lambda_vpc_rules.cli as cli
+    import lambda_vpc_rules.tooling.cli as cli
 
     def broken(*_, **__):
         raise RuntimeError("a bug\nwith a second line")
 
-    monkeypatch.setattr(cli, "scan_session", broken)
+    monkeypatch.setattr(cli, "scan", broken)
     assert _one_line_error(capsys, ["scan", "--region", REGION]).endswith(
         "unexpected error: RuntimeError: a bug (--debug prints the traceback)")
     assert main(["scan", "--region", REGION, "--debug"]) == 2

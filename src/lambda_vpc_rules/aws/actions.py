@@ -1,0 +1,35 @@
+"""The IAM actions behind every AWS call the rule functions make, by the module that makes them.
+
+The roles in rdk_config/ grant exactly `READ_ACTIONS | RDKLIB_ACTIONS` (plus sts:AssumeRole for rdklib's
+cross-account role); tests/test_permissions.py checks them against the calls the code really makes, and
+that each module below calls exactly the operations listed for it. sts:GetCallerIdentity needs no grant.
+"""
+
+from __future__ import annotations
+
+ACTIONS_BY_MODULE = {
+    "facts": frozenset({
+        "ec2:DescribeNatGateways", "ec2:DescribeRouteTables", "ec2:DescribeSubnets", "ec2:DescribeVpcs",
+        "iam:GetAccountAuthorizationDetails", "iam:GetPolicy", "iam:GetPolicyVersion", "iam:GetRole",
+        "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies",
+        "lambda:ListFunctions", "tag:GetResources",
+    }),
+    "drift": frozenset({"config:SelectResourceConfig", "iam:ListEntitiesForPolicy"}),
+    "config": frozenset({
+        "config:GetComplianceDetailsByConfigRule", "config:DescribeConfigRules",
+        "config:DescribeAggregateComplianceByConfigRules", "config:GetAggregateComplianceDetailsByConfigRule",
+    }),
+}
+# What the rule functions read: the facts, the drift queries, and of AWS Config's view only what the
+# scheduled clean-up reads (the other Config reads serve `evidence` and `scan --skip-config-rules`).
+READ_ACTIONS = ACTIONS_BY_MODULE["facts"] | ACTIONS_BY_MODULE["drift"] | {"config:GetComplianceDetailsByConfigRule"}
+# The AWS Config calls the handler makes through rdklib's clients: evaluations out, and the configuration
+# history of an oversized item (read by rdklib's init_event).
+RDKLIB_ACTIONS = frozenset({"config:PutEvaluations", "config:GetResourceConfigHistory"})
+
+
+def action_for(operation_name: str) -> str:
+    """The IAM action behind an operation the rules call (for messages naming a missing permission)."""
+    every = frozenset().union(*ACTIONS_BY_MODULE.values()) | RDKLIB_ACTIONS | {"sts:AssumeRole"}
+    known = {action.split(":")[1]: action for action in every}
+    return known.get(operation_name, operation_name)

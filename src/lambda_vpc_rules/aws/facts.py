@@ -1,0 +1,297 @@
+"""The rules' reads: functions, and the facts about the estate their verdicts depend on.
+
+Two ways in:
+- `account_facts(needs)`: a whole account and region (scan, scheduled evaluation). Each resource type is
+  listed once, so the number of calls grows with pages, not with functions.
+- `facts_for(functions, needs)`: only what the given functions depend on (one changed function, or the
+  functions a drift event names).
+
+Only the fact kinds a rule needs are read, each read once per reader: IAM roles and policies go through one
+cache (one role alone, several from the account-wide authorization details), and a VPC's network read for
+drift serves the checks that follow. Errors and unreadable answers propagate (`clients`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+from botocore.exceptions import ClientError
+
+from ..core.model import (
+    Fact,
+    Facts,
+    LambdaFunction,
+    ManagedPolicy,
+    Role,
+    RouteTable,
+    Subnet,
+    TargetKind,
+    role_name_from_arn,
+)
+from . import parse
+from .clients import Clients, as_clients, parsed_items, result
+
+T = TypeVar("T")
+
+EC2_FILTER_VALUES_LIMIT = 200  # EC2 accepts at most 200 values in one filter
+# Fact kinds that need other kinds read first (a targeted read finds VPCs through subnets, etc.).
+_PREREQUISITES = {
+    Fact.VPCS: {Fact.SUBNETS},
+    Fact.ROUTE_TABLES: {Fact.SUBNETS},
+    Fact.NAT_GATEWAYS: {Fact.ROUTE_TABLES, Fact.SUBNETS},
+}
+_NETWORK = {Fact.SUBNETS, Fact.ROUTE_TABLES, Fact.NAT_GATEWAYS}
+
+
+def _with_prerequisites(needs: Iterable[Fact]) -> set[Fact]:
+    result_ = set(needs)
+    for need in list(result_):
+        result_ |= _PREREQUISITES.get(need, set())
+    return result_
+
+
+def chunks(values: list[str], size: int = EC2_FILTER_VALUES_LIMIT) -> Iterator[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class FactReader:
+    """Reads what the rules evaluate, through `clients` (a `Clients`, or a function making a client)."""
+
+    def __init__(self, clients: Clients | Callable[[str], Any]):
+        self.clients = as_clients(clients)
+        # IAM, one cache: None marks a role or policy looked for and not found.
+        self._roles: dict[str, Role | None] = {}
+        self._policies: dict[str, ManagedPolicy | None] = {}
+        self._whole_account_iam = False  # every role (and every policy in use) read
+        self._account_policies_read = False  # every managed policy in use read
+        self._networks: dict[str, Facts] = {}  # VPC ID -> its subnets, route tables and NAT gateways
+
+    # Lambda -----------------------------------------------------------------------------------------
+
+    def list_functions(self, tag_keys: Iterable[str] = ()) -> list[LambdaFunction]:
+        """Every function of the account and region. ListFunctions carries no tags, so the tags the
+        rules read (`tag_keys`) come from one Resource Groups Tagging API listing, not a call per function.
+        Functions first, then tags: a function created in between is not listed (rather than listed
+        without its tags, and judged without a waiver it has)."""
+        tag_keys = sorted(set(tag_keys))
+        pages = self.clients.pages
+        listed = list(pages("lambda", "list_functions", "Functions", lambda raw: (raw["FunctionName"], raw)))
+        tags_by_arn: dict[str, dict[str, str]] = {}
+        for key in tag_keys:  # one listing per key: several TagFilters would have to match all at once
+            for arn, tags in pages(
+                "resourcegroupstaggingapi",
+                "get_resources",
+                "ResourceTagMappingList",
+                lambda mapping, key=key: (mapping["ResourceARN"],
+                                          {t["Key"]: t["Value"] for t in mapping.get("Tags") or () if t["Key"] == key}),
+                ResourceTypeFilters=["lambda:function"],
+                TagFilters=[{"Key": key}],
+            ):
+                tags_by_arn.setdefault(arn, {}).update(tags)
+        functions = []
+        for _, raw in listed:
+            tags = tags_by_arn.get(raw.get("FunctionArn"), {}) if tag_keys else None
+            functions.append(parse.from_lambda_api(raw, tags))
+        return functions
+
+    # Whole account ----------------------------------------------------------------------------------
+
+    def account_facts(self, needs: Iterable[Fact]) -> Facts:
+        needs = _with_prerequisites(needs)
+        pages = self.clients.pages
+        facts: dict[str, Any] = {}
+        if Fact.VPCS in needs:
+            facts["vpcs"] = {v.vpc_id: v for v in pages("ec2", "describe_vpcs", "Vpcs", parse.vpc)}
+        if Fact.SUBNETS in needs:
+            facts["subnets"] = {s.subnet_id: s for s in pages("ec2", "describe_subnets", "Subnets", parse.subnet)}
+        if Fact.ROUTE_TABLES in needs:
+            tables = pages("ec2", "describe_route_tables", "RouteTables", parse.route_table)
+            facts["route_tables"] = {t.route_table_id: t for t in tables}
+        if Fact.NAT_GATEWAYS in needs:
+            gateways = pages("ec2", "describe_nat_gateways", "NatGateways", parse.nat_gateway)
+            facts["nat_gateways"] = {g.nat_gateway_id: g for g in gateways}
+        if Fact.IAM in needs:
+            self._read_account_iam()
+            facts["roles"] = {name: role for name, role in self._roles.items() if role is not None}
+            facts["policies"] = {arn: policy for arn, policy in self._policies.items() if policy is not None}
+        return Facts(**facts)
+
+    # One function (or a few) -----------------------------------------------------------------------
+
+    def facts_for(self, functions: Iterable[LambdaFunction], needs: Iterable[Fact]) -> Facts:
+        """What these functions' checks need: their subnets, their VPCs, the route tables of those VPCs,
+        the NAT gateways those tables route to, their roles - or a VPC network read already (drift)."""
+        functions = [fn for fn in functions if fn.in_vpc]
+        needs = _with_prerequisites(needs)
+        facts: dict[str, Any] = {}
+        subnet_ids = sorted({sid for fn in functions for sid in fn.subnet_ids})
+        subnets: dict[str, Subnet] = {}
+        network = self._read_network_holding(subnet_ids)
+        if network is not None:
+            facts = {"subnets": dict(network.subnets), "route_tables": dict(network.route_tables),
+                     "nat_gateways": dict(network.nat_gateways)}
+            subnets = facts["subnets"]
+            needs = needs - _NETWORK
+        if Fact.SUBNETS in needs and subnet_ids:
+            subnets = {s.subnet_id: s for s in self._filtered("describe_subnets", "Subnets", parse.subnet,
+                                                              "subnet-id", subnet_ids)}
+            facts["subnets"] = subnets
+        vpc_ids = sorted({s.vpc_id for s in subnets.values()})
+        if Fact.VPCS in needs and vpc_ids:
+            facts["vpcs"] = {v.vpc_id: v for v in self._filtered("describe_vpcs", "Vpcs", parse.vpc, "vpc-id", vpc_ids)}
+        tables: dict[str, RouteTable] = {}
+        if Fact.ROUTE_TABLES in needs and vpc_ids:
+            # All tables of the VPCs: the subnets' own and the main table, in one read.
+            tables = {t.route_table_id: t for t in self._filtered("describe_route_tables", "RouteTables",
+                                                                  parse.route_table, "vpc-id", vpc_ids)}
+            facts["route_tables"] = tables
+        if Fact.NAT_GATEWAYS in needs:
+            nat_ids = sorted({route.target_id for table in tables.values() for route in table.routes
+                              if route.target_kind == TargetKind.NAT_GATEWAY and route.target_id})
+            if nat_ids:
+                gateways = self._filtered("describe_nat_gateways", "NatGateways", parse.nat_gateway, "nat-gateway-id",
+                                          nat_ids)
+                facts["nat_gateways"] = {g.nat_gateway_id: g for g in gateways}
+        if Fact.IAM in needs:
+            facts["roles"], facts["policies"] = self.roles(role_name_from_arn(fn.role_arn)
+                                                           for fn in functions if fn.role_arn)
+        return Facts(**facts)
+
+    def vpc_network(self, vpc_id: str) -> Facts:
+        """The subnets, route tables and NAT gateways of one VPC: three filtered reads, once per reader."""
+        if vpc_id not in self._networks:
+            subnets = self._filtered("describe_subnets", "Subnets", parse.subnet, "vpc-id", [vpc_id])
+            tables = self._filtered("describe_route_tables", "RouteTables", parse.route_table, "vpc-id", [vpc_id])
+            gateways = self._filtered("describe_nat_gateways", "NatGateways", parse.nat_gateway, "vpc-id", [vpc_id])
+            self._networks[vpc_id] = Facts(
+                subnets={s.subnet_id: s for s in subnets},
+                route_tables={t.route_table_id: t for t in tables},
+                nat_gateways={g.nat_gateway_id: g for g in gateways},
+            )
+        return self._networks[vpc_id]
+
+    def _read_network_holding(self, subnet_ids: list[str]) -> Facts | None:
+        """A VPC network read already that holds all these subnets, if any."""
+        return next((network for network in self._networks.values()
+                     if subnet_ids and set(subnet_ids) <= set(network.subnets)), None)
+
+    def _filtered(self, operation: str, result_key: str, parse_item: Callable[[Any], T], filter_name: str,
+                  values: list[str]) -> Iterator[T]:
+        # A filter, unlike an ID list, answers without error when an ID does not exist.
+        for chunk in chunks(values):
+            yield from self.clients.pages("ec2", operation, result_key, parse_item,
+                                          Filters=[{"Name": filter_name, "Values": chunk}])
+
+    # IAM: one path, one cache -------------------------------------------------------------------------
+
+    def roles(self, names: Iterable[str]) -> tuple[dict[str, Role], dict[str, ManagedPolicy]]:
+        """These roles (absent: not found) and the managed policies they use. One role is read on its own
+        (GetRole and its policy lists); more come from the account-wide details, whose pages cost less
+        than three or more calls a role (and, once read, serve every later question)."""
+        names = sorted(set(names))
+        unread = [name for name in names if name not in self._roles]
+        if unread and (len(unread) > 1 or self._whole_account_iam):
+            self._read_account_iam()
+        for name in unread:
+            if name not in self._roles:
+                self._roles[name] = None if self._whole_account_iam else self._role(name)
+        return self._found(names)
+
+    def roles_one_by_one(self, names: Iterable[str]) -> tuple[dict[str, Role], dict[str, ManagedPolicy]]:
+        """The per-role reads (GetRole, ListRolePolicies, GetRolePolicy, ListAttachedRolePolicies, then the
+        policies), whatever the number of roles: `make bench` compares them with the account-wide read."""
+        names = sorted(set(names))
+        for name in names:
+            if name not in self._roles:
+                self._roles[name] = self._role(name)
+        return self._found(names)
+
+    def _found(self, names: list[str]) -> tuple[dict[str, Role], dict[str, ManagedPolicy]]:
+        found = {name: role for name in names if (role := self._roles.get(name)) is not None}
+        used = {arn for role in found.values() for arn in _role_policy_arns(role)}
+        self._read_policies(used)
+        return found, {arn: policy for arn in sorted(used) if (policy := self._policies.get(arn)) is not None}
+
+    def _read_account_iam(self) -> None:
+        """Every role and every managed policy in use, from GetAccountAuthorizationDetails: a handful of pages,
+        no per-role calls; then any policy a role references that the answer lacks."""
+        if not self._whole_account_iam:
+            roles, policies = self._authorization_details(["Role", "LocalManagedPolicy", "AWSManagedPolicy"])
+            self._roles.update(roles)
+            self._policies.update(policies)
+            self._whole_account_iam = self._account_policies_read = True
+            self._read_policies({arn for role in roles.values() for arn in _role_policy_arns(role)})
+
+    def _read_policies(self, arns: set[str]) -> None:
+        """These managed policies into the cache: GetPolicy and GetPolicyVersion for one; for more, the
+        account's managed policies from GetAccountAuthorizationDetails (a page per 1,000), so that a role with
+        many policies does not cost two calls each. One missing from that answer is read on its own (AWS
+        lists only policies in use)."""
+        unread = arns - self._policies.keys()
+        if len(unread) > 1 and not self._account_policies_read:
+            _, policies = self._authorization_details(["LocalManagedPolicy", "AWSManagedPolicy"])
+            self._policies.update(policies)
+            self._account_policies_read = True
+            unread -= self._policies.keys()
+        for arn in sorted(unread):
+            self._policies[arn] = self._managed_policy(arn)
+
+    def _authorization_details(self, entities: list[str]) -> tuple[dict[str, Role], dict[str, ManagedPolicy]]:
+        roles: dict[str, Role] = {}
+        policies: dict[str, ManagedPolicy] = {}
+        name = "GetAccountAuthorizationDetails"
+        for page in self.clients.answer_pages("iam", "get_account_authorization_details",
+                                              ("RoleDetailList", "Policies"), Filter=entities):
+            for role in parsed_items(page["RoleDetailList"], parse.role_from_details, name):
+                roles[role.name] = role
+            for policy in parsed_items(page["Policies"], parse.policy_from_details, name):
+                if policy is not None:
+                    policies[policy.arn] = policy
+        return roles, policies
+
+    def _role(self, name: str) -> Role | None:
+        iam = self.clients("iam")
+        try:
+            raw = result(iam.get_role(RoleName=name), "Role", "GetRole")
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "NoSuchEntity":
+                return None
+            raise
+        inline = {}
+        for policy_name in self.clients.pages("iam", "list_role_policies", "PolicyNames", RoleName=name):
+            answer = iam.get_role_policy(RoleName=name, PolicyName=policy_name)
+            inline[policy_name] = result(answer, "PolicyDocument", "GetRolePolicy")
+        attached = tuple(self.clients.pages("iam", "list_attached_role_policies", "AttachedPolicies",
+                                            lambda p: p["PolicyArn"], RoleName=name))
+        boundary = (raw.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+        return Role(
+            name=name,
+            arn=result(raw, "Arn", "GetRole"),
+            inline_policies=inline,
+            attached_policy_arns=attached,
+            permissions_boundary_arn=boundary,
+            tags=parse.tag_map(raw.get("Tags")),
+        )
+
+    def _managed_policy(self, arn: str) -> ManagedPolicy | None:
+        iam = self.clients("iam")
+        try:
+            policy = result(iam.get_policy(PolicyArn=arn), "Policy", "GetPolicy")
+            version = result(iam.get_policy_version(PolicyArn=arn, VersionId=result(policy, "DefaultVersionId",
+                                                                                    "GetPolicy")),
+                             "PolicyVersion", "GetPolicyVersion")
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "NoSuchEntity":
+                return None  # absent from the facts: the rule reports it missing
+            raise
+        return ManagedPolicy(arn, policy.get("PolicyName") or parse.policy_name(arn),
+                             result(version, "Document", "GetPolicyVersion"))
+
+
+def _role_policy_arns(role: Role) -> set[str]:
+    arns = set(role.attached_policy_arns)
+    if role.permissions_boundary_arn:
+        arns.add(role.permissions_boundary_arn)
+    return arns

@@ -1,0 +1,1 @@
+"""What verdicts become: table, JSON, CSV and ASFF renderings, Security Hub findings, evidence bundles."""

@@ -1,0 +1,253 @@
+"""The rule handlers: one `PackEvaluator` serves every rule of the pack, on rdklib's building blocks.
+
+`PackEvaluator.handle` owns the flow, in this order:
+1. event checks: an event unlike what AWS Config sends is `InvalidEvent` (rdklib 0.3.10 would raise);
+2. rule parameters, ours and those rdklib reads itself (`AssumeRoleMode`, `ExecutionRoleRegion`): a bad one is
+   rdklib's parameter error response, before any AWS call;
+3. clients: rdklib's `ClientFactory` (the `ExecutionRoleName` / `AssumeRoleMode` cross-account role), each
+   client guarded against answers that are not AWS's (`fetch.guard`);
+4. an oversized item read from its configuration history (rdklib's `init_event`); a history without a usable
+   item is `InvalidEvent`;
+5. the rule: the changed function, the functions depending on a changed related resource (drift), or, on a
+   `ScheduledNotification`, every function of the account and region;
+6. on a scheduled run only, after the listing was read whole: the stale-evaluation clean-up, which marks
+   NOT_APPLICABLE the functions AWS Config holds a verdict for that the listing shows gone;
+7. the evaluations put in batches of 100; refused ones are sent once more, then the invocation fails
+   (`PutEvaluationsFailed`) so that AWS Config shows the error.
+
+Any failure before step 7 puts nothing: an AWS error, an unreadable answer or an unexpected exception is an
+error response (rdklib's format) with a JSON log line; AccessDenied names the IAM action.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Iterator
+from importlib import metadata
+from typing import Any
+
+from botocore.exceptions import ClientError
+from rdklib import ComplianceType, ConfigRule, Evaluation, InvalidParametersError
+from rdklib.clientfactory import ClientFactory
+from rdklib.evaluator import init_event
+from rdklib.util.service import (
+    build_error_response,
+    build_internal_error_response,
+    build_parameters_value_error_response,
+    is_internal_error,
+)
+
+from ..aws.account import evaluate_account
+from ..aws.clients import Clients, apply_retry_environment, is_access_denied, name_missing_permission, send_in_batches
+from ..aws.config import ConfigReader, DeployedRule
+from ..aws.drift import dependent_functions
+from ..aws.facts import FactReader
+from ..aws.parse import MalformedInput, from_configuration_item
+from ..core.engine import evaluate_functions
+from ..core.model import LAMBDA_RESOURCE_TYPE, Compliance
+from ..core.rules import InvalidParameter, Rule, get_rule
+from ..errors import PackError, UnreadableAnswer
+from .events import MalformedEvent, event_problem, exists, item_problem, rdklib_parameter_problem
+from .logs import configure as configure_logs
+from .logs import log
+
+# The handler stands on rdklib's building blocks as this version has them (ClientFactory, init_event,
+# Evaluation, the error responses): another version is refused here, with a clear error, not misread.
+RDKLIB_VERSION = "0.3.10"
+PUT_BATCH = 100  # PutEvaluations takes at most 100 evaluations
+
+
+def _rdklib_version() -> str | None:
+    try:
+        return metadata.version("rdklib")
+    except metadata.PackageNotFoundError:  # rdklib without its package metadata (copied, not installed)
+        return None
+
+
+if _rdklib_version() not in (RDKLIB_VERSION, None):
+    raise ImportError(f"lambda-vpc-rules' handlers are written against rdklib {RDKLIB_VERSION}; this runtime has "
+                      f"rdklib {_rdklib_version()}: install rdklib=={RDKLIB_VERSION} (in the function's layer)")
+
+configure_logs()
+
+
+class PutEvaluationsFailed(RuntimeError):
+    """AWS Config refused evaluations twice; the Lambda invocation fails so AWS Config shows an error."""
+
+
+class PackEvaluator:
+    """The handler of one rule of the pack (module docstring: the flow)."""
+
+    def __init__(self, rule: Rule):
+        self.rule = rule
+        self._role_settings = ConfigRule()  # rdklib's reading of ExecutionRoleName, ExecutionRoleRegion, AssumeRoleMode
+
+    def handle(self, event: Any, context: Any) -> list[dict[str, Any]] | dict[str, Any]:
+        account = event.get("accountId") if isinstance(event, dict) else None
+        try:
+            response = self._handle(event)
+        except MalformedEvent as error:
+            log("malformed event", logging.ERROR, rule=self.rule.config_rule_name, account=account,
+                outcome="error", error="InvalidEvent", detail=str(error))
+            return build_error_response("Malformed event", str(error), "InvalidEvent", str(error))
+        except PutEvaluationsFailed:
+            raise  # some evaluations may be in already: fail the invocation, so AWS Config shows it
+        except ClientError as error:
+            response = _client_error_response(error)
+        except UnreadableAnswer as error:
+            response = build_error_response("An AWS answer could not be read", str(error), "UnreadableAnswer",
+                                            str(error))
+        except PackError as error:
+            response = build_error_response(str(error), str(error), type(error).__name__, str(error))
+        except Exception as error:  # noqa: BLE001 - never a crash without an answer and a log line
+            response = build_internal_error_response("Unexpected error", f"{type(error).__name__}: {error}")
+        if isinstance(response, dict):  # an error response: no evaluations were put
+            log("no verdict", logging.ERROR, rule=self.rule.config_rule_name, account=account, outcome="error",
+                error=response.get("customerErrorCode"),
+                detail=response.get("customerErrorMessage") or response.get("internalErrorDetails"))
+        return response
+
+    def _handle(self, event: Any) -> list[dict[str, Any]] | dict[str, Any]:
+        problem = event_problem(event)
+        if problem:
+            raise MalformedEvent(problem)
+        event = {"eventLeftScope": False, **event}  # AWS Config leaves it out of some notifications
+        raw_parameters = json.loads(event.get("ruleParameters") or "{}")
+        problem = rdklib_parameter_problem(raw_parameters)
+        try:
+            if problem:
+                raise InvalidParameter(problem)
+            parameters = self.rule.parse_parameters(raw_parameters)
+        except InvalidParameter as error:
+            return build_parameters_value_error_response(InvalidParametersError(str(error)))
+        apply_retry_environment()
+        with _naming_missing_permissions():
+            factory = ClientFactory(
+                role_arn=self._role_settings.get_execution_role_arn(event),
+                region=self._role_settings.get_assume_role_region(event),
+                assume_role_mode=self._role_settings.get_assume_role_mode(event),
+            )
+            clients = Clients(factory.build_client)
+            invoking = _invoking_event(event, clients)
+            reader = FactReader(clients)
+            if invoking["messageType"] == "ScheduledNotification":
+                evaluations = self._evaluate_account(event, reader, parameters)
+            else:
+                evaluations = self._evaluate_change(event, invoking["configurationItem"], reader, parameters)
+            return _put_evaluations(event, clients, evaluations)
+
+    def _evaluate_change(self, event: dict[str, Any], item: dict[str, Any], reader: FactReader,
+                         parameters: dict[str, Any]) -> list[dict[str, Any]]:
+        if item.get("resourceType") not in self.rule.scope:
+            return _for_item(item, [Evaluation(ComplianceType.NOT_APPLICABLE)])
+        if item.get("resourceType") != LAMBDA_RESOURCE_TYPE:
+            # Drift: a resource the rule depends on changed. Its functions get fresh evaluations; the
+            # resource itself is NOT_APPLICABLE, so Config shows no verdict of ours on it.
+            functions = dependent_functions(reader, item)
+            results = evaluate_functions(self.rule, functions, reader.facts_for(functions, self.rule.needs), parameters)
+            return _for_item(item, [Evaluation(ComplianceType.NOT_APPLICABLE)] + [
+                Evaluation(r.compliance.value, r.resource_id, r.resource_type, r.annotation) for r in results])
+        if not exists(item) or event["eventLeftScope"]:  # a deleted function, or one that left the rule's scope
+            return _for_item(item, [Evaluation(ComplianceType.NOT_APPLICABLE)])
+        problem = item_problem(item)  # again: an oversized item comes from its history
+        if problem:
+            raise MalformedEvent(problem)
+        try:
+            function = from_configuration_item(item)
+        except MalformedInput as error:
+            raise MalformedEvent(str(error)) from None
+        verdict = self.rule.evaluate(function, reader.facts_for([function], self.rule.needs), parameters)
+        return _for_item(item, [Evaluation(verdict.compliance.value, annotation=verdict.annotation)])
+
+    def _evaluate_account(self, event: dict[str, Any], reader: FactReader, parameters: dict[str, Any]
+                          ) -> list[dict[str, Any]]:
+        """Every function of the account and region, then the clean-up: only after the listing was read
+        whole (a failed or unreadable read raised before this), and only for functions it shows gone."""
+        results = evaluate_account(reader, [self.rule], {self.rule.config_rule_name: parameters})
+        listed = {(r.resource_type, r.resource_id) for r in results}
+        held = ConfigReader(reader.clients).evaluations(
+            [DeployedRule(event["configRuleName"], self.rule.config_rule_name, {})], event.get("accountId", ""),
+            (Compliance.COMPLIANT, Compliance.NON_COMPLIANT))
+        gone = sorted({(r.resource_type, r.resource_id) for r in held if r.resource_type == LAMBDA_RESOURCE_TYPE}
+                      - listed)
+        evaluations = [Evaluation(ComplianceType.NOT_APPLICABLE, resource_id, resource_type)
+                       for resource_type, resource_id in gone]
+        evaluations += [Evaluation(r.compliance.value, r.resource_id, r.resource_type, r.annotation) for r in results]
+        for evaluation in evaluations:
+            evaluation.import_fields_from_periodic_event(event)
+        return [evaluation.get_json() for evaluation in evaluations if evaluation.is_valid()]
+
+
+def _for_item(item: dict[str, Any], evaluations: list[Evaluation]) -> list[dict[str, Any]]:
+    """PutEvaluations entries, stamped with the item's capture time (and its resource, where not set)."""
+    for evaluation in evaluations:
+        evaluation.import_fields_from_configuration_item(item)
+    return [evaluation.get_json() for evaluation in evaluations if evaluation.is_valid()]
+
+
+def _invoking_event(event: dict[str, Any], clients: Clients) -> dict[str, Any]:
+    """rdklib's init_event, which reads an oversized item from GetResourceConfigHistory; a history that
+    holds no item, or an item whose configuration is not JSON, is a malformed event."""
+
+    class _Factory:  # init_event asks a client factory for its config client
+        build_client = staticmethod(clients)
+
+    try:
+        return init_event(event, _Factory())
+    except (IndexError, KeyError, TypeError, ValueError) as error:
+        raise MalformedEvent(f"the oversized item's configuration history holds no usable item ({error!r})") from None
+
+
+@contextlib.contextmanager
+def _naming_missing_permissions() -> Iterator[None]:
+    """An AccessDenied answer's message, with the IAM action it lacks in front."""
+    try:
+        yield
+    except ClientError as error:
+        raise name_missing_permission(error) from None
+
+
+def _client_error_response(error: ClientError) -> dict[str, Any]:
+    """The error response rdklib's Evaluator.handle gives an AWS error (it keeps that mapping inline, not as
+    a function to call)."""
+    code, message = error.response["Error"].get("Code", ""), error.response["Error"].get("Message", "")
+    if is_access_denied(error):
+        return build_error_response("Insufficient access to perform this action.", str(error), code, message)
+    if is_internal_error(error):
+        return build_internal_error_response("Unexpected error while completing API request", str(error))
+    return build_error_response("Customer error while making API request", str(error), code, message)
+
+
+def _put_evaluations(event: dict[str, Any], clients: Clients, evaluations: list[dict[str, Any]]
+                     ) -> list[dict[str, Any]]:
+    """PutEvaluations in batches of 100; refused evaluations (FailedEvaluations) are sent once more, then
+    reported as an error. Every evaluation put is logged."""
+    config = clients("config")
+    token = event["resultToken"]
+    test_mode = token == "TESTMODE"
+
+    def put(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return config.put_evaluations(Evaluations=batch, ResultToken=token, TestMode=test_mode).get(
+            "FailedEvaluations") or []
+
+    if not evaluations:
+        put([])
+        return []
+    failed = send_in_batches(evaluations, PUT_BATCH, put)
+    if failed:
+        ids = ", ".join(str(e.get("ComplianceResourceId")) for e in failed)
+        log("evaluations refused", logging.ERROR, rule=event.get("configRuleName"), account=event.get("accountId"),
+            outcome="error", error="FailedEvaluations", resources=ids)
+        raise PutEvaluationsFailed(f"AWS Config refused {len(failed)} evaluation(s) twice: {ids}")
+    for evaluation in evaluations:
+        log("evaluation", rule=event.get("configRuleName"), account=event.get("accountId"),
+            resource_type=evaluation.get("ComplianceResourceType"), resource=evaluation.get("ComplianceResourceId"),
+            outcome=evaluation.get("ComplianceType"))
+    return evaluations
+
+
+def evaluator_for(rule_name: str) -> PackEvaluator:
+    """The handler of one rule of the pack."""
+    return PackEvaluator(get_rule(rule_name))

@@ -1,0 +1,1 @@
+"""For people and pipelines: the `lambda-vpc-rules` CLI, the demo estate, packaging and deployment."""

@@ -1,0 +1,224 @@
+"""The built-in demo estate: a small AWS account in an in-process moto mock, evaluated like a real one.
+
+No AWS account and no network are used: moto answers every call inside this process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from unittest import mock
+
+import boto3
+
+from ..aws.account import scan_session
+from ..core.model import ScanReport
+from ..core.rules import RULES, Rule
+from ..errors import PackError
+from ..outputs.evidence import Evidence, identity, write_bundle
+from ..outputs.report import to_asff, to_json
+
+REGION = "us-east-1"
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+
+def _code_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("index.py", "def handler(event, context):\n    return 'ok'\n")
+    return buffer.getvalue()
+
+
+def build_demo_estate(session: boto3.Session) -> dict[str, str]:
+    """Create the demo account's network, roles and functions; return each function's story."""
+    ec2 = session.client("ec2")
+    iam = session.client("iam")
+    lam = session.client("lambda")
+
+    def subnet(vpc: str, cidr: str, az: str) -> str:
+        return ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
+
+    def route_table(vpc: str, subnets: list[str], **route: str) -> str:
+        table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+        if route:
+            ec2.create_route(RouteTableId=table, **route)
+        for subnet_id in subnets:
+            ec2.associate_route_table(RouteTableId=table, SubnetId=subnet_id)
+        return table
+
+    def nat_gateway(subnet_id: str) -> str:
+        eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+        return ec2.create_nat_gateway(SubnetId=subnet_id, AllocationId=eip)["NatGateway"]["NatGatewayId"]
+
+    # "core": a well-built VPC with IPv6, public subnets for the NAT gateway, private app subnets.
+    core = ec2.create_vpc(CidrBlock="10.0.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]["VpcId"]
+    vpc_ipv6 = ec2.describe_vpcs(VpcIds=[core])["Vpcs"][0]["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"]
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=core)
+    public = subnet(core, "10.0.0.0/24", "a")
+    private_a, private_b = subnet(core, "10.0.1.0/24", "a"), subnet(core, "10.0.2.0/24", "b")
+    private_a2 = subnet(core, "10.0.5.0/24", "a")  # a second private subnet in the first zone
+    isolated = subnet(core, "10.0.3.0/24", "a")  # main route table: local routes only
+    stale = subnet(core, "10.0.4.0/24", "b")
+    retired = subnet(core, "10.0.9.0/24", "b")
+    dual_a, dual_b = subnet(core, "10.0.6.0/24", "a"), subnet(core, "10.0.7.0/24", "b")
+    head, last = vpc_ipv6.split("::")[0].rsplit(":", 1)
+    for index, subnet_id in enumerate((dual_a, dual_b), 1):
+        ec2.associate_subnet_cidr_block(SubnetId=subnet_id, Ipv6CidrBlock=f"{head}:{int(last, 16) + index:x}::/64")
+    route_table(core, [public], DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    nat, old_nat = nat_gateway(public), nat_gateway(public)
+    route_table(core, [private_a, private_b, private_a2], DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+    route_table(core, [stale], DestinationCidrBlock="0.0.0.0/0", NatGatewayId=old_nat)
+    ec2.delete_nat_gateway(NatGatewayId=old_nat)
+    eigw = ec2.create_egress_only_internet_gateway(VpcId=core)["EgressOnlyInternetGateway"][
+        "EgressOnlyInternetGatewayId"
+    ]
+    dual_table = route_table(core, [dual_a, dual_b], DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+    ec2.create_route(RouteTableId=dual_table, DestinationIpv6CidrBlock="::/0", EgressOnlyInternetGatewayId=eigw)
+
+    # "legacy": a VPC of dedicated instance tenancy.
+    legacy = ec2.create_vpc(CidrBlock="172.16.0.0/16", InstanceTenancy="dedicated")["Vpc"]["VpcId"]
+    dedicated = subnet(legacy, "172.16.1.0/24", "a")
+
+    def role(name: str, attached: Sequence[str] = (), **inline: list[dict]) -> str:
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"]["Arn"]
+        for policy_arn in attached:
+            iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
+        for policy_name, statements in inline.items():
+            document = {"Version": "2012-10-17", "Statement": statements}
+            iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(document))
+        return arn
+
+    # The AWS managed policy the Lambda docs recommend; moto holds it with MOTO_IAM_LOAD_MANAGED_POLICIES.
+    vpc_access = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+    eni_actions = ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+                   "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
+    account = session.client("sts").get_caller_identity()["Account"]
+    default_role = role("demo-lambda-vpc", attached=[vpc_access])
+    one_eni_role = role("audit-exporter-role", eni=[
+        {"Effect": "Allow", "Action": [a for a in eni_actions if a != "ec2:DeleteNetworkInterface"], "Resource": "*"},
+        {"Effect": "Allow", "Action": "ec2:DeleteNetworkInterface",
+         "Resource": f"arn:aws:ec2:{REGION}:{account}:network-interface/eni-0a1b2c3d4e5f60718"},
+    ])
+    guarded_role = role("payments-worker-role", attached=[vpc_access], guard=[
+        {"Effect": "Deny", "Action": ["ec2:DeleteNetworkInterface", "ec2:Unassign*"], "Resource": "*"},
+    ])
+    conditional_role = role("metrics-agent-role", eni=[
+        {"Effect": "Allow", "Action": "ec2:*", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}},
+    ])
+    code = {"ZipFile": _code_zip()}
+    stories: dict[str, str] = {}
+
+    def function(
+        name: str,
+        subnets: list[str] | None,
+        story: str,
+        ipv6: bool | None = None,
+        tags: dict[str, str] | None = None,
+        role: str = default_role,
+    ) -> None:
+        extra: dict = {"Tags": tags} if tags else {}
+        if subnets:
+            extra["VpcConfig"] = {"SubnetIds": subnets, "SecurityGroupIds": []}
+            if ipv6 is not None:
+                extra["VpcConfig"]["Ipv6AllowedForDualStack"] = ipv6
+        lam.create_function(
+            FunctionName=name, Runtime="python3.12", Role=role, Handler="index.handler", Code=code, **extra
+        )
+        stories[name] = story
+
+    function("orders-api", [private_a, private_b], "private subnets in two AZs behind an available NAT gateway")
+    function("billing-sync", [dedicated], "attached to a VPC of dedicated instance tenancy")
+    function("public-webhook", [public], "in a public subnet: its ENI gets no public IP, so no internet")
+    function(
+        "ledger-writer",
+        [isolated],
+        "isolated subnet, tagged as needing no internet",
+        tags={"lambda-vpc-rules:internet-access": "none"},
+    )
+    function("report-mailer", [isolated], "isolated subnet, but it needs the internet (no 0.0.0.0/0 route)")
+    function("legacy-poller", [stale], "its subnet routes to a NAT gateway that was deleted")
+    function("retired-subnet-job", [retired], "its subnet was deleted after it was attached")
+    function("dual-stack-api", [dual_a, dual_b], "dual-stack subnets with Ipv6AllowedForDualStack on", ipv6=True)
+    function("ipv6-mismatch", [dual_a, private_a], "Ipv6AllowedForDualStack on, one subnet without IPv6", ipv6=True)
+    function("ipv6-unused", [dual_a, dual_b], "dual-stack subnets, Ipv6AllowedForDualStack off", ipv6=False)
+    function("image-resizer", None, "not attached to a VPC")
+    function("inventory-sync", [private_a, private_a2], "two private subnets behind the NAT gateway, both in one AZ")
+    function("audit-exporter", [private_a, private_b], "its role may delete one ENI ID only, not every ENI",
+             role=one_eni_role)
+    function("payments-worker", [private_a, private_b], "a guard policy denies deleting ENIs", role=guarded_role)
+    function("metrics-agent", [private_a, private_b], "its only EC2 grant carries a Condition (not counted)",
+             role=conditional_role)
+    ec2.delete_subnet(SubnetId=retired)
+    return stories
+
+
+@contextlib.contextmanager
+def moto_as_aws_answers():
+    """Correct where moto 5.2 answers differently from AWS, for the demo and the tests.
+
+    moto nests a subnet's IPv6 association state (`Ipv6CidrBlockState: {"State": "{'State': 'associated'}"}`)
+    where AWS answers `{"State": "associated"}`; the fetch layer reads AWS's shape.
+    """
+    from moto.ec2.models.subnets import Subnet as MotoSubnet
+
+    def association_set(subnet) -> list[dict]:
+        return [
+            {
+                "ipv6CidrBlock": association["ipv6CidrBlock"],
+                "associationId": association["associationId"],
+                "ipv6CidrBlockState": {"state": association["ipv6CidrBlockState"]["State"]},
+            }
+            for association in subnet.ipv6_cidr_block_associations.values()
+            if association["ipv6CidrBlockState"]["State"] == "associated"
+        ]
+
+    with mock.patch.object(MotoSubnet, "ipv6_cidr_block_association_set", property(association_set)):
+        yield
+
+
+def run_demo(
+    out_dir: str,
+    rules: Sequence[Rule] = RULES,
+    raw_parameters: dict[str, str] | None = None,
+    progress=lambda message: None,
+) -> ScanReport:
+    """Build the demo estate in moto, scan it like a live account, write `<out_dir>/demo-scan.json`."""
+    try:
+        from moto import mock_aws  # a test/demo dependency, imported only here
+    except ImportError as error:
+        raise PackError(f"the demo needs moto ({error}): pip install 'lambda-vpc-rules[demo]'") from None
+
+    # Fake credentials so no real profile is read and nothing can reach AWS; restored afterwards.
+    environment = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",  # the demo attaches AWSLambdaVPCAccessExecutionRole
+    }
+    with mock.patch.dict(os.environ, environment), contextlib.ExitStack() as stack:
+        os.environ.pop("AWS_PROFILE", None)
+        stack.enter_context(mock_aws())
+        stack.enter_context(moto_as_aws_answers())
+        session = boto3.Session(region_name=REGION)
+        stories = build_demo_estate(session)
+        report = scan_session(session, rules, raw_parameters, progress=progress)
+        caller = session.client("sts").get_caller_identity()
+    path = Path(out_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "demo-estate.json").write_text(json.dumps(stories, indent=2) + "\n", encoding="utf-8")
+    (path / "demo-scan.json").write_text(to_json(report), encoding="utf-8")
+    (path / "demo-findings.asff.json").write_text(to_asff(report), encoding="utf-8")
+    write_bundle(path / "evidence", Evidence.from_scan(report, "scan (demo estate)", identity(caller)))
+    progress(f"Wrote {path / 'demo-scan.json'}, {path / 'demo-findings.asff.json'} and {path / 'evidence'}/")
+    return report

@@ -1,0 +1,158 @@
+"""LAMBDA_VPC_ENI_PERMISSIONS through the pure core: every row of the rule table, on policy shapes teams
+really write (the IAM semantics themselves are tested in test_iam_policy.py)."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+import pytest
+
+from lambda_vpc_rules.core.model import Compliance, Facts, LambdaFunction, ManagedPolicy, Role
+from lambda_vpc_rules.core.rules import InvalidParameter, get_rule
+
+RULE = get_rule("lambda-vpc-eni-permissions")
+ACCOUNT, REGION = "123456789012", "us-east-1"
+FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:fn"
+ENI = f"arn:aws:ec2:{REGION}:{ACCOUNT}:network-interface/*"
+SIX = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+]
+MANAGED_ARN = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+MANAGED_DOC = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "AWSLambdaVPCAccessExecutionPermissions",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", *SIX],
+            "Resource": "*",
+        }
+    ],
+}
+
+
+def doc(*statements: dict) -> dict:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def allow(action, resource="*", **extra) -> dict:
+    return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
+
+
+def deny(action, resource="*", **extra) -> dict:
+    return {"Effect": "Deny", "Action": action, "Resource": resource, **extra}
+
+
+def evaluate(inline=None, attached=(), boundary=None, policies=None, role_exists=True, **raw):
+    policies = {MANAGED_ARN: ManagedPolicy(MANAGED_ARN, "AWSLambdaVPCAccessExecutionRole", MANAGED_DOC),
+                **(policies or {})}
+    roles = {}
+    if role_exists:
+        roles["app-role"] = Role("app-role", f"arn:aws:iam::{ACCOUNT}:role/app-role", inline or {}, tuple(attached),
+                                 boundary)
+    fn = LambdaFunction("fn", arn=FUNCTION_ARN, role_arn=f"arn:aws:iam::{ACCOUNT}:role/service-role/app-role",
+                        subnet_ids=("subnet-1",))
+    return RULE.evaluate(fn, Facts(roles=roles, policies=policies), RULE.parse_parameters(raw))
+
+
+def customer(name: str, document) -> dict:
+    arn = f"arn:aws:iam::{ACCOUNT}:policy/{name}"
+    return {arn: ManagedPolicy(arn, name, document)}
+
+
+CUSTOM = f"arn:aws:iam::{ACCOUNT}:policy/custom"
+BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/boundary"
+
+TABLE = [
+    ("managed-policy", dict(attached=[MANAGED_ARN]), Compliance.COMPLIANT, ["all 6"]),
+    ("inline-six-on-star", dict(inline={"eni": doc(allow(SIX))}), Compliance.COMPLIANT, []),
+    ("wildcard-actions", dict(inline={"eni": doc(allow(["ec2:*NetworkInterface*", "ec2:Describe*",
+                                                        "ec2:*PrivateIpAddresses"]))}), Compliance.COMPLIANT, []),
+    ("lower-case-actions", dict(inline={"eni": doc(allow([a.lower() for a in SIX]))}), Compliance.COMPLIANT, []),
+    ("scoped-arns-enough", dict(inline={"eni": doc(
+        allow(["ec2:Describe*"]),
+        allow(["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
+               "ec2:UnassignPrivateIpAddresses"], f"arn:aws:ec2:{REGION}:{ACCOUNT}:*/*"))}),
+     Compliance.COMPLIANT, []),
+    ("missing-action", dict(inline={"eni": doc(allow(SIX[:-1]))}), Compliance.NON_COMPLIANT,
+     ["ec2:UnassignPrivateIpAddresses", "missing"]),
+    ("describe-on-narrow-resource", dict(inline={"eni": doc(allow(SIX[:1] + SIX[3:]),
+                                                            allow(SIX[1:3], ENI))}),
+     Compliance.NON_COMPLIANT, ["ec2:DescribeNetworkInterfaces", "resource too narrow"]),
+    ("delete-one-eni-only", dict(inline={"eni": doc(allow([a for a in SIX if a != "ec2:DeleteNetworkInterface"]),
+                                                    allow("ec2:DeleteNetworkInterface",
+                                                          ENI.replace("*", "eni-0123456789abcdef0")))}),
+     Compliance.NON_COMPLIANT, ["ec2:DeleteNetworkInterface", "resource too narrow"]),
+    ("create-without-subnets", dict(inline={"eni": doc(allow(SIX[1:]), allow(SIX[0], ENI))}),
+     Compliance.NON_COMPLIANT, ["ec2:CreateNetworkInterface", "resource too narrow"]),
+    ("explicit-deny", dict(attached=[MANAGED_ARN], inline={"guard": doc(deny("ec2:DeleteNetworkInterface"))}),
+     Compliance.NON_COMPLIANT, ["ec2:DeleteNetworkInterface", "denied"]),
+    ("deny-part-of-resources", dict(attached=[MANAGED_ARN], inline={"guard": doc(
+        deny("ec2:DeleteNetworkInterface", ENI.replace("*", "eni-1")))}), Compliance.NON_COMPLIANT, ["denied"]),
+    ("conditional-deny-counts", dict(attached=[MANAGED_ARN], inline={"guard": doc(
+        deny("ec2:*", Condition={"StringNotEquals": {"aws:RequestedRegion": "eu-west-1"}}))}),
+     Compliance.NON_COMPLIANT, ["denied"]),
+    ("conditional-allow-ignored", dict(inline={"eni": doc(
+        allow(SIX, Condition={"StringEquals": {"aws:RequestedRegion": REGION}}))}),
+     Compliance.NON_COMPLIANT, ["conditional grant was ignored"]),
+    ("notaction-allow", dict(inline={"broad": doc({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"})}),
+     Compliance.COMPLIANT, []),
+    ("notaction-deny", dict(attached=[MANAGED_ARN], inline={"guard": doc(
+        {"Effect": "Deny", "NotAction": ["logs:*", "ec2:Describe*"], "Resource": "*"})}),
+     Compliance.NON_COMPLIANT, ["ec2:CreateNetworkInterface", "denied"]),
+    ("boundary-allows", dict(attached=[MANAGED_ARN], boundary=BOUNDARY,
+                             policies=customer("boundary", doc(allow(["ec2:*", "logs:*"])))), Compliance.COMPLIANT,
+     []),
+    ("boundary-lacks-action", dict(attached=[MANAGED_ARN], boundary=BOUNDARY,
+                                   policies=customer("boundary", doc(allow(["ec2:Describe*", "logs:*"])))),
+     Compliance.NON_COMPLIANT, ["ec2:CreateNetworkInterface", "boundary"]),
+    ("customer-managed-default-version", dict(attached=[CUSTOM], policies=customer("custom", doc(allow(SIX)))),
+     Compliance.COMPLIANT, []),
+    ("url-encoded-document", dict(inline={"eni": quote(json.dumps(doc(allow(SIX))))}), Compliance.COMPLIANT, []),
+    ("role-missing", dict(role_exists=False), Compliance.NON_COMPLIANT, ["app-role", "missing"]),
+    ("attached-policy-missing", dict(attached=[f"arn:aws:iam::{ACCOUNT}:policy/gone"]), Compliance.NON_COMPLIANT,
+     ["policy/gone", "not found"]),
+    ("unparseable-policy", dict(attached=[CUSTOM], policies=customer("custom", "{not json")),
+     Compliance.NON_COMPLIANT, ["custom", "cannot be parsed"]),
+    ("unparseable-inline", dict(inline={"bad": doc({"Effect": "Perhaps", "Action": "*", "Resource": "*"})}),
+     Compliance.NON_COMPLIANT, ["bad", "cannot be parsed"]),
+    ("no-policies", dict(), Compliance.NON_COMPLIANT, ["missing"]),
+    ("overbroad-accepted-by-default", dict(inline={"admin": doc(allow("*"))}), Compliance.COMPLIANT, []),
+    ("overbroad-flagged", dict(inline={"admin": doc(allow("ec2:*"))}, FlagOverbroadEc2="true"),
+     Compliance.NON_COMPLIANT, ["FlagOverbroadEc2"]),
+    ("star-flagged", dict(inline={"admin": doc(allow("*"))}, FlagOverbroadEc2="TRUE"), Compliance.NON_COMPLIANT,
+     ["code gets the same EC2 permissions"]),
+    ("precise-not-flagged", dict(attached=[MANAGED_ARN], FlagOverbroadEc2="true"), Compliance.COMPLIANT, []),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "compliance", "words"), [row[1:] for row in TABLE], ids=[row[0] for row in TABLE])
+def test_rule_table(kwargs, compliance, words):
+    result = evaluate(**kwargs)
+    assert result.compliance is compliance, result.annotation
+    for word in words:
+        assert word in result.annotation
+    assert len(result.annotation) <= 256
+
+
+def test_not_applicable_without_vpc():
+    fn = LambdaFunction("fn", arn=FUNCTION_ARN, role_arn=f"arn:aws:iam::{ACCOUNT}:role/app-role")
+    assert RULE.evaluate(fn, Facts(), RULE.parse_parameters({})).compliance is Compliance.NOT_APPLICABLE
+
+
+def test_every_failing_action_is_listed():
+    result = evaluate(inline={"eni": doc(allow("ec2:DescribeSubnets"))})
+    for action in SIX:
+        if action != "ec2:DescribeSubnets":
+            assert action in result.annotation
+
+
+def test_bad_parameter_names_it():
+    with pytest.raises(InvalidParameter, match="FlagOverbroadEc2"):
+        RULE.parse_parameters({"FlagOverbroadEc2": "sometimes"})

@@ -1,0 +1,122 @@
+"""LAMBDA_VPC_ENI_PERMISSIONS against moto (AWS managed policies loaded): through the RDK handler
+(change and scheduled events) and `scan`, with roles built the ways teams build them."""
+
+from __future__ import annotations
+
+import json
+import os
+from unittest import mock
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from aws_support import REGION, ConfigCalls, Estate, change_event, configuration_item, scheduled_event
+from conftest import FAKE_ENVIRONMENT, load_rule_module
+from lambda_vpc_rules.tooling.cli import main
+from lambda_vpc_rules.tooling.demo import moto_as_aws_answers
+
+RULE_NAME, RULE_DIR = "lambda-vpc-eni-permissions", "LAMBDA_VPC_ENI_PERMISSIONS"
+MANAGED = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+SIX = ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+       "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
+
+
+def document(*statements) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+@pytest.fixture(scope="module")
+def roles():
+    """Roles and functions, built once: moto loads every AWS managed policy, which takes a second."""
+    environment = {**FAKE_ENVIRONMENT, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+    with mock.patch.dict(os.environ, environment), mock_aws(), moto_as_aws_answers():
+        estate = Estate(boto3.Session(region_name=REGION))
+        iam = estate.iam
+        subnet = estate.subnet(estate.vpc(), "10.0.1.0/24")
+
+        def role(name: str, inline: dict | None = None, attached=(), boundary: str | None = None) -> str:
+            arn = estate.role(name)
+            for policy_name, doc in (inline or {}).items():
+                iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=doc)
+            for policy_arn in attached:
+                iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
+            if boundary:
+                iam.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=boundary)
+            return arn
+
+        custom = iam.create_policy(PolicyName="eni-v1-too-narrow", PolicyDocument=document(
+            {"Effect": "Allow", "Action": SIX[:3], "Resource": "*"}))["Policy"]["Arn"]
+        # v2 becomes the default version: the rule must read it, not v1.
+        iam.create_policy_version(PolicyArn=custom, SetAsDefault=True, PolicyDocument=document(
+            {"Effect": "Allow", "Action": SIX, "Resource": "*"}))
+        boundary = iam.create_policy(PolicyName="boundary-no-create", PolicyDocument=document(
+            {"Effect": "Allow", "Action": ["logs:*", "ec2:Describe*", "ec2:Delete*"], "Resource": "*"}))["Policy"][
+            "Arn"]
+        arns = {
+            "managed": role("managed-role", attached=[MANAGED]),
+            "customer-v2": role("customer-v2-role", attached=[custom]),
+            "no-eni": role("logs-only-role", inline={"logs": document(
+                {"Effect": "Allow", "Action": "logs:*", "Resource": "*"})}),
+            "one-eni": role("one-eni-role", inline={"eni": document(
+                {"Effect": "Allow", "Action": SIX[:3] + SIX[4:], "Resource": "*"},
+                {"Effect": "Allow", "Action": "ec2:DeleteNetworkInterface",
+                 "Resource": "arn:aws:ec2:us-east-1:123456789012:network-interface/eni-0abc"})}),
+            "denied": role("denied-role", attached=[MANAGED], inline={"guard": document(
+                {"Effect": "Deny", "Action": "ec2:DeleteNetworkInterface", "Resource": "*"})}),
+            "bounded": role("bounded-role", attached=[MANAGED], boundary=boundary),
+            "admin": role("admin-role", inline={"admin": document({"Effect": "Allow", "Action": "*",
+                                                                   "Resource": "*"})}),
+            "doomed": role("doomed-role", attached=[MANAGED]),
+        }
+        made = {name: estate.function(f"fn-{name}", [subnet], role=arn) for name, arn in arns.items()}
+        made["no-vpc"] = estate.function("fn-no-vpc", role=arns["no-eni"])
+        iam.detach_role_policy(RoleName="doomed-role", PolicyArn=MANAGED)
+        iam.delete_role(RoleName="doomed-role")
+        yield made
+
+
+@pytest.fixture
+def config_calls(roles):
+    return ConfigCalls.on_default_session()
+
+
+CASES = [
+    ("managed", {}, "COMPLIANT", []),
+    ("customer-v2", {}, "COMPLIANT", []),
+    ("no-eni", {}, "NON_COMPLIANT", ["ec2:CreateNetworkInterface (missing"]),
+    ("one-eni", {}, "NON_COMPLIANT", ["ec2:DeleteNetworkInterface (resource too narrow"]),
+    ("denied", {}, "NON_COMPLIANT", ["ec2:DeleteNetworkInterface (denied"]),
+    ("bounded", {}, "NON_COMPLIANT", ["ec2:CreateNetworkInterface (boundary"]),
+    ("admin", {}, "COMPLIANT", []),
+    ("admin", {"FlagOverbroadEc2": "true"}, "NON_COMPLIANT", ["FlagOverbroadEc2"]),
+    ("doomed", {}, "NON_COMPLIANT", ["doomed-role", "missing"]),
+    ("no-vpc", {}, "NOT_APPLICABLE", []),
+]
+
+
+@pytest.mark.parametrize(("name", "parameters", "compliance", "words"), CASES)
+def test_change_notification(config_calls, roles, name, parameters, compliance, words):
+    handler = load_rule_module(RULE_DIR).lambda_handler
+    handler(change_event(configuration_item(roles[name]), RULE_NAME, parameters), None)
+    [evaluation] = config_calls.evaluations
+    assert evaluation["ComplianceType"] == compliance, evaluation.get("Annotation")
+    for word in words:
+        assert word in evaluation["Annotation"]
+
+
+def test_scheduled_notification(config_calls, roles):
+    load_rule_module(RULE_DIR).lambda_handler(scheduled_event(RULE_NAME), None)
+    verdicts = {rid: e["ComplianceType"] for rid, e in config_calls.by_resource().items()}
+    for name, parameters, compliance, _ in CASES:
+        if not parameters:
+            assert verdicts[f"fn-{name}"] == compliance, name
+
+
+def test_scan(roles, capsys):
+    code = main(["scan", "--region", REGION, "--format", "json", "--rule", RULE_NAME])
+    verdicts = {e["resource_id"]: e["compliance"] for e in json.loads(capsys.readouterr().out)["evaluations"]}
+    assert code == 1
+    for name, parameters, compliance, _ in CASES:
+        if not parameters:
+            assert verdicts[f"fn-{name}"] == compliance, name
