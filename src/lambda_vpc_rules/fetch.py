@@ -20,6 +20,7 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from .egress import dependencies
 from .functions import from_lambda_api, from_query_result
 from .model import (
     LAMBDA_RESOURCE_TYPE,
@@ -30,11 +31,13 @@ from .model import (
     LambdaFunction,
     ManagedPolicy,
     NatGateway,
+    PrefixList,
     Role,
     Route,
     RouteTable,
     Subnet,
     Vpc,
+    VpcEndpoint,
     role_name_from_arn,
 )
 
@@ -48,10 +51,13 @@ MAX_ATTEMPTS_ENV = "LAMBDA_VPC_RULES_MAX_ATTEMPTS"
 # list against the calls the code really makes.
 READ_ACTIONS = frozenset(
     {
+        "ec2:DescribeManagedPrefixLists",
         "ec2:DescribeNatGateways",
         "ec2:DescribeRouteTables",
         "ec2:DescribeSubnets",
+        "ec2:DescribeVpcEndpoints",
         "ec2:DescribeVpcs",
+        "ec2:GetManagedPrefixListEntries",
         "config:SelectResourceConfig",
         "iam:GetAccountAuthorizationDetails",
         "iam:GetPolicy",
@@ -87,6 +93,9 @@ PAGE_SIZES = {
     "describe_subnets": 1000,
     "describe_route_tables": 100,
     "describe_nat_gateways": 1000,
+    "describe_vpc_endpoints": 1000,
+    "describe_managed_prefix_lists": 100,
+    "get_managed_prefix_list_entries": 100,
     "get_account_authorization_details": 1000,
     "list_role_policies": 1000,
     "list_attached_role_policies": 1000,
@@ -121,6 +130,8 @@ _PREREQUISITES = {
     Fact.VPCS: {Fact.SUBNETS},
     Fact.ROUTE_TABLES: {Fact.SUBNETS},
     Fact.NAT_GATEWAYS: {Fact.ROUTE_TABLES, Fact.SUBNETS},
+    Fact.PREFIX_LISTS: {Fact.ROUTE_TABLES, Fact.SUBNETS},
+    Fact.VPC_ENDPOINTS: {Fact.ROUTE_TABLES, Fact.SUBNETS},
 }
 
 
@@ -152,8 +163,8 @@ def route_target_kind(route: dict[str, Any]) -> tuple[str, str | None]:
             return "local", gateway
         if gateway.startswith("igw-"):
             return "internet-gateway", gateway
-        if gateway.startswith("vpce-"):
-            return "gateway-load-balancer-endpoint", gateway
+        if gateway.startswith("vpce-"):  # a gateway endpoint, or a Gateway Load Balancer / firewall endpoint
+            return "vpc-endpoint", gateway
         if gateway.startswith("vgw-"):
             return "virtual-private-gateway", gateway
         return "gateway", gateway
@@ -208,7 +219,8 @@ def _route_table(raw: dict[str, Any]) -> RouteTable:
         )
         kind, target = route_target_kind(route)
         routes.append(
-            Route(destination=destination, target_id=target, target_kind=kind, state=route.get("State", "active"))
+            Route(destination=destination, target_id=target, target_kind=kind, state=route.get("State", "active"),
+                  origin=route.get("Origin", "CreateRoute"))
         )
     associations = [
         assoc
@@ -230,7 +242,34 @@ def _nat_gateway(raw: dict[str, Any]) -> NatGateway:
         state=raw.get("State", "unknown"),
         subnet_id=raw.get("SubnetId"),
         connectivity_type=raw.get("ConnectivityType", "public"),
+        vpc_id=raw.get("VpcId"),
+        availability_mode=raw.get("AvailabilityMode", "zonal"),
+        route_table_id=raw.get("RouteTableId"),
     )
+
+
+def _vpc_endpoint(raw: dict[str, Any]) -> VpcEndpoint:
+    return VpcEndpoint(
+        vpc_endpoint_id=raw["VpcEndpointId"],
+        vpc_id=raw.get("VpcId"),
+        endpoint_type=raw.get("VpcEndpointType", "unknown"),
+        state=raw.get("State", "unknown"),
+        subnet_ids=tuple(raw.get("SubnetIds") or ()),
+        service_name=raw.get("ServiceName"),
+    )
+
+
+def _referenced(tables: Iterable[RouteTable], kind: str) -> list[str]:
+    """IDs of the targets of this kind (`nat-gateway`, `vpc-endpoint`), or of the prefix lists (`prefix-list`),
+    that these route tables' routes refer to."""
+    ids = set()
+    for table in tables:
+        for route in table.routes:
+            if kind == "prefix-list" and route.destination.startswith("pl-"):
+                ids.add(route.destination)
+            elif route.target_kind == kind and route.target_id:
+                ids.add(route.target_id)
+    return sorted(ids)
 
 
 def _policy_name(arn: str) -> str:
@@ -245,6 +284,7 @@ class Fetcher:
         self._clients: dict[str, Any] = {}
         self._iam: tuple[dict[str, Role], dict[str, ManagedPolicy]] | None = None  # account-wide, read once
         self._read_roles: dict[tuple[str, ...], tuple[dict[str, Role], dict[str, ManagedPolicy]]] = {}
+        self._prefix_lists: dict[str, PrefixList | None] = {}  # read once per Fetcher; None: not found
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -298,9 +338,35 @@ class Fetcher:
         if Fact.NAT_GATEWAYS in needs:
             gateways = map(_nat_gateway, self._pages("ec2", "describe_nat_gateways", "NatGateways"))
             facts["nat_gateways"] = {g.nat_gateway_id: g for g in gateways}
+        tables = facts.get("route_tables", {}).values()
+        # Endpoints and prefix lists only when some route refers to one: most accounts pay nothing for them.
+        if Fact.VPC_ENDPOINTS in needs and _referenced(tables, "vpc-endpoint"):
+            endpoints = map(_vpc_endpoint, self._pages("ec2", "describe_vpc_endpoints", "VpcEndpoints"))
+            facts["vpc_endpoints"] = {e.vpc_endpoint_id: e for e in endpoints}
+        if Fact.PREFIX_LISTS in needs:
+            facts["prefix_lists"] = self.prefix_lists(_referenced(tables, "prefix-list"))
         if Fact.IAM in needs:
             facts["roles"], facts["policies"] = self._account_iam()
         return Facts(**facts)
+
+    def prefix_lists(self, ids: Iterable[str]) -> dict[str, PrefixList]:
+        """These managed prefix lists (customer- or AWS-managed) with their current entries; absent: not
+        found. Each list is read once per Fetcher: DescribeManagedPrefixLists (a filter, so a missing ID
+        is no error) for the lists not read yet, then GetManagedPrefixListEntries for each."""
+        wanted = sorted(set(ids))
+        unread = [pl for pl in wanted if pl not in self._prefix_lists]
+        if unread:
+            found = {raw["PrefixListId"]: raw for raw in self._filtered(
+                "describe_managed_prefix_lists", "PrefixLists", "prefix-list-id", unread)}
+            for pl in unread:
+                raw = found.get(pl)
+                if raw is None:
+                    self._prefix_lists[pl] = None
+                    continue
+                entries = self._pages("ec2", "get_managed_prefix_list_entries", "Entries", PrefixListId=pl)
+                self._prefix_lists[pl] = PrefixList(pl, tuple(entry["Cidr"] for entry in entries if entry.get("Cidr")),
+                                                    raw.get("PrefixListName"))
+        return {pl: known for pl in wanted if (known := self._prefix_lists.get(pl)) is not None}
 
     def _account_iam(self) -> tuple[dict[str, Role], dict[str, ManagedPolicy]]:
         """Every role and policy from GetAccountAuthorizationDetails: a handful of pages, no per-role calls;
@@ -377,9 +443,9 @@ class Fetcher:
         subnets: dict[str, Subnet] = {}
         if network is not None and subnet_ids and set(subnet_ids) <= set(network.subnets):
             facts = {"subnets": dict(network.subnets), "route_tables": dict(network.route_tables),
-                     "nat_gateways": dict(network.nat_gateways)}
+                     "nat_gateways": dict(network.nat_gateways), "vpc_endpoints": dict(network.vpc_endpoints)}
             subnets = facts["subnets"]
-            needs = needs - {Fact.SUBNETS, Fact.ROUTE_TABLES, Fact.NAT_GATEWAYS}
+            needs = needs - {Fact.SUBNETS, Fact.ROUTE_TABLES, Fact.NAT_GATEWAYS, Fact.VPC_ENDPOINTS}
         if Fact.SUBNETS in needs and subnet_ids:
             subnets = {
                 s.subnet_id: s
@@ -396,17 +462,21 @@ class Fetcher:
             tables = {t.route_table_id: t for t in map(_route_table, raw_tables)}
             facts["route_tables"] = tables
         if Fact.NAT_GATEWAYS in needs:
-            nat_ids = sorted(
-                {
-                    route.target_id
-                    for table in tables.values()
-                    for route in table.routes
-                    if route.target_kind == "nat-gateway" and route.target_id
-                }
-            )
+            nat_ids = _referenced(tables.values(), "nat-gateway")
             if nat_ids:
                 raw_gateways = self._filtered("describe_nat_gateways", "NatGateways", "nat-gateway-id", nat_ids)
                 facts["nat_gateways"] = {g.nat_gateway_id: g for g in map(_nat_gateway, raw_gateways)}
+        if Fact.VPC_ENDPOINTS in needs:
+            endpoint_ids = _referenced(tables.values(), "vpc-endpoint")
+            if endpoint_ids:
+                raw_endpoints = self._filtered("describe_vpc_endpoints", "VpcEndpoints", "vpc-endpoint-id",
+                                               endpoint_ids)
+                facts["vpc_endpoints"] = {e.vpc_endpoint_id: e for e in map(_vpc_endpoint, raw_endpoints)}
+        if Fact.PREFIX_LISTS in needs and facts.get("route_tables"):
+            # Only the lists on the functions' way out: the tables their egress may pass through.
+            network_so_far = Facts(**{k: v for k, v in facts.items() if k != "vpcs"})
+            on_the_way = set().union(*(dependencies(network_so_far, sid) for sid in subnet_ids))
+            facts["prefix_lists"] = self.prefix_lists(pl for pl in on_the_way if pl.startswith("pl-"))
         if Fact.IAM in needs:
             facts["roles"], facts["policies"] = self.roles(role_name_from_arn(fn.role_arn)
                                                            for fn in functions if fn.role_arn)
@@ -457,16 +527,26 @@ class Fetcher:
 
     # What depends on a changed resource (drift) ---------------------------------------------------
 
-    def vpc_network(self, vpc_id: str) -> Facts:
-        """The subnets, route tables and NAT gateways of one VPC: three filtered reads."""
-        subnets = map(_subnet, self._filtered("describe_subnets", "Subnets", "vpc-id", [vpc_id]))
-        tables = map(_route_table, self._filtered("describe_route_tables", "RouteTables", "vpc-id", [vpc_id]))
-        gateways = map(_nat_gateway, self._filtered("describe_nat_gateways", "NatGateways", "vpc-id", [vpc_id]))
-        return Facts(
-            subnets={s.subnet_id: s for s in subnets},
-            route_tables={t.route_table_id: t for t in tables},
-            nat_gateways={g.nat_gateway_id: g for g in gateways},
-        )
+    def vpc_network(self, vpc_ids: str | Iterable[str]) -> Facts:
+        """The subnets, route tables, NAT gateways and the endpoints routes lead to, of one VPC or a few:
+        three filtered reads, a fourth when some route targets an endpoint."""
+        vpc_ids = sorted({vpc_ids} if isinstance(vpc_ids, str) else set(vpc_ids))
+        subnets = {s.subnet_id: s for s in map(
+            _subnet, self._filtered("describe_subnets", "Subnets", "vpc-id", vpc_ids))}
+        tables = {t.route_table_id: t for t in map(
+            _route_table, self._filtered("describe_route_tables", "RouteTables", "vpc-id", vpc_ids))}
+        gateways = {g.nat_gateway_id: g for g in map(
+            _nat_gateway, self._filtered("describe_nat_gateways", "NatGateways", "vpc-id", vpc_ids))}
+        endpoints = {e.vpc_endpoint_id: e for e in map(
+            _vpc_endpoint, self._filtered("describe_vpc_endpoints", "VpcEndpoints", "vpc-id", vpc_ids))
+            } if _referenced(tables.values(), "vpc-endpoint") else {}
+        return Facts(subnets=subnets, route_tables=tables, nat_gateways=gateways, vpc_endpoints=endpoints)
+
+    def vpcs_routing_to_prefix_list(self, prefix_list_id: str) -> list[str]:
+        """The VPCs with a route table that refers to this prefix list: one filtered DescribeRouteTables."""
+        tables = self._filtered("describe_route_tables", "RouteTables", "route.destination-prefix-list-id",
+                                [prefix_list_id])
+        return sorted({raw["VpcId"] for raw in tables})
 
     def functions_in_subnets(self, subnet_ids: Iterable[str]) -> list[LambdaFunction]:
         """The functions attached to any of these subnets, as AWS Config recorded them: one advanced
