@@ -81,7 +81,7 @@ def public_routes(facts: Facts, table: RouteTable, family: int) -> tuple[list[st
     tied = False
     for forward in routed.within(internet_destinations(table, family)):
         for route in forward.routes:
-            if route.target_kind == "internet-gateway":
+            if route.target_kind == "internet-gateway" and route.state == "active":  # a blackhole reaches nothing
                 tied = tied or forward.ambiguous
                 if (name := f"{route.destination} -> {route.target_id}") not in names:
                     names.append(name)
