@@ -50,6 +50,9 @@ class CallRecorder:
         "DescribeSubnets": ("Subnets",),
         "DescribeRouteTables": ("RouteTables",),
         "DescribeNatGateways": ("NatGateways",),
+        "DescribeVpcEndpoints": ("VpcEndpoints",),
+        "DescribeManagedPrefixLists": ("PrefixLists",),
+        "GetManagedPrefixListEntries": ("Entries",),
         "GetAccountAuthorizationDetails": ("RoleDetailList", "Policies"),
         "GetComplianceDetailsByConfigRule": ("EvaluationResults",),
         "SelectResourceConfig": ("Results",),
@@ -274,6 +277,30 @@ class Estate:
     def nat_gateway(self, subnet_id: str) -> str:
         eip = self.ec2.allocate_address(Domain="vpc")["AllocationId"]
         return self.ec2.create_nat_gateway(SubnetId=subnet_id, AllocationId=eip)["NatGateway"]["NatGatewayId"]
+
+    def prefix_list(self, name: str, cidrs: list[str]) -> str:
+        """A customer-managed prefix list."""
+        family = "IPv6" if ":" in cidrs[0] else "IPv4"
+        return self.ec2.create_managed_prefix_list(
+            PrefixListName=name, AddressFamily=family, MaxEntries=max(len(cidrs), 5),
+            Entries=[{"Cidr": cidr, "Description": name} for cidr in cidrs])["PrefixList"]["PrefixListId"]
+
+    def aws_prefix_list(self, name: str) -> str:
+        """An AWS-managed prefix list by name (`com.amazonaws.us-east-1.s3`)."""
+        return self.ec2.describe_managed_prefix_lists(
+            Filters=[{"Name": "prefix-list-name", "Values": [name]}])["PrefixLists"][0]["PrefixListId"]
+
+    def gateway_endpoint(self, vpc_id: str, service: str, route_tables: list[str]) -> str:
+        """A gateway endpoint (Amazon S3, DynamoDB): AWS adds a route to its prefix list in each table."""
+        return self.ec2.create_vpc_endpoint(VpcId=vpc_id, ServiceName=f"com.amazonaws.{REGION}.{service}",
+                                            VpcEndpointType="Gateway", RouteTableIds=route_tables)["VpcEndpoint"][
+            "VpcEndpointId"]
+
+    def gwlb_endpoint(self, vpc_id: str, subnet_id: str) -> str:
+        """A Gateway Load Balancer endpoint in a subnet (what an AWS Network Firewall endpoint is, too)."""
+        return self.ec2.create_vpc_endpoint(
+            VpcId=vpc_id, ServiceName=f"com.amazonaws.vpce.{REGION}.vpce-svc-0a1b2c3d4e5f60718",
+            VpcEndpointType="GatewayLoadBalancer", SubnetIds=[subnet_id])["VpcEndpoint"]["VpcEndpointId"]
 
     def role(self, name: str = "fn-role") -> str:
         return self.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"]["Arn"]
@@ -606,10 +633,15 @@ class ConfigCalls:
 def build_network(estate: Estate) -> dict[str, str]:
     """A VPC with every routing situation the network rules tell apart, built in moto.
 
-    public (0.0.0.0/0 -> igw) holds the NAT gateways; private-a/-b -> available NAT gateway;
-    isolated uses the main table (no default route); dead-nat -> a NAT gateway since deleted;
+    public (0.0.0.0/0 -> igw) holds the NAT gateways; private-a/-b -> available NAT gateway, with the
+    Amazon S3 gateway endpoint's prefix-list route and a customer prefix list (`partner`) to the NAT gateway
+    too; isolated uses the main table (no default route); dead-nat -> a NAT gateway since deleted;
     via-tgw -> transit gateway; dual-a/-b have IPv6 CIDRs, dual-a with ::/0 -> egress-only gateway.
     The -b subnets are in Availability Zone b, every other one in a.
+    AWS Network Firewall's design with a Gateway Load Balancer endpoint standing in for the firewall
+    endpoint (moto has no Network Firewall): inspected -> NAT gateway in nat-fw, whose table sends
+    0.0.0.0/0 to the endpoint in firewall, whose table sends it to the internet gateway; bypass -> the
+    endpoint directly (no NAT gateway on the way).
     """
     ec2 = estate.ec2
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]["VpcId"]
@@ -625,6 +657,10 @@ def build_network(estate: Estate) -> dict[str, str]:
         ("via-tgw", "10.0.5.0/24"),
         ("dual-a", "10.0.6.0/24"),
         ("dual-b", "10.0.7.0/24"),
+        ("inspected", "10.0.8.0/24"),
+        ("nat-fw", "10.0.9.0/24"),
+        ("firewall", "10.0.10.0/24"),
+        ("bypass", "10.0.11.0/24"),
     ]:
         ids[name] = estate.subnet(vpc, cidr, az="b" if name.endswith("-b") else "a")
     for index, name in enumerate(("dual-a", "dual-b")):
@@ -655,4 +691,14 @@ def build_network(estate: Estate) -> dict[str, str]:
     dual_rtb = table(["dual-a"], DestinationCidrBlock="0.0.0.0/0", NatGatewayId=ids["nat"])
     ec2.create_route(RouteTableId=dual_rtb, DestinationIpv6CidrBlock="::/0", EgressOnlyInternetGatewayId=eigw)
     table(["dual-b"], DestinationCidrBlock="0.0.0.0/0", NatGatewayId=ids["nat"])
+    ids["s3-endpoint"] = estate.gateway_endpoint(vpc, "s3", [ids["private-rtb"]])
+    ids["partner-list"] = estate.prefix_list("partner", ["52.94.0.0/22", "35.71.64.0/22"])
+    ec2.create_route(RouteTableId=ids["private-rtb"], DestinationPrefixListId=ids["partner-list"],
+                     NatGatewayId=ids["nat"])
+    ids["firewall-endpoint"] = estate.gwlb_endpoint(vpc, ids["firewall"])
+    ids["firewall-rtb"] = table(["firewall"], DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    ids["nat-fw-gw"] = estate.nat_gateway(ids["nat-fw"])
+    ids["nat-fw-rtb"] = table(["nat-fw"], DestinationCidrBlock="0.0.0.0/0", VpcEndpointId=ids["firewall-endpoint"])
+    ids["inspected-rtb"] = table(["inspected"], DestinationCidrBlock="0.0.0.0/0", NatGatewayId=ids["nat-fw-gw"])
+    table(["bypass"], DestinationCidrBlock="0.0.0.0/0", VpcEndpointId=ids["firewall-endpoint"])
     return ids

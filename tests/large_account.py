@@ -1,6 +1,9 @@
 """A large account for budgets and benchmarks, seeded in moto through the AWS API: VPCs with a public
 subnet, an internet gateway and a NAT gateway each; private subnets routed to it; roles that alternate
-between an inline ENI policy and an attached customer-managed one; functions spread over all of them."""
+between an inline ENI policy and an attached customer-managed one; functions spread over all of them.
+With `egress_design`, each VPC also routes its private subnets to an Amazon S3 gateway endpoint and a
+customer prefix list (one for the account), and its NAT gateway's subnet through a Gateway Load Balancer
+endpoint in a firewall subnet (AWS Network Firewall's design) to the internet gateway."""
 
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ class Shape:
     roles: int
     vpcs: int
     subnets: int  # private subnets, over all VPCs (each VPC also has one public subnet)
+    egress_design: bool = False  # prefix lists, a gateway endpoint and a firewall endpoint in each VPC
 
 
 def _code() -> bytes:
@@ -40,12 +44,24 @@ def seed(session: boto3.Session, shape: Shape) -> dict[str, list[str]]:
     iam, lam = estate.iam, estate.lam
     private: list[str] = []
     per_vpc = max(1, shape.subnets // shape.vpcs)
+    partners = estate.prefix_list("partners", ["52.94.0.0/22", "35.71.64.0/22"]) if shape.egress_design else None
     for v in range(shape.vpcs):
         vpc = estate.vpc(f"10.{v}.0.0/16")
         public = estate.subnet(vpc, f"10.{v}.0.0/24")
-        estate.route_table(vpc, [public], DestinationCidrBlock="0.0.0.0/0", GatewayId=estate.internet_gateway(vpc))
+        igw = estate.internet_gateway(vpc)
+        if shape.egress_design:
+            firewall = estate.subnet(vpc, f"10.{v}.200.0/24")
+            estate.route_table(vpc, [firewall], DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+            estate.route_table(vpc, [public], DestinationCidrBlock="0.0.0.0/0",
+                               VpcEndpointId=estate.gwlb_endpoint(vpc, firewall))
+        else:
+            estate.route_table(vpc, [public], DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
         subnets = [estate.subnet(vpc, f"10.{v}.{s + 1}.0/24") for s in range(per_vpc)]
-        estate.route_table(vpc, subnets, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=estate.nat_gateway(public))
+        nat = estate.nat_gateway(public)
+        table = estate.route_table(vpc, subnets, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+        if shape.egress_design:
+            estate.gateway_endpoint(vpc, "s3", [table])
+            estate.ec2.create_route(RouteTableId=table, DestinationPrefixListId=partners, NatGatewayId=nat)
         private += subnets
     policy = iam.create_policy(PolicyName="eni", PolicyDocument=ENI)["Policy"]["Arn"]
     roles = []

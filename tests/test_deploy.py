@@ -23,6 +23,7 @@ from aws_support import REGION, EndpointSession, Estate, build_network, change_e
 from conftest import FAKE_ENVIRONMENT, ROOT
 from lambda_vpc_rules.core.rules import RULES
 from lambda_vpc_rules.tooling.cli import main
+from lambda_vpc_rules.tooling.demo import moto_as_aws_answers
 from lambda_vpc_rules.tooling.deploy import DeployError, DeployOptions, config_rules_from_pack, deploy
 from lambda_vpc_rules.tooling.packaging import conformance_pack
 
@@ -36,10 +37,11 @@ def server():
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_as_aws_answers():  # the server runs in this process: AWS's answers where moto's differ
+        server.start()
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+        server.stop()
 
 
 def _rdklib_layer_zip() -> bytes:

@@ -36,6 +36,7 @@ def world(estate):
         "other-role": ([ids["private-a"]], "role-b", None),
         "isolated": ([ids["isolated"]], "role-b", None),
         "dual": ([ids["dual-a"], ids["dual-b"]], "role-b", True),
+        "inspected": ([ids["inspected"]], "role-b", None),
         "legacy": ([estate.subnet(legacy, "172.16.1.0/24")], "role-b", None),
     }
     for name, (subnets, role, ipv6) in functions.items():
@@ -93,7 +94,56 @@ def test_deleted_nat_gateway_flips_the_functions_routed_to_it(world, config_call
 def test_deleted_route_table_re_evaluates_its_whole_vpc(world, config_calls):
     item = route_table_item(world, "rtb-0gone", status="ResourceDeleted")
     verdicts = handle(config_calls, *NAT, item)
-    assert set(verdicts) == {"rtb-0gone", "behind-nat-a", "behind-nat-b", "other-role", "isolated", "dual"}
+    assert set(verdicts) == {"rtb-0gone", "behind-nat-a", "behind-nat-b", "other-role", "isolated", "dual",
+                             "inspected"}
+
+
+def test_firewall_subnet_route_table_edit_reaches_the_functions_whose_egress_passes_the_firewall(
+        world, config_calls, estate):
+    """AWS Network Firewall's design: inspected -> NAT gateway -> firewall endpoint -> internet gateway. The
+    firewall subnet's route table is two hops away from the function's subnet."""
+    item = route_table_item(world, world["firewall-rtb"])
+    assert handle(config_calls, *NAT, item) == {world["firewall-rtb"]: "NOT_APPLICABLE", "inspected": "COMPLIANT"}
+    estate.ec2.delete_route(RouteTableId=world["firewall-rtb"], DestinationCidrBlock="0.0.0.0/0")
+    assert handle(config_calls, *NAT, item) == {world["firewall-rtb"]: "NOT_APPLICABLE", "inspected": "NON_COMPLIANT"}
+
+
+def test_deleted_firewall_endpoint_flips_the_functions_whose_egress_passed_it(world, config_calls, estate):
+    endpoint = world["firewall-endpoint"]
+    estate.ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint])
+    item = related_item("AWS::EC2::VPCEndpoint", endpoint, None, vpc_id=world["vpc"], status="ResourceDeleted")
+    config_calls.put.clear()
+    load_rule_module(NAT[0]).lambda_handler(change_event(item, NAT[1]), None)
+    [verdict] = [e for e in config_calls.evaluations if e["ComplianceResourceId"] == "inspected"]
+    assert verdict["ComplianceType"] == "NON_COMPLIANT" and f"{endpoint} is deleted" in verdict["Annotation"]
+    assert {e["ComplianceResourceId"] for e in config_calls.evaluations} == {endpoint, "inspected"}
+
+
+def test_prefix_list_change_re_evaluates_the_functions_routed_by_it_in_every_vpc(world, config_calls, estate):
+    """A prefix list is in no VPC: the handler asks which route tables refer to it. Here one of the private
+    subnets' lists gains a public range while it is routed to the internet gateway: public."""
+    ec2 = estate.ec2
+    blocked = estate.prefix_list("blocked", ["10.99.0.0/16"])
+    ec2.create_route(RouteTableId=world["private-rtb"], DestinationPrefixListId=blocked, GatewayId=world["igw"])
+    item = related_item("AWS::EC2::PrefixList", blocked, {"prefixListId": blocked},
+                        arn=f"arn:aws:ec2:us-east-1:123456789012:prefix-list/{blocked}")
+    behind = {"behind-nat-a", "behind-nat-b", "other-role"}
+    verdicts = handle(config_calls, *NAT, item)
+    assert verdicts == {blocked: "NOT_APPLICABLE", **dict.fromkeys(behind, "COMPLIANT")}
+    version = ec2.describe_managed_prefix_lists(PrefixListIds=[blocked])["PrefixLists"][0]["Version"]
+    ec2.modify_managed_prefix_list(PrefixListId=blocked, CurrentVersion=version,
+                                   AddEntries=[{"Cidr": "52.0.0.0/8"}])
+    verdicts = handle(config_calls, *NAT, item)
+    assert verdicts == {blocked: "NOT_APPLICABLE", **dict.fromkeys(behind, "NON_COMPLIANT")}
+    assert any(f"{blocked} -> {world['igw']}" in e["Annotation"] for e in config_calls.evaluations
+               if e["ComplianceResourceId"] in behind)
+
+
+def test_an_unreferenced_prefix_list_evaluates_nothing(world, config_calls, estate):
+    unused = estate.prefix_list("unused", ["52.0.0.0/8"])
+    item = related_item("AWS::EC2::PrefixList", unused, {"prefixListId": unused})
+    assert handle(config_calls, *NAT, item) == {unused: "NOT_APPLICABLE"}
+    assert config_calls.queries == []
 
 
 def test_subnet_losing_ipv6_flips_dual_stack_functions(world, config_calls, estate):
@@ -144,7 +194,7 @@ def test_a_type_outside_the_rules_scope_evaluates_nothing(world, config_calls):
 
 
 @pytest.mark.parametrize("rule_dir, rule_name, kind", [
-    (*NAT, "route table"), (*ENI, "role"), (*ENI, "policy"),
+    (*NAT, "route table"), (*NAT, "prefix list"), (*NAT, "endpoint"), (*ENI, "role"), (*ENI, "policy"),
 ])
 def test_call_count_is_bounded(world, config_calls, rule_dir, rule_name, kind):
     """A change reads one VPC (or one role's policies) and asks AWS Config once, whatever the number of
@@ -153,6 +203,9 @@ def test_call_count_is_bounded(world, config_calls, rule_dir, rule_name, kind):
         "route table": route_table_item(world, world["private-rtb"]),
         "role": related_item("AWS::IAM::Role", "AROAROLEA", {"roleName": "role-a"}, arn=world["role-a"]),
         "policy": related_item("AWS::IAM::Policy", "ANPAPOLICY", {"policyName": "eni"}, arn=world["policy"]),
+        "prefix list": related_item("AWS::EC2::PrefixList", world["partner-list"], {}),
+        "endpoint": related_item("AWS::EC2::VPCEndpoint", world["firewall-endpoint"], {"vpcId": world["vpc"]},
+                                 vpc_id=world["vpc"]),
     }
     recorder = CallRecorder().install(boto3.DEFAULT_SESSION)
     handle(config_calls, rule_dir, rule_name, items[kind])

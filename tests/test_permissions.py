@@ -1,6 +1,7 @@
 """The rule roles (rdk_config/) grant exactly what the code calls: every AWS operation made by `scan` and by
-each rule handler (change, oversized change, scheduled, and drift: a role, policy or route table change),
-recorded as it happens in moto, maps to one of `packaging.rule_actions()`, and every action there is used."""
+each rule handler (change, oversized change, scheduled, and drift: a role, policy, route table, prefix list or
+endpoint change), recorded as it happens in moto, maps to one of `packaging.rule_actions()`, and every action
+there is used."""
 
 from __future__ import annotations
 
@@ -65,6 +66,8 @@ def test_rule_roles_grant_exactly_the_actions_the_code_calls(aws, estate, config
         ],
         "LAMBDA_VPC_PRIVATE_SUBNET_NAT": [
             related_item("AWS::EC2::RouteTable", ids["private-rtb"], {"vpcId": ids["vpc"]}, vpc_id=ids["vpc"]),
+            related_item("AWS::EC2::PrefixList", ids["partner-list"], {}),
+            related_item("AWS::EC2::VPCEndpoint", ids["firewall-endpoint"], {"vpcId": ids["vpc"]}, vpc_id=ids["vpc"]),
         ],
     }
     for rule_dir, items in drift.items():

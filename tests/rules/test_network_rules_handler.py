@@ -45,6 +45,8 @@ FUNCTIONS = {
     "ipv6-on-mixed": (["dual-a", "private-a"], True, None),
     "ipv6-off-dual": (["dual-a", "dual-b"], False, None),
     "ipv6-on-no-egress": (["dual-a", "dual-b"], True, None),
+    "inspected": (["inspected"], None, None),
+    "bypass": (["bypass"], None, None),
 }
 
 
@@ -69,7 +71,7 @@ def config_calls(network):
 NAT_CASES = [
     ("behind-nat", {}, "COMPLIANT", ["private"]),
     ("in-public", {}, "NON_COMPLIANT", ["public", "igw-"]),
-    ("isolated", {}, "NON_COMPLIANT", ["no 0.0.0.0/0 route"]),
+    ("isolated", {}, "NON_COMPLIANT", ["no route for 0.0.0.0/0"]),
     ("isolated", {"RequireInternetAccess": "false"}, "COMPLIANT", ["not required"]),
     ("isolated-by-choice", {}, "COMPLIANT", ["not required"]),
     ("public-by-choice", {}, "NON_COMPLIANT", ["public"]),
@@ -77,6 +79,9 @@ NAT_CASES = [
     ("via-tgw", {}, "NON_COMPLIANT", ["transit-gateway", "AllowedEgressTargets"]),
     ("via-tgw", {"AllowedEgressTargets": "nat-gateway,transit-gateway"}, "COMPLIANT", []),
     ("half-public", {}, "NON_COMPLIANT", ["public"]),
+    ("inspected", {}, "COMPLIANT", ["nat-", "igw-"]),
+    ("bypass", {}, "NON_COMPLIANT", ["vpce-", "without a NAT gateway"]),
+    ("bypass", {"AllowedEgressTargets": "gateway-load-balancer-endpoint"}, "COMPLIANT", ["not checked beyond"]),
     ("no-vpc", {}, "NOT_APPLICABLE", []),
 ]
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 ACTIONS_BY_MODULE = {
     "facts": frozenset({
         "ec2:DescribeNatGateways", "ec2:DescribeRouteTables", "ec2:DescribeSubnets", "ec2:DescribeVpcs",
+        "ec2:DescribeVpcEndpoints", "ec2:DescribeManagedPrefixLists", "ec2:GetManagedPrefixListEntries",
         "iam:GetAccountAuthorizationDetails", "iam:GetPolicy", "iam:GetPolicyVersion", "iam:GetRole",
         "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies",
         "lambda:ListFunctions", "tag:GetResources",
     }),
-    "drift": frozenset({"config:SelectResourceConfig", "iam:ListEntitiesForPolicy"}),
+    "drift": frozenset({"config:SelectResourceConfig", "iam:ListEntitiesForPolicy", "ec2:DescribeRouteTables"}),
     "config": frozenset({
         "config:GetComplianceDetailsByConfigRule", "config:DescribeConfigRules",
         "config:DescribeAggregateComplianceByConfigRules", "config:GetAggregateComplianceDetailsByConfigRule",

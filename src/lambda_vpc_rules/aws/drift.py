@@ -1,8 +1,9 @@
 """Drift reads: the functions that depend on a changed resource (the table is in `core.drift`).
 
-Three EC2 reads for the changed resource's VPC (kept by the `FactReader`, so the checks that follow reuse
-them), one AWS Config advanced query per 50 subnets or roles (a page per 100 functions), and for a policy
-the roles that use it - never a listing of every function.
+Three or four EC2 reads for the changed resource's VPC (kept by the `FactReader`, so the checks that follow
+reuse them; for a prefix list, one more to find the VPCs that refer to it), one AWS Config advanced query
+per 50 subnets or roles (a page per 100 functions), and for a policy the roles that use it - never a
+listing of every function.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..core.drift import DELETED, affected_subnets, vpc_of
-from ..core.model import LAMBDA_RESOURCE_TYPE, POLICY_TYPE, ROLE_TYPE, LambdaFunction
+from ..core.model import LAMBDA_RESOURCE_TYPE, POLICY_TYPE, PREFIX_LIST_TYPE, ROLE_TYPE, LambdaFunction
 from .facts import FactReader, chunks
 from .parse import from_query_result
 
@@ -28,12 +29,24 @@ def dependent_functions(reader: FactReader, item: Mapping[str, Any]) -> list[Lam
         return functions_with_roles(reader, [arn]) if arn else []
     if resource_type == POLICY_TYPE:
         return functions_with_roles(reader, roles_using_policy(reader, arn)) if arn else []
-    vpc_id = vpc_of(item)
-    if vpc_id is None or not isinstance(resource_id, str):
+    if not isinstance(resource_id, str):
+        return []
+    if resource_type == PREFIX_LIST_TYPE:  # regional, in no VPC: the VPCs whose route tables refer to it
+        vpc_ids = vpcs_routing_to_prefix_list(reader, resource_id)
+    else:
+        vpc_ids = [vpc_id] if (vpc_id := vpc_of(item)) else []
+    if not vpc_ids:
         return []
     deleted = item.get("configurationItemStatus") in DELETED
-    subnets = affected_subnets(resource_type, resource_id, deleted, reader.vpc_network(vpc_id))
+    subnets = affected_subnets(resource_type, resource_id, deleted, reader.vpc_network(vpc_ids))
     return functions_in_subnets(reader, sorted(subnets)) if subnets else []
+
+
+def vpcs_routing_to_prefix_list(reader: FactReader, prefix_list_id: str) -> list[str]:
+    """The VPCs with a route table that refers to this prefix list: one filtered DescribeRouteTables."""
+    return sorted(set(reader.clients.pages("ec2", "describe_route_tables", "RouteTables", lambda raw: raw["VpcId"],
+                                           Filters=[{"Name": "route.destination-prefix-list-id",
+                                                     "Values": [prefix_list_id]}])))
 
 
 def functions_in_subnets(reader: FactReader, subnet_ids: Iterable[str]) -> list[LambdaFunction]:

@@ -18,11 +18,13 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
+from ..core.egress import dependencies
 from ..core.model import (
     Fact,
     Facts,
     LambdaFunction,
     ManagedPolicy,
+    PrefixList,
     Role,
     RouteTable,
     Subnet,
@@ -40,8 +42,11 @@ _PREREQUISITES = {
     Fact.VPCS: {Fact.SUBNETS},
     Fact.ROUTE_TABLES: {Fact.SUBNETS},
     Fact.NAT_GATEWAYS: {Fact.ROUTE_TABLES, Fact.SUBNETS},
+    Fact.PREFIX_LISTS: {Fact.ROUTE_TABLES, Fact.SUBNETS},
+    Fact.VPC_ENDPOINTS: {Fact.ROUTE_TABLES, Fact.SUBNETS},
 }
-_NETWORK = {Fact.SUBNETS, Fact.ROUTE_TABLES, Fact.NAT_GATEWAYS}
+_NETWORK = {Fact.SUBNETS, Fact.ROUTE_TABLES, Fact.NAT_GATEWAYS, Fact.VPC_ENDPOINTS}
+PREFIX_LIST = "prefix-list"  # for `_referenced`: the prefix lists routes name as destinations
 
 
 def _with_prerequisites(needs: Iterable[Fact]) -> set[Fact]:
@@ -49,6 +54,19 @@ def _with_prerequisites(needs: Iterable[Fact]) -> set[Fact]:
     for need in list(result_):
         result_ |= _PREREQUISITES.get(need, set())
     return result_
+
+
+def _referenced(tables: Iterable[RouteTable], kind: str) -> list[str]:
+    """IDs of the targets of this kind (`nat-gateway`, `vpc-endpoint`), or of the prefix lists (`prefix-list`),
+    that these route tables' routes refer to."""
+    ids = set()
+    for table in tables:
+        for route in table.routes:
+            if kind == PREFIX_LIST and route.destination.startswith("pl-"):
+                ids.add(route.destination)
+            elif route.target_kind == kind and route.target_id:
+                ids.add(route.target_id)
+    return sorted(ids)
 
 
 def chunks(values: list[str], size: int = EC2_FILTER_VALUES_LIMIT) -> Iterator[list[str]]:
@@ -66,7 +84,8 @@ class FactReader:
         self._policies: dict[str, ManagedPolicy | None] = {}
         self._whole_account_iam = False  # every role (and every policy in use) read
         self._account_policies_read = False  # every managed policy in use read
-        self._networks: dict[str, Facts] = {}  # VPC ID -> its subnets, route tables and NAT gateways
+        self._networks: dict[tuple[str, ...], Facts] = {}  # VPC IDs -> their network (drift)
+        self._prefix_lists: dict[str, PrefixList | None] = {}  # None: looked for, not found
 
     # Lambda -----------------------------------------------------------------------------------------
 
@@ -112,6 +131,13 @@ class FactReader:
         if Fact.NAT_GATEWAYS in needs:
             gateways = pages("ec2", "describe_nat_gateways", "NatGateways", parse.nat_gateway)
             facts["nat_gateways"] = {g.nat_gateway_id: g for g in gateways}
+        tables = facts.get("route_tables", {}).values()
+        # Endpoints and prefix lists only when some route refers to one: most accounts pay nothing for them.
+        if Fact.VPC_ENDPOINTS in needs and _referenced(tables, TargetKind.VPC_ENDPOINT):
+            endpoints = pages("ec2", "describe_vpc_endpoints", "VpcEndpoints", parse.vpc_endpoint)
+            facts["vpc_endpoints"] = {e.vpc_endpoint_id: e for e in endpoints}
+        if Fact.PREFIX_LISTS in needs:
+            facts["prefix_lists"] = self.prefix_lists(_referenced(tables, PREFIX_LIST))
         if Fact.IAM in needs:
             self._read_account_iam()
             facts["roles"] = {name: role for name, role in self._roles.items() if role is not None}
@@ -131,7 +157,7 @@ class FactReader:
         network = self._read_network_holding(subnet_ids)
         if network is not None:
             facts = {"subnets": dict(network.subnets), "route_tables": dict(network.route_tables),
-                     "nat_gateways": dict(network.nat_gateways)}
+                     "nat_gateways": dict(network.nat_gateways), "vpc_endpoints": dict(network.vpc_endpoints)}
             subnets = facts["subnets"]
             needs = needs - _NETWORK
         if Fact.SUBNETS in needs and subnet_ids:
@@ -148,34 +174,70 @@ class FactReader:
                                                                   parse.route_table, "vpc-id", vpc_ids)}
             facts["route_tables"] = tables
         if Fact.NAT_GATEWAYS in needs:
-            nat_ids = sorted({route.target_id for table in tables.values() for route in table.routes
-                              if route.target_kind == TargetKind.NAT_GATEWAY and route.target_id})
+            nat_ids = _referenced(tables.values(), TargetKind.NAT_GATEWAY)
             if nat_ids:
                 gateways = self._filtered("describe_nat_gateways", "NatGateways", parse.nat_gateway, "nat-gateway-id",
                                           nat_ids)
                 facts["nat_gateways"] = {g.nat_gateway_id: g for g in gateways}
+        if Fact.VPC_ENDPOINTS in needs:
+            endpoint_ids = _referenced(tables.values(), TargetKind.VPC_ENDPOINT)
+            if endpoint_ids:
+                endpoints = self._filtered("describe_vpc_endpoints", "VpcEndpoints", parse.vpc_endpoint,
+                                           "vpc-endpoint-id", endpoint_ids)
+                facts["vpc_endpoints"] = {e.vpc_endpoint_id: e for e in endpoints}
+        if Fact.PREFIX_LISTS in needs and facts.get("route_tables"):
+            # Only the lists on the functions' way out: the tables their egress may pass through.
+            network_so_far = Facts(**{k: v for k, v in facts.items() if k != "vpcs"})
+            on_the_way = set().union(*(dependencies(network_so_far, sid) for sid in subnet_ids))
+            facts["prefix_lists"] = self.prefix_lists(pl for pl in on_the_way if pl.startswith("pl-"))
         if Fact.IAM in needs:
             facts["roles"], facts["policies"] = self.roles(role_name_from_arn(fn.role_arn)
                                                            for fn in functions if fn.role_arn)
         return Facts(**facts)
 
-    def vpc_network(self, vpc_id: str) -> Facts:
-        """The subnets, route tables and NAT gateways of one VPC: three filtered reads, once per reader."""
-        if vpc_id not in self._networks:
-            subnets = self._filtered("describe_subnets", "Subnets", parse.subnet, "vpc-id", [vpc_id])
-            tables = self._filtered("describe_route_tables", "RouteTables", parse.route_table, "vpc-id", [vpc_id])
-            gateways = self._filtered("describe_nat_gateways", "NatGateways", parse.nat_gateway, "vpc-id", [vpc_id])
-            self._networks[vpc_id] = Facts(
-                subnets={s.subnet_id: s for s in subnets},
-                route_tables={t.route_table_id: t for t in tables},
-                nat_gateways={g.nat_gateway_id: g for g in gateways},
-            )
-        return self._networks[vpc_id]
+    def vpc_network(self, vpc_ids: str | Iterable[str]) -> Facts:
+        """The subnets, route tables, NAT gateways and the endpoints routes lead to, of one VPC or a few:
+        three filtered reads, a fourth when some route targets an endpoint; once per reader."""
+        key = tuple(sorted({vpc_ids} if isinstance(vpc_ids, str) else set(vpc_ids)))
+        if key not in self._networks:
+            ids = list(key)
+            subnets = {s.subnet_id: s for s in self._filtered("describe_subnets", "Subnets", parse.subnet, "vpc-id",
+                                                              ids)}
+            tables = {t.route_table_id: t for t in self._filtered("describe_route_tables", "RouteTables",
+                                                                  parse.route_table, "vpc-id", ids)}
+            gateways = {g.nat_gateway_id: g for g in self._filtered("describe_nat_gateways", "NatGateways",
+                                                                    parse.nat_gateway, "vpc-id", ids)}
+            endpoints = {e.vpc_endpoint_id: e for e in self._filtered(
+                "describe_vpc_endpoints", "VpcEndpoints", parse.vpc_endpoint, "vpc-id", ids)
+            } if _referenced(tables.values(), TargetKind.VPC_ENDPOINT) else {}
+            self._networks[key] = Facts(subnets=subnets, route_tables=tables, nat_gateways=gateways,
+                                        vpc_endpoints=endpoints)
+        return self._networks[key]
 
     def _read_network_holding(self, subnet_ids: list[str]) -> Facts | None:
         """A VPC network read already that holds all these subnets, if any."""
         return next((network for network in self._networks.values()
                      if subnet_ids and set(subnet_ids) <= set(network.subnets)), None)
+
+    def prefix_lists(self, ids: Iterable[str]) -> dict[str, PrefixList]:
+        """These managed prefix lists (customer- or AWS-managed) with their current entries; absent: not
+        found. Each list is read once per reader: DescribeManagedPrefixLists (a filter, so a missing ID
+        is no error) for the lists not read yet, then GetManagedPrefixListEntries for each."""
+        wanted = sorted(set(ids))
+        unread = [pl for pl in wanted if pl not in self._prefix_lists]
+        if unread:
+            found = {pl: name for pl, name in self._filtered(
+                "describe_managed_prefix_lists", "PrefixLists", lambda raw: (raw["PrefixListId"],
+                                                                            raw.get("PrefixListName")),
+                "prefix-list-id", unread)}
+            for pl in unread:
+                if pl not in found:
+                    self._prefix_lists[pl] = None
+                    continue
+                entries = self.clients.pages("ec2", "get_managed_prefix_list_entries", "Entries",
+                                             lambda entry: entry.get("Cidr"), PrefixListId=pl)
+                self._prefix_lists[pl] = PrefixList(pl, tuple(cidr for cidr in entries if cidr), found[pl])
+        return {pl: known for pl in wanted if (known := self._prefix_lists.get(pl)) is not None}
 
     def _filtered(self, operation: str, result_key: str, parse_item: Callable[[Any], T], filter_name: str,
                   values: list[str]) -> Iterator[T]:

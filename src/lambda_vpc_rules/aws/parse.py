@@ -21,6 +21,7 @@ from ..core.model import (
     Subnet,
     TargetKind,
     Vpc,
+    VpcEndpoint,
 )
 from ..errors import PackError
 
@@ -120,7 +121,7 @@ _TARGET_FIELDS = (  # (route field, kind), in the order a route is read
     ("CarrierGatewayId", TargetKind.CARRIER_GATEWAY),
     ("CoreNetworkArn", TargetKind.CORE_NETWORK),
 )
-_GATEWAY_PREFIXES = (("igw-", TargetKind.INTERNET_GATEWAY), ("vpce-", TargetKind.GATEWAY_LOAD_BALANCER_ENDPOINT),
+_GATEWAY_PREFIXES = (("igw-", TargetKind.INTERNET_GATEWAY), ("vpce-", TargetKind.VPC_ENDPOINT),
                      ("vgw-", TargetKind.VIRTUAL_PRIVATE_GATEWAY))
 
 
@@ -176,7 +177,8 @@ def route_table(raw: dict[str, Any]) -> RouteTable:
         )
         kind, target = route_target_kind(route)
         routes.append(
-            Route(destination=destination, target_id=target, target_kind=kind, state=route.get("State", "active"))
+            Route(destination=destination, target_id=target, target_kind=kind, state=route.get("State", "active"),
+                  origin=route.get("Origin", "CreateRoute"))
         )
     associations = [
         assoc
@@ -198,6 +200,20 @@ def nat_gateway(raw: dict[str, Any]) -> NatGateway:
         state=raw.get("State", "unknown"),
         subnet_id=raw.get("SubnetId"),
         connectivity_type=raw.get("ConnectivityType", "public"),
+        vpc_id=raw.get("VpcId"),
+        availability_mode=raw.get("AvailabilityMode", "zonal"),
+        route_table_id=raw.get("RouteTableId"),
+    )
+
+
+def vpc_endpoint(raw: dict[str, Any]) -> VpcEndpoint:
+    return VpcEndpoint(
+        vpc_endpoint_id=raw["VpcEndpointId"],
+        vpc_id=raw.get("VpcId"),
+        endpoint_type=raw.get("VpcEndpointType", "unknown"),
+        state=raw.get("State", "unknown"),
+        subnet_ids=tuple(raw.get("SubnetIds") or ()),
+        service_name=raw.get("ServiceName"),
     )
 
 

@@ -5,12 +5,18 @@
 | `AWS::IAM::Role` | those whose execution role it is |
 | `AWS::IAM::Policy` | those whose role has it attached or as permissions boundary |
 | `AWS::EC2::VPC` | those in any subnet of the VPC |
-| `AWS::EC2::Subnet` | those in the subnet, and those whose default route leads to a NAT gateway in it |
-| `AWS::EC2::RouteTable` | those in subnets using the table (explicitly, or as their VPC's main table), and those behind a NAT gateway in such a subnet; deleted: every function of its VPC |
-| `AWS::EC2::NatGateway` | those in subnets whose route table routes to it |
+| `AWS::EC2::Subnet` | those in the subnet, and those whose egress passes through it (a NAT gateway or a firewall / Gateway Load Balancer endpoint in it) |
+| `AWS::EC2::RouteTable` | those in subnets using the table (explicitly, or as their VPC's main table), and those whose egress passes through it (a NAT gateway's or a firewall subnet's table, a regional NAT gateway's own table); deleted: every function of its VPC |
+| `AWS::EC2::NatGateway` | those whose egress passes through it |
+| `AWS::EC2::VPCEndpoint` | those whose egress passes through it (a firewall or Gateway Load Balancer endpoint, a gateway endpoint) |
+| `AWS::EC2::PrefixList` | those whose egress passes through a route table that refers to it, in every VPC that does |
 
-This module decides which subnets of a VPC a change affects (pure, over one VPC's network facts);
-`aws.drift.dependent_functions` reads the VPC and asks AWS Config for the functions in those subnets.
+"Passes through" is `egress.dependencies`: everything any route of the subnet's route table leads to,
+followed through NAT gateways and endpoints to their own route tables, over all routes rather than only
+the winning ones (a change can make another route win). This module decides which subnets a change
+affects (pure, over the network facts of the VPCs concerned); `aws.drift.dependent_functions` reads those
+VPCs (three or four EC2 reads: the fourth, endpoints, when a route targets one; for a prefix list, one more
+to find the VPCs that refer to it) and asks AWS Config for the functions in the subnets.
 """  # noqa: E501 (the table)
 
 from __future__ import annotations
@@ -18,44 +24,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .egress import dependencies
 from .model import NAT_GATEWAY_TYPE as NAT_GATEWAY
+from .model import PREFIX_LIST_TYPE as PREFIX_LIST
 from .model import ROUTE_TABLE_TYPE as ROUTE_TABLE
 from .model import SUBNET_TYPE as SUBNET
+from .model import VPC_ENDPOINT_TYPE as VPC_ENDPOINT
 from .model import VPC_TYPE as VPC
 from .model import Facts
 
 DELETED = ("ResourceDeleted", "ResourceDeletedNotRecorded")
 
 
-def _routes_to(network: Facts, subnet_id: str, nat_ids: set[str]) -> bool:
-    table = network.route_table_for_subnet(subnet_id, network.subnets[subnet_id].vpc_id)
-    return table is not None and any(route.target_id in nat_ids for route in table.routes)
-
-
-def _behind_nat_gateways_in(network: Facts, subnet_ids: set[str]) -> set[str]:
-    """Subnets whose route table leads to a NAT gateway placed in one of `subnet_ids`."""
-    nat_ids = {g.nat_gateway_id for g in network.nat_gateways.values() if g.subnet_id in subnet_ids}
-    return {sid for sid in network.subnets if nat_ids and _routes_to(network, sid, nat_ids)}
-
-
 def affected_subnets(resource_type: str, resource_id: str, deleted: bool, network: Facts) -> set[str]:
-    """The subnets of one VPC whose functions a change to this resource can affect."""
+    """The subnets (of the VPCs in `network`) whose functions a change to this resource can affect."""
     everything = set(network.subnets)
     if resource_type == VPC:
         return everything
-    if resource_type == SUBNET:
-        return {resource_id} | _behind_nat_gateways_in(network, {resource_id})
-    if resource_type == ROUTE_TABLE:
-        if deleted or resource_id not in network.route_tables:
-            return everything  # its old associations are gone: its subnets now use the main table
-        using = {
-            sid for sid, subnet in network.subnets.items()
-            if (table := network.route_table_for_subnet(sid, subnet.vpc_id)) and table.route_table_id == resource_id
-        }
-        return using | _behind_nat_gateways_in(network, using)
-    if resource_type == NAT_GATEWAY:
-        return {sid for sid in network.subnets if _routes_to(network, sid, {resource_id})}
-    raise ValueError(f"not a network resource type: {resource_type}")
+    if resource_type == ROUTE_TABLE and (deleted or resource_id not in network.route_tables):
+        return everything  # its old associations are gone: its subnets now use the main table
+    if resource_type not in (SUBNET, ROUTE_TABLE, NAT_GATEWAY, VPC_ENDPOINT, PREFIX_LIST):
+        raise ValueError(f"not a network resource type: {resource_type}")
+    passing = {sid for sid in network.subnets if resource_id in dependencies(network, sid)}
+    return passing | ({resource_id} if resource_type == SUBNET else set())
 
 
 def vpc_of(item: Mapping[str, Any]) -> str | None:

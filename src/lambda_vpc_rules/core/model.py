@@ -20,6 +20,7 @@ LAMBDA_RESOURCE_TYPE = "AWS::Lambda::Function"
 ROLE_TYPE, POLICY_TYPE = "AWS::IAM::Role", "AWS::IAM::Policy"
 VPC_TYPE, SUBNET_TYPE = "AWS::EC2::VPC", "AWS::EC2::Subnet"
 ROUTE_TABLE_TYPE, NAT_GATEWAY_TYPE = "AWS::EC2::RouteTable", "AWS::EC2::NatGateway"
+PREFIX_LIST_TYPE, VPC_ENDPOINT_TYPE = "AWS::EC2::PrefixList", "AWS::EC2::VPCEndpoint"
 
 
 class Compliance(enum.StrEnum):
@@ -114,7 +115,12 @@ class Subnet:
 
     @property
     def dual_stack(self) -> bool:
-        return bool(self.ipv6_cidr_blocks)
+        """An IPv4 CIDR and an associated IPv6 CIDR (what Lambda calls a dual-stack subnet)."""
+        return bool(self.ipv6_cidr_blocks) and self.ipv4_cidr_block is not None
+
+    @property
+    def ipv6_only(self) -> bool:
+        return bool(self.ipv6_cidr_blocks) and self.ipv4_cidr_block is None
 
 
 class TargetKind(enum.StrEnum):
@@ -126,7 +132,7 @@ class TargetKind(enum.StrEnum):
     NAT_INSTANCE = "nat-instance"  # an instance or a network interface
     LOCAL = "local"
     INTERNET_GATEWAY = "internet-gateway"
-    GATEWAY_LOAD_BALANCER_ENDPOINT = "gateway-load-balancer-endpoint"
+    VPC_ENDPOINT = "vpc-endpoint"  # a gateway endpoint, or a Gateway Load Balancer / Network Firewall endpoint
     VIRTUAL_PRIVATE_GATEWAY = "virtual-private-gateway"
     GATEWAY = "gateway"  # another gateway ID
     VPC_PEERING_CONNECTION = "vpc-peering-connection"
@@ -141,7 +147,9 @@ class Route:
     destination: str  # IPv4 or IPv6 CIDR, or a prefix list ID
     target_id: str | None  # igw-..., nat-..., tgw-..., eni-..., i-..., vpce-..., eigw-..., local
     target_kind: TargetKind
-    state: str  # 'active' | 'blackhole'
+    state: str  # 'active' | 'blackhole' (| 'filtered')
+    # CreateRouteTable (the local route) | CreateRoute (static) | EnableVgwRoutePropagation | Advertisement
+    origin: str = "CreateRoute"
 
 
 @dataclass(frozen=True)
@@ -160,8 +168,30 @@ class RouteTable:
 class NatGateway:
     nat_gateway_id: str
     state: str  # pending | failed | available | deleting | deleted
-    subnet_id: str | None = None
+    subnet_id: str | None = None  # None for a regional NAT gateway
     connectivity_type: str = "public"
+    vpc_id: str | None = None
+    availability_mode: str = "zonal"  # zonal | regional
+    route_table_id: str | None = None  # a regional NAT gateway's own route table
+
+
+@dataclass(frozen=True)
+class VpcEndpoint:
+    vpc_endpoint_id: str
+    vpc_id: str | None
+    endpoint_type: str  # Gateway | GatewayLoadBalancer | Interface | ...
+    state: str  # available | pending | deleted | ...
+    subnet_ids: tuple[str, ...] = ()  # a Gateway Load Balancer (or Network Firewall) endpoint's subnet
+    service_name: str | None = None
+
+
+@dataclass(frozen=True)
+class PrefixList:
+    """A managed prefix list (customer-managed or AWS-managed) with the entries of its current version."""
+
+    prefix_list_id: str
+    cidrs: tuple[str, ...] = ()
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +218,8 @@ class Fact(enum.StrEnum):
     SUBNETS = "subnets"
     ROUTE_TABLES = "route_tables"
     NAT_GATEWAYS = "nat_gateways"
+    PREFIX_LISTS = "prefix_lists"  # those the route tables read refer to
+    VPC_ENDPOINTS = "vpc_endpoints"  # those the route tables read route to
     IAM = "iam"  # roles with their policies, and managed policies
 
 
@@ -203,12 +235,15 @@ class Facts:
     subnets: Mapping[str, Subnet] = field(default_factory=dict)
     route_tables: Mapping[str, RouteTable] = field(default_factory=dict)
     nat_gateways: Mapping[str, NatGateway] = field(default_factory=dict)
+    prefix_lists: Mapping[str, PrefixList] = field(default_factory=dict)
+    vpc_endpoints: Mapping[str, VpcEndpoint] = field(default_factory=dict)
     roles: Mapping[str, Role] = field(default_factory=dict)  # by role name
     policies: Mapping[str, ManagedPolicy] = field(default_factory=dict)  # by policy ARN
     _derived: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        for name in ("vpcs", "subnets", "route_tables", "nat_gateways", "roles", "policies"):
+        for name in ("vpcs", "subnets", "route_tables", "nat_gateways", "prefix_lists", "vpc_endpoints", "roles",
+                     "policies"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         # Indexes built once, so a lookup per subnet does not scan every route table.
         by_subnet: dict[str, RouteTable] = {}

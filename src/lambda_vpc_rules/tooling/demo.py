@@ -167,9 +167,27 @@ def moto_as_aws_answers():
     """Correct where moto 5.2 answers differently from AWS, for the demo and the tests.
 
     moto nests a subnet's IPv6 association state (`Ipv6CidrBlockState: {"State": "{'State': 'associated'}"}`)
-    where AWS answers `{"State": "associated"}`; the fetch layer reads AWS's shape.
+    where AWS answers `{"State": "associated"}`; the fetch layer reads AWS's shape. moto also lacks filters
+    AWS documents and the pack uses: DescribeVpcEndpoints' `vpc-endpoint-id` and `vpc-id`, DescribeRouteTables'
+    `route.destination-prefix-list-id` (it raises FilterNotImplementedError); they are added here.
     """
+    from moto.ec2.models.route_tables import RouteTable as MotoRouteTable
     from moto.ec2.models.subnets import Subnet as MotoSubnet
+    from moto.ec2.models.vpcs import VPCEndPoint as MotoEndpoint
+
+    endpoint_filter, table_filter = MotoEndpoint.get_filter_value, MotoRouteTable.get_filter_value
+
+    def endpoint_filter_value(endpoint, name, method_name=None):
+        if name == "vpc-endpoint-id":
+            return endpoint.id
+        if name == "vpc-id":
+            return endpoint.vpc_id
+        return endpoint_filter(endpoint, name, method_name)
+
+    def table_filter_value(table, name, method_name=None):
+        if name == "route.destination-prefix-list-id":
+            return [route.destination_prefix_list_id for route in table.routes if route.destination_prefix_list_id]
+        return table_filter(table, name, method_name)
 
     def association_set(subnet) -> list[dict]:
         return [
@@ -182,7 +200,9 @@ def moto_as_aws_answers():
             if association["ipv6CidrBlockState"]["State"] == "associated"
         ]
 
-    with mock.patch.object(MotoSubnet, "ipv6_cidr_block_association_set", property(association_set)):
+    with mock.patch.object(MotoSubnet, "ipv6_cidr_block_association_set", property(association_set)), \
+            mock.patch.object(MotoEndpoint, "get_filter_value", endpoint_filter_value), \
+            mock.patch.object(MotoRouteTable, "get_filter_value", table_filter_value):
         yield
 
 
