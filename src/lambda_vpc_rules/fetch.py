@@ -15,6 +15,7 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.config import Config
@@ -300,7 +301,7 @@ class Fetcher:
             facts["nat_gateways"] = {g.nat_gateway_id: g for g in gateways}
         if Fact.IAM in needs:
             facts["roles"], facts["policies"] = self._account_iam()
-        return Facts(**facts)
+        return Facts(**facts, evaluated_at=datetime.now(UTC))
 
     def _account_iam(self) -> tuple[dict[str, Role], dict[str, ManagedPolicy]]:
         """Every role and policy from GetAccountAuthorizationDetails: a handful of pages, no per-role calls;
@@ -410,7 +411,7 @@ class Fetcher:
         if Fact.IAM in needs:
             facts["roles"], facts["policies"] = self.roles(role_name_from_arn(fn.role_arn)
                                                            for fn in functions if fn.role_arn)
-        return Facts(**facts)
+        return Facts(**facts, evaluated_at=datetime.now(UTC))
 
     # AWS Config's own view (evidence, Security Hub de-duplication) -----------------------------------
 
