@@ -80,8 +80,21 @@ def known_keys(env: Env) -> list[dict]:
         "StringEquals": {"aws:RequestedRegion": REGION, "aws:PrincipalAccount": ACCOUNT,
                          "aws:PrincipalTag/team": "payments"},
         "StringEqualsIfExists": {"ec2:Vpc": env.ec2(f"vpc/{env.vpc_id}")},
-        "ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/*"},
+        "ArnLike": {"aws:PrincipalArn": "arn:aws:iam::${aws:PrincipalAccount}:role/*"},  # a policy variable
         "DateLessThan": {"aws:CurrentTime": "2999-01-01T00:00:00Z"}})
+
+
+def every_known_key(env: Env) -> list[dict]:
+    """Every other row of the context table, each as it holds for Lambda's calls (IfExists where the key
+    belongs to some of the resources only)."""
+    subnets = [env.ec2(f"subnet/{s}") for s in env.subnet_ids]
+    return all_six_if("EveryKey", {
+        "StringEqualsIfExists": {"ec2:Region": REGION, "ec2:AvailabilityZone": [f"{REGION}a", f"{REGION}b"]},
+        "StringEquals": {"aws:PrincipalType": "AssumedRole"},
+        "ArnEqualsIfExists": {"ec2:Subnet": subnets},
+        "NumericGreaterThan": {"aws:EpochTime": "1577836800"},
+        "Null": {"aws:referer": "true", "aws:username": "true", "lambda:SourceFunctionArn": "true",
+                 "aws:userid": "false", "aws:SecureTransport": "false", "aws:TokenIssueTime": "false"}})
 
 
 @dataclass(frozen=True)
@@ -128,6 +141,12 @@ SHAPES = [
     Shape("deny-per-user-name", lambda env: [
         allow(SIX), deny("ec2:*", env.ec2("network-interface/${aws:username}-*"))], "COMPLIANT"),
     Shape("allow-on-known-keys", known_keys, "COMPLIANT", role_tags={"team": "payments"}),
+    Shape("allow-on-every-known-key", every_known_key, "COMPLIANT"),
+    Shape("allow-on-unknown-variable", lambda env: all_six_if(
+        "SameTeam", {"StringEquals": {"aws:PrincipalTag/team": "${aws:SourceIdentity}"}}), "NON_COMPLIANT",
+          ("condition unknown: inline:eni/SameTeam: StringEquals aws:PrincipalTag/team: the policy value "
+           "${aws:SourceIdentity} cannot be known",),
+          role_tags={"team": "payments"}),
     Shape("allow-for-another-team", lambda env: all_six_if(
         "PaymentsOnly", {"StringEquals": {"aws:PrincipalTag/team": "payments"}}), "NON_COMPLIANT",
           ("condition not met: inline:eni/PaymentsOnly: StringEquals aws:PrincipalTag/team does not hold",),

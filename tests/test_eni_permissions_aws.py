@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from aws_support import REGION, ConfigCalls, Estate, change_event, configuration_item, scheduled_event
 from conftest import FAKE_ENVIRONMENT, load_rule_module
-from eni_shapes import SHAPES, SUBNET_TAGS, Env
+from eni_shapes import SHAPES, SUBNET_TAGS, Env, create_by_subnet_tag
 from lambda_vpc_rules.cli import main
 from lambda_vpc_rules.demo import moto_as_aws_answers
 
@@ -91,6 +91,12 @@ def roles():
                 iam.tag_role(RoleName=f"{name}-role", Tags=[{"Key": k, "Value": v} for k, v in shape.role_tags.items()])
             made[name] = estate.function(f"fn-{name}", [subnet, second], role=arn, security_groups=[group])
             assert made[name]["FunctionArn"] == env.function_arn
+        # a subnet deleted after the function was attached: its tags are unknown, so a grant on them is too
+        retired = estate.subnet(vpc, "10.0.9.0/24")
+        env = Env("arn:aws:lambda:us-east-1:123456789012:function:fn-retired-subnet", vpc, (retired,), (group,))
+        made["retired-subnet"] = estate.function("fn-retired-subnet", [retired], security_groups=[group], role=role(
+            "retired-subnet-role", inline={"eni": document(*create_by_subnet_tag(env, "app", "ec2:ResourceTag/tier"))}))
+        estate.ec2.delete_subnet(SubnetId=retired)
         iam.detach_role_policy(RoleName="doomed-role", PolicyArn=MANAGED)
         iam.delete_role(RoleName="doomed-role")
         yield made
@@ -112,6 +118,7 @@ CASES = [
     ("admin", {"FlagOverbroadEc2": "true"}, "NON_COMPLIANT", ["FlagOverbroadEc2"]),
     ("doomed", {}, "NON_COMPLIANT", ["doomed-role", "missing"]),
     ("no-vpc", {}, "NOT_APPLICABLE", []),
+    ("retired-subnet", {}, "NON_COMPLIANT", ["StringEquals ec2:ResourceTag/tier cannot be known"]),
     *((f"shape-{shape.name}", dict(shape.parameters), shape.compliance, list(shape.words))
       for shape in SHAPES if shape.aws),
 ]

@@ -317,7 +317,7 @@ def resolve_variable(name: str, context: RequestContext) -> str | None:
 def _variable_value(name: str, context: RequestContext) -> str:
     value = resolve_variable(name, context)
     if value is None:
-        raise _Unresolved(name.partition(",")[0].strip())
+        raise _Unresolved(f"${{{name.partition(',')[0].strip()}}}")
     return value
 
 
@@ -428,19 +428,19 @@ def _policy_value(operator: Operator, text: str, context: RequestContext) -> _Po
     if kind is Kind.NUMERIC:
         bound = _number(resolved)
         if bound is None:
-            raise _Unresolved(f"value {text!r}")
+            raise _Unresolved(f"{text!r} (unreadable)")
         test = _COMPARE[comparison]
         return _PolicyValue(lambda v: _tri((n := _number(v)) is not None and test(n, bound)))
     if kind is Kind.DATE:
         moment = parse_date(resolved)
         if moment is None:
-            raise _Unresolved(f"value {text!r}")
+            raise _Unresolved(f"{text!r} (unreadable)")
         test = _COMPARE[comparison]
         return _PolicyValue(lambda v: _tri((d := parse_date(v)) is not None and test(d, moment)))
     if kind is Kind.IP:
         network = _network(resolved)
         if network is None:
-            raise _Unresolved(f"value {text!r}")
+            raise _Unresolved(f"{text!r} (unreadable)")
 
         def contains(v: str) -> Tri:
             try:
@@ -453,7 +453,7 @@ def _policy_value(operator: Operator, text: str, context: RequestContext) -> _Po
     if kind is Kind.BINARY:
         expected = _binary(resolved)
         if expected is None:
-            raise _Unresolved(f"value {text!r}")
+            raise _Unresolved(f"{text!r} (unreadable)")
         return _PolicyValue(lambda v: _tri(_binary(v) == expected))
     raise AssertionError(kind)
 
@@ -549,9 +549,9 @@ def evaluate_test(test: ConditionTest, context: RequestContext) -> TestResult:
     result = _from_outcomes(outcomes)
     if result is not Tri.UNKNOWN:
         return TestResult(result)
-    if isinstance(state, Unknown):
-        return TestResult(result, f"{test.key} cannot be known")
-    return TestResult(result, f"{test.key}: {unresolved or 'the policy value'} cannot be known")
+    if unresolved:
+        return TestResult(result, f"the policy value {unresolved} cannot be known")
+    return TestResult(result, f"{test.key} cannot be known")
 
 
 @dataclass(frozen=True)

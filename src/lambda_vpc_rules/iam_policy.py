@@ -386,13 +386,13 @@ def applies(statement: Statement, authorization: Authorization) -> Applies:
 
 
 def _condition_words(label: str, condition: ConditionResult, verb: str) -> str:
-    """`label: <operator> <key> <verb>`, or what made it undecidable (an unknown operator)."""
+    """`label: <operator> <key> <verb>`, or what made it undecidable (an unknown operator, a policy value)."""
     test = condition.deciding
     if test is None:
         return f"{label}: its condition {verb}"
     if condition.why.startswith("unknown operator"):
         return f"{label}: {condition.why}"
-    if condition.why and not condition.why.endswith("cannot be known"):
+    if condition.why.startswith(("the policy value", "${")):
         return f"{label}: {test.describe()}: {condition.why}"
     return f"{label}: {test.describe()} {verb}"
 

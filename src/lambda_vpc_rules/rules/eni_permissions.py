@@ -13,30 +13,34 @@ Reference, "Actions, resources, and condition keys for Amazon EC2" (list_amazone
 keys"; [VARS] IAM guide, "Variables and tags"; [EVAL] IAM guide, "Policy evaluation logic".
 
 Lambda's requests (P, R, A: partition, region and account of the function's ARN; without an ARN they
-are wildcards and their keys unknown):
+are wildcards and their keys unknown). The EC2 keys of each resource's context are those the reference
+lists for the action [SAR]; a key it does not list for the action is absent (IAM [OPS]: resource keys "only
+exist when accessing that type of resource"); where it cannot tell which resource of the request carries
+a key, the key is "absent, or the request's value" (so `...IfExists` and `ForAllValues:` hold, a plain
+test is unknown):
 
-| action | resources judged, each must be allowed | EC2 keys of each resource's context |
+| action | resources judged, each must be allowed | EC2 keys known (K), absent (A), absent-or-value (M) |
 |---|---|---|
-| ec2:CreateNetworkInterface (one call per subnet) | the interface being created, `arn:P:ec2:R:A:network-interface/*` with a literal `*` as its ID (it has none yet: `network-interface/eni-*` does not match it); **each of the function's subnets** `.../subnet/<id>`; **each of its security groups** `.../security-group/<id>` (none listed: `sg-*`, the VPC's default group, whose ID is not read) [SAR] | interface: ec2:Region, ec2:Subnet, ec2:Vpc, ec2:AvailabilityZone; subnet: ec2:Region, ec2:SubnetID, ec2:Vpc, ec2:AvailabilityZone, ec2:ResourceTag/\\*, aws:ResourceTag/\\*; group: ec2:Region, ec2:SecurityGroupID, ec2:Vpc [SAR] |
-| ec2:DescribeNetworkInterfaces, ec2:DescribeSubnets | `*` only: no resource-level permissions [VPC] | none |
-| ec2:DeleteNetworkInterface, ec2:AssignPrivateIpAddresses, ec2:UnassignPrivateIpAddresses | any interface Lambda made in each subnet, `arn:P:ec2:R:A:network-interface/eni-*` (every interface ID starts with `eni-` [IDS]; one ID is not enough [VPC]) | ec2:Region, ec2:Subnet, ec2:Vpc, ec2:AvailabilityZone [SAR] |
+| ec2:CreateNetworkInterface (one call per subnet) | the interface being created, `arn:P:ec2:R:A:network-interface/*` with a literal `*` as its ID (it has none yet: `network-interface/eni-*` does not match it); **each of the function's subnets** `.../subnet/<id>`; **each of its security groups** `.../security-group/<id>` (none listed: `sg-*`, the VPC's default group, whose ID is not read) [SAR] | all: K ec2:Region, A ec2:Subnet (not listed for the action); interface: M ec2:Vpc, ec2:AvailabilityZone, ec2:SubnetID, ec2:SecurityGroupID; subnet: K ec2:SubnetID, ec2:Vpc, ec2:AvailabilityZone, ec2:ResourceTag/\\*, aws:ResourceTag/\\*, M ec2:SecurityGroupID; group: K ec2:SecurityGroupID, ec2:Vpc, M ec2:SubnetID, ec2:AvailabilityZone |
+| ec2:DescribeNetworkInterfaces, ec2:DescribeSubnets | `*` only: no resource-level permissions [VPC] | A every resource key (ec2:Vpc, ec2:Subnet, ec2:SubnetID, ec2:SecurityGroupID, ec2:AvailabilityZone, ec2:NetworkInterfaceID, the resource tags); M ec2:Region |
+| ec2:DeleteNetworkInterface, ec2:AssignPrivateIpAddresses, ec2:UnassignPrivateIpAddresses | any interface Lambda made in each subnet, `arn:P:ec2:R:A:network-interface/eni-*` (every interface ID starts with `eni-` [IDS]; one ID is not enough [VPC]) | K ec2:Region, ec2:Subnet, ec2:Vpc, ec2:AvailabilityZone; A ec2:SubnetID, ec2:SecurityGroupID (not listed for the actions) |
 
 Their request context (any key not listed is unknown: it may be absent or hold any value, e.g.
-aws:SourceIp, aws:SourceVpc, aws:PrincipalOrgID, aws:ViaAWSService, ec2:NetworkInterfaceID, the tags of
-an interface or a security group):
+aws:SourceIp, aws:SourceVpc, aws:PrincipalOrgID, aws:ViaAWSService, aws:RequestTag/\\*,
+ec2:NetworkInterfaceID, the tags of an interface or a security group):
 
 | key | value | source |
 |---|---|---|
 | aws:RequestedRegion | R | doc: Lambda calls EC2 in the function's region [VPC] |
-| ec2:Region | R, on the resources of Create/Delete/Assign/Unassign (none is listed for the Describe calls: unknown there) | doc [SAR] |
+| ec2:Region | R (absent or R on the Describe calls) | doc [SAR] |
 | aws:PrincipalAccount | the role's account | read: the role's ARN [KEYS] |
 | aws:PrincipalArn | the role's ARN ("for IAM roles, the ARN of the role") | read [KEYS] |
 | aws:PrincipalType | `AssumedRole` | doc [VARS] (principal key values) |
 | aws:PrincipalTag/k | the role's tag k; absent when the role has none (Lambda passes no session tags) | read: GetAccountAuthorizationDetails / GetRole [KEYS] |
 | aws:CurrentTime, aws:EpochTime | when the facts were read (UTC; epoch seconds) | read: the clock [KEYS] |
 | ec2:Vpc | `arn:P:ec2:R:A:vpc/<id>` of the function's subnets | read: DescribeSubnets [SAR] |
-| ec2:Subnet (interface), ec2:SubnetID (subnet) | the subnet's ARN, its ID | read: the function's configuration [SAR] |
-| ec2:SecurityGroupID | the group's ID | read: the function's configuration [SAR] |
+| ec2:Subnet (Delete/Assign/Unassign), ec2:SubnetID | the subnet's ARN, its ID | read: the function's configuration [SAR] |
+| ec2:SecurityGroupID | the group's ID (on a Create resource other than the group: absent or the function's groups) | read: the function's configuration [SAR] |
 | ec2:AvailabilityZone | the subnet's zone name | read: DescribeSubnets [SAR] |
 | ec2:ResourceTag/k, aws:ResourceTag/k (subnet) | the subnet's tag k; absent when it has none | read: DescribeSubnets [KEYS] |
 | lambda:SourceFunctionArn | absent: Lambda's own ENI calls do not carry it | doc [SRC] |
