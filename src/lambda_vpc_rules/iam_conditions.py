@@ -153,8 +153,12 @@ class RequestContext:
 
     def with_values(self, values: Mapping[str, Value], tags: Mapping[str, Mapping[str, str]] | None = None
                     ) -> RequestContext:
-        return RequestContext({**self.values, **{k.lower(): v for k, v in values.items()}},
-                              {**self.tags, **{k.lower(): v for k, v in (tags or {}).items()}})
+        """This context with more keys (and closed tag namespaces); built without normalizing it all again."""
+        derived = object.__new__(RequestContext)
+        object.__setattr__(derived, "values", {**self.values, **{k.lower(): v for k, v in values.items()}})
+        object.__setattr__(derived, "tags", {**self.tags, **{k.lower(): dict(v) for k, v in tags.items()}}
+                           if tags else self.tags)
+        return derived
 
 
 # ------------------------------------------------------------------------------------------- parsing

@@ -33,7 +33,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 from urllib.parse import unquote
 
@@ -75,7 +75,7 @@ class Statement:
     def conditional(self) -> bool:
         return bool(self.conditions)
 
-    @property
+    @cached_property
     def broad_ec2(self) -> bool:
         """Grants every EC2 action (`*`, `ec2:*`) or everything but a list (NotAction)."""
         return self.not_action or any(covers(_action_tokens(a), _action_tokens("ec2:*")) for a in self.actions)
@@ -92,6 +92,14 @@ class Statement:
 class Policy:
     name: str
     statements: tuple[Statement, ...]
+
+    def statements_for(self, action: str) -> tuple[Statement, ...]:
+        """The statements whose Action/NotAction matches `action`, remembered per action (a role's parsed
+        policies serve all its functions)."""
+        known = self.__dict__.setdefault("_by_action", {})
+        if action not in known:
+            known[action] = tuple(s for s in self.statements if s.matches_action(action))
+        return known[action]
 
 
 @dataclass(frozen=True)
@@ -353,6 +361,9 @@ def _resolved_resource(pattern: str, context: RequestContext) -> str:
     """The pattern with the policy variables whose value is known written in literally; unknown ones stay
     variables. Raises InvalidVariable for one without value or default."""
 
+    if "${" not in pattern:
+        return pattern
+
     def replace(match: re.Match) -> str:
         name = match.group(1)
         if name in _ESCAPES:
@@ -420,7 +431,7 @@ class _Outcome:
 
 
 def _statements(policies: Iterable[Policy], action: str) -> list[tuple[str, Statement]]:
-    return [(p.name, s) for p in policies for s in p.statements if s.matches_action(action)]
+    return [(p.name, s) for p in policies for s in p.statements_for(action)]
 
 
 def _why_not(authorization: Authorization, allows: list[tuple[str, Statement, Applies]]) -> tuple[str, str]:
@@ -444,19 +455,19 @@ def _evaluate(policies: Sequence[Policy], action: str, authorizations: Sequence[
                 if result.value is not Tri.FALSE:  # a Deny that may apply denies
                     return _Outcome(False, "denied", _deny_detail(statement.label(policy), statement, result,
                                                                   authorization))
-    granting: list[Statement] = []
+    granting: dict[int, Statement] = {}
     failures: list[tuple[str, str]] = []
     for authorization in authorizations:
         allows = [(p, s, applies(s, authorization)) for p, s in applicable if s.effect == "Allow"]
         grants = [s for _, s, result in allows if result.value is Tri.TRUE]
         if grants:
-            granting.extend(grants)
+            granting.update((id(s), s) for s in grants)
         else:
             failures.append(_why_not(authorization, allows))
     if failures:
         reason, detail = min(failures, key=lambda failure: REASONS.index(failure[0]))
         return _Outcome(False, reason, detail)
-    return _Outcome(True, overbroad=any(s.broad_ec2 for s in granting))
+    return _Outcome(True, overbroad=any(s.broad_ec2 for s in granting.values()))
 
 
 def _authorizations(required: Sequence[Authorization | str]) -> list[Authorization]:
