@@ -25,6 +25,13 @@ test is unknown):
 | ec2:DescribeNetworkInterfaces, ec2:DescribeSubnets | `*` only: no resource-level permissions [VPC] | A every resource key (ec2:Vpc, ec2:Subnet, ec2:SubnetID, ec2:SecurityGroupID, ec2:AvailabilityZone, ec2:NetworkInterfaceID, the resource tags); M ec2:Region |
 | ec2:DeleteNetworkInterface, ec2:AssignPrivateIpAddresses, ec2:UnassignPrivateIpAddresses | any interface Lambda made in each subnet, `arn:P:ec2:R:A:network-interface/eni-*` (every interface ID starts with `eni-` [IDS]; one ID is not enough [VPC]) | K ec2:Region, ec2:Subnet, ec2:Vpc, ec2:AvailabilityZone; A ec2:SubnetID, ec2:SecurityGroupID (not listed for the actions) |
 
+Decision: the interface being created is judged as `network-interface/*` with a literal `*`, not as
+"any `eni-` ID": a new resource has no ID when its creation is authorized, and an authorization context
+of Lambda's own CreateNetworkInterface call, decoded with `sts decode-authorization-message`, names
+`.../network-interface/*` with ec2:NetworkInterfaceID `*`. So `network-interface/eni-*` suffices for
+Delete/Assign/Unassign, not for Create (the safe side: if AWS matched it, a role would be reported
+NON_COMPLIANT, never wrongly COMPLIANT).
+
 Their request context (any key not listed is unknown: it may be absent or hold any value, e.g.
 aws:SourceIp, aws:SourceVpc, aws:PrincipalOrgID, aws:ViaAWSService, aws:RequestTag/\\*,
 ec2:NetworkInterfaceID, the tags of an interface or a security group):
