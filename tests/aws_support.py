@@ -317,10 +317,11 @@ class Estate:
         role: str | None = None,
         ipv6: bool | None = None,
         tags: dict[str, str] | None = None,
+        security_groups: list[str] | None = None,
     ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
         if subnets is not None:
-            vpc: dict[str, Any] = {"SubnetIds": subnets, "SecurityGroupIds": []}
+            vpc: dict[str, Any] = {"SubnetIds": subnets, "SecurityGroupIds": security_groups or []}
             if ipv6 is not None:
                 vpc["Ipv6AllowedForDualStack"] = ipv6
             kwargs["VpcConfig"] = vpc

@@ -26,6 +26,9 @@ EXPECTED = {
     (ENI, "audit-exporter"): "NON_COMPLIANT",
     (ENI, "payments-worker"): "NON_COMPLIANT",
     (ENI, "metrics-agent"): "NON_COMPLIANT",
+    (ENI, "stock-reader"): "COMPLIANT",
+    (ENI, "ledger-api"): "COMPLIANT",
+    (ENI, "catalog-api"): "COMPLIANT",
     (ENI, "image-resizer"): "NOT_APPLICABLE",
     (NAT, "audit-exporter"): "COMPLIANT",
     (MULTI_AZ, "orders-api"): "COMPLIANT",
@@ -63,3 +66,16 @@ def test_demo_prints_a_table_and_writes_json(tmp_path, capsys):
     assert [(e["rule"], e["resource_id"], e["compliance"]) for e in bundled] == [
         (e["rule"], e["resource_id"], e["compliance"]) for e in report["evaluations"]]
     assert "audit-exporter" in (tmp_path / "evidence" / "report.html").read_text()
+
+
+def test_demo_with_the_function_code_guard(tmp_path, capsys):
+    """RequireFunctionCodeGuard: only the role with AWS's lambda:SourceFunctionArn guard keeps its function's
+    code from the ENI write actions; the least-privilege and region-locked roles do not."""
+    assert main(["demo", "--out", str(tmp_path), "--rule", ENI, "--param", "RequireFunctionCodeGuard=true"]) == 0
+    capsys.readouterr()
+    report = json.loads((tmp_path / "demo-scan.json").read_text())
+    verdicts = {e["resource_id"]: (e["compliance"], e["annotation"]) for e in report["evaluations"]}
+    assert verdicts["ledger-api"][0] == "COMPLIANT"
+    for unguarded in ("orders-api", "stock-reader", "catalog-api"):
+        compliance, annotation = verdicts[unguarded]
+        assert compliance == "NON_COMPLIANT" and "lambda:SourceFunctionArn guard" in annotation, unguarded

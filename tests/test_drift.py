@@ -187,6 +187,24 @@ def test_new_default_policy_version_flips_the_functions_of_its_roles(world, conf
                                                 "behind-nat-b": "NON_COMPLIANT"}
 
 
+def test_retagging_a_subnet_flips_the_eni_verdicts_that_depend_on_its_tags(world, config_calls, estate):
+    """A role may create interfaces only in subnets tagged tier=app: the subnet's change re-evaluates the
+    functions in it (the rule reads the subnet's tags as ec2:ResourceTag/tier)."""
+    tiered = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": SIX[1:], "Resource": "*"},
+        {"Effect": "Allow", "Action": SIX[0], "Resource": ["arn:aws:ec2:*:*:network-interface/*",
+                                                           "arn:aws:ec2:*:*:security-group/*"]},
+        {"Effect": "Allow", "Action": SIX[0], "Resource": "arn:aws:ec2:*:*:subnet/*",
+         "Condition": {"StringEquals": {"ec2:ResourceTag/tier": "app"}}}]})
+    estate.iam.put_role_policy(RoleName="role-b", PolicyName="eni", PolicyDocument=tiered)
+    subnet = world["isolated"]
+    estate.ec2.create_tags(Resources=[subnet], Tags=[{"Key": "tier", "Value": "app"}])
+    item = related_item("AWS::EC2::Subnet", subnet, {"subnetId": subnet, "vpcId": world["vpc"]}, vpc_id=world["vpc"])
+    assert handle(config_calls, *ENI, item) == {subnet: "NOT_APPLICABLE", "isolated": "COMPLIANT"}
+    estate.ec2.create_tags(Resources=[subnet], Tags=[{"Key": "tier", "Value": "db"}])
+    assert handle(config_calls, *ENI, item) == {subnet: "NOT_APPLICABLE", "isolated": "NON_COMPLIANT"}
+
+
 def test_a_type_outside_the_rules_scope_evaluates_nothing(world, config_calls):
     item = related_item("AWS::IAM::Role", "AROAROLEA", {"roleName": "role-a"}, arn=world["role-a"])
     assert handle(config_calls, *NAT, item) == {"AROAROLEA": "NOT_APPLICABLE"}
@@ -195,6 +213,7 @@ def test_a_type_outside_the_rules_scope_evaluates_nothing(world, config_calls):
 
 @pytest.mark.parametrize("rule_dir, rule_name, kind", [
     (*NAT, "route table"), (*NAT, "prefix list"), (*NAT, "endpoint"), (*ENI, "role"), (*ENI, "policy"),
+    (*ENI, "subnet"),
 ])
 def test_call_count_is_bounded(world, config_calls, rule_dir, rule_name, kind):
     """A change reads one VPC (or one role's policies) and asks AWS Config once, whatever the number of
@@ -206,6 +225,8 @@ def test_call_count_is_bounded(world, config_calls, rule_dir, rule_name, kind):
         "prefix list": related_item("AWS::EC2::PrefixList", world["partner-list"], {}),
         "endpoint": related_item("AWS::EC2::VPCEndpoint", world["firewall-endpoint"], {"vpcId": world["vpc"]},
                                  vpc_id=world["vpc"]),
+        "subnet": related_item("AWS::EC2::Subnet", world["private-a"], {"subnetId": world["private-a"],
+                                                                        "vpcId": world["vpc"]}, vpc_id=world["vpc"]),
     }
     recorder = CallRecorder().install(boto3.DEFAULT_SESSION)
     handle(config_calls, rule_dir, rule_name, items[kind])

@@ -336,6 +336,7 @@ HANDLER_READS = [
     ("LAMBDA_VPC_PRIVATE_SUBNET_NAT", "change", "ec2", "DescribeNatGateways", "UnauthorizedOperation", 403),
     ("LAMBDA_VPC_DEFAULT_TENANCY", "change", "ec2", "DescribeVpcs", "UnauthorizedOperation", 403),
     ("LAMBDA_VPC_MULTI_AZ", "change", "ec2", "DescribeSubnets", "UnauthorizedOperation", 403),
+    ("LAMBDA_VPC_ENI_PERMISSIONS", "change", "ec2", "DescribeSubnets", "UnauthorizedOperation", 403),
     ("LAMBDA_VPC_ENI_PERMISSIONS", "change", "iam", "GetRole", "AccessDenied", 403),
     ("LAMBDA_VPC_ENI_PERMISSIONS", "change", "iam", "ListRolePolicies", "AccessDenied", 403),
     ("LAMBDA_VPC_ENI_PERMISSIONS", "change", "iam", "GetRolePolicy", "AccessDenied", 403),

@@ -7,22 +7,26 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lambda_vpc_rules.core.iam_conditions import ABSENT, RequestContext
 from lambda_vpc_rules.core.iam_policy import (
+    Authorization,
     PolicyParseError,
     check_action,
     covers,
+    may_allow,
     overlaps,
     parse_policy,
     required_tokens,
     resource_tokens,
 )
-from lambda_vpc_rules.core.model import Compliance, Facts, LambdaFunction, Role
+from lambda_vpc_rules.core.model import Compliance, Facts, LambdaFunction, Role, Subnet
 from lambda_vpc_rules.core.rules import get_rule
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -202,13 +206,78 @@ def test_deny_on_an_arn_does_not_reach_describe_actions():
     assert result.allowed
 
 
-def test_conditional_allow_is_not_counted_but_reported():
-    result = check([allow("ec2:*", Condition={"StringEquals": {"aws:RequestedRegion": REGION}})])
-    assert (result.allowed, result.reason, result.conditional_grant_ignored) == (False, "missing", True)
+def test_conditional_allow_counts_only_when_its_condition_holds_in_the_context():
+    region = {"StringEquals": {"aws:RequestedRegion": REGION}}
+    unknown = check([allow("ec2:*", Sid="InRegion", Condition=region)])  # a bare resource: nothing known
+    assert (unknown.allowed, unknown.reason) == (False, "condition unknown")
+    assert unknown.detail == "p/InRegion: StringEquals aws:RequestedRegion cannot be known"
+    here = Authorization(ENIS, RequestContext({"aws:RequestedRegion": (REGION,)}))
+    assert check([allow("ec2:*", Condition=region)], required=(here,)).allowed
+    elsewhere = Authorization(ENIS, RequestContext({"aws:RequestedRegion": ("eu-west-1",)}))
+    missed = check([allow("ec2:*", Condition=region)], required=(elsewhere,))
+    assert (missed.reason, missed.detail) == (
+        "condition not met", "p#1: StringEquals aws:RequestedRegion does not hold")
     narrow = check([allow("ec2:*", ENIS.replace("*", "eni-1")), allow("ec2:*", Condition={"Bool": {"x": "y"}})])
-    assert (narrow.reason, narrow.conditional_grant_ignored) == ("resource too narrow", True)
+    assert narrow.reason == "condition unknown"  # the conditional grant is the one that might have granted
     plain = check([allow("ec2:Describe*")])
-    assert (plain.reason, plain.conditional_grant_ignored) == ("missing", False)
+    assert plain.reason == "missing"
+
+
+def test_deny_names_the_key_that_decided():
+    known = Authorization(ENIS, RequestContext({"aws:RequestedRegion": (REGION,)}))
+    lock = deny("*", Sid="Lock", Condition={"StringNotEquals": {"aws:RequestedRegion": "eu-west-1"}})
+    assert check([allow("ec2:*"), lock], required=(known,)).detail == (
+        "by p/Lock: its condition on aws:RequestedRegion holds")
+    assert check([allow("ec2:*"), {**lock, "Condition": {"StringNotEquals": {"aws:RequestedRegion": REGION}}}],
+                 required=(known,)).allowed
+    source = deny("*", Condition={"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}})
+    assert check([allow("ec2:*"), source], required=(known,)).detail == (
+        "by p#2: conditional Deny on aws:SourceIp could apply")
+
+
+@pytest.mark.parametrize(
+    ("resource", "context", "effect_applies"),
+    [
+        # a variable with a known value is written in literally (its `*` is no wildcard)
+        (f"arn:aws:ec2:{REGION}:{ACCOUNT}:network-interface/${{aws:PrincipalTag/eni}}", {"eni": "eni-1"}, "exact"),
+        (f"arn:aws:ec2:{REGION}:{ACCOUNT}:network-interface/${{aws:PrincipalTag/eni}}", {"eni": "*"}, "no"),
+        # absent without default: the statement is invalid; with a default: the default is used
+        (f"arn:aws:ec2:{REGION}:{ACCOUNT}:network-interface/${{aws:username}}", {}, "no"),
+        (f"arn:aws:ec2:{REGION}:{ACCOUNT}:network-interface/${{aws:username, 'eni-1'}}", {}, "exact"),
+        # unknown: may stand for anything
+        (f"arn:aws:ec2:{REGION}:{ACCOUNT}:network-interface/${{aws:userid}}", {}, "maybe"),
+    ],
+)
+def test_policy_variables_in_resources(resource, context, effect_applies):
+    one_eni = ENIS.replace("*", "eni-1")
+    tags = RequestContext({"aws:username": ABSENT}, {"aws:PrincipalTag/": context})
+    granted = check([allow("ec2:*", resource)], required=(Authorization(one_eni, tags),))
+    denied = check([allow("ec2:*"), deny("ec2:*", resource)], required=(Authorization(one_eni, tags),))
+    assert granted.allowed is (effect_applies == "exact")
+    assert (denied.reason == "denied") is (effect_applies != "no")
+
+
+def test_a_literal_star_is_only_matched_by_a_wildcard_in_its_place():
+    """A network interface being created is `network-interface/*` with a literal `*` (it has no ID yet)."""
+    new = Authorization(f"arn:aws:ec2:{REGION}:{ACCOUNT}:network-interface/${{*}}")
+    assert check([allow("ec2:*", ENIS)], required=(new,)).allowed
+    narrow = check([allow("ec2:*", ENIS.replace("*", "eni-*"))], required=(new,))
+    assert (narrow.reason, narrow.detail) == ("resource too narrow", f"needs {ENIS}")
+    assert check([allow("ec2:*"), deny("ec2:*", ENIS.replace("*", "eni-*"))], required=(new,)).allowed
+
+
+def test_may_allow_answers_for_some_request_of_the_shape():
+    anywhere = Authorization("arn:aws:ec2:*:123456789012:network-interface/eni-*",
+                             RequestContext({"lambda:SourceFunctionArn": ("arn:aws:lambda:us-east-1:1:function:f",)}))
+    guard = deny("ec2:*", Condition={"ArnEquals": {"lambda:SourceFunctionArn": "arn:aws:lambda:*:*:function:*"}})
+    narrow = allow("ec2:*", ENIS, Sid="OwnRegion")
+    assert may_allow([policy(narrow)], None, "ec2:DeleteNetworkInterface", [anywhere]) == "p/OwnRegion"
+    assert may_allow([policy(narrow, guard)], None, "ec2:DeleteNetworkInterface", [anywhere]) is None
+    assert may_allow([policy(narrow)], [policy(allow("s3:*"), name="b")], "ec2:DeleteNetworkInterface",
+                     [anywhere]) is None
+    # a Deny that only may apply does not keep every request out
+    maybe = deny("ec2:*", Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}})
+    assert may_allow([policy(narrow, maybe)], None, "ec2:DeleteNetworkInterface", [anywhere]) == "p/OwnRegion"
 
 
 # ------------------------------------------------------------------------------------------ boundary
@@ -310,49 +379,101 @@ def test_covers_normalises_wildcard_runs():
 
 RULE = get_rule("lambda-vpc-eni-permissions")
 FUNCTION = LambdaFunction("fn", arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:fn",
-                          role_arn=f"arn:aws:iam::{ACCOUNT}:role/r", subnet_ids=("subnet-1",))
+                          role_arn=f"arn:aws:iam::{ACCOUNT}:role/r", subnet_ids=("subnet-1", "subnet-2"),
+                          security_group_ids=("sg-1",))
+FACTS_SUBNETS = {sid: Subnet(sid, "vpc-1", availability_zone=f"{REGION}a", tags={"tier": "app"})
+                 for sid in FUNCTION.subnet_ids}
+NOW = datetime(2026, 11, 27, tzinfo=UTC)
 ACTIONS = ["*", "ec2:*", "ec2:Describe*", "ec2:*NetworkInterface*", "ec2:CreateNetworkInterface",
            "ec2:DeleteNetworkInterface", "ec2:?ssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
            "EC2:DESCRIBESUBNETS", "logs:*", "s3:GetObject"]
-RESOURCES = ["*", ENIS, SUBNETS, f"arn:aws:ec2:{REGION}:{ACCOUNT}:*/*", "arn:aws:ec2:*", "arn:aws:s3:::b/*",
-             ENIS.replace("*", "eni-1"), f"arn:aws:ec2:*:{ACCOUNT}:security-group/*"]
+EC2 = f"arn:aws:ec2:{REGION}:{ACCOUNT}"
+RESOURCES = ["*", ENIS, SUBNETS, f"{EC2}:*/*", "arn:aws:ec2:*", "arn:aws:s3:::b/*", ENIS.replace("*", "eni-1"),
+             f"arn:aws:ec2:*:{ACCOUNT}:security-group/*", ENIS.replace("*", "eni-*"), f"{EC2}:subnet/subnet-1",
+             f"{EC2}:subnet/subnet-2", f"{EC2}:security-group/sg-1", f"{EC2}:network-interface/${{aws:username}}",
+             f"{EC2}:subnet/${{aws:PrincipalTag/subnet}}"]
+# Conditions that hold in every context the rule judges (Lambda's own requests) ...
+ALWAYS = [{"StringEquals": {"aws:RequestedRegion": REGION}}, {"StringLikeIfExists": {"aws:SourceIp": "*"}},
+          {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/*"}}, {"Null": {"lambda:SourceFunctionArn": "true"}},
+          {"StringEquals": {"aws:PrincipalType": "AssumedRole", "aws:PrincipalAccount": ACCOUNT}},
+          {"ForAllValues:StringEquals": {"ec2:SubnetID": ["subnet-1", "subnet-2"]}}]
+# ... that hold in none (also not in the requests of the function's code) ...
+NEVER_FOR_ANYONE = [{"Null": {"aws:PrincipalArn": "true"}}, {"StringEquals": {"aws:username": "x"}},
+                    {"Bool": {"aws:PrincipalTag/never": "true"}}, {"StringEquals": {"aws:PrincipalAccount": "9"}}]
+NEVER = [*NEVER_FOR_ANYONE, {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}},
+         {"ArnEquals": {"lambda:SourceFunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:fn"}}]
+# ... and that depend on what is not known, or on the resource
+SOMETIMES = [{"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}, {"StringEquals": {"ec2:SubnetID": "subnet-1"}},
+             {"StringEquals": {"ec2:ResourceTag/tier": "app"}}, {"StringNotEqualsIfExists": {"ec2:Vpc": "x"}},
+             {"Null": {"lambda:SourceFunctionArn": "false"}}]
+CONDITIONS = [None, None, None, *ALWAYS, *NEVER, *SOMETIMES]
+PARAMETER_SETS = [{}, {"FlagOverbroadEc2": "true"}, {"RequireFunctionCodeGuard": "true"}]
+SIX = ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+       "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
+GUARD = deny(SIX, Condition={"Null": {"lambda:SourceFunctionArn": "false"}})
+# Roles start from nothing, a grant of the six actions, a least-privilege grant, or either with the guard,
+# so that compliant roles are common enough for the properties to bite.
+BASES = [[], [allow(SIX)], [allow(SIX[1:3]), allow(SIX[3:], ENIS.replace("*", "eni-*")), allow(SIX[0], [
+    ENIS, f"{EC2}:subnet/subnet-1", f"{EC2}:subnet/subnet-2", f"{EC2}:security-group/sg-1"])]]
+BASES += [[*base, GUARD] for base in BASES[1:]]
+
+
+def roles():
+    return st.tuples(st.sampled_from(BASES), st.lists(statements(), max_size=4)).map(lambda t: [*t[0], *t[1]])
 
 
 @st.composite
-def statements(draw, effect=None):
+def statements(draw, effect=None, conditions=CONDITIONS):
     statement = {"Effect": effect or draw(st.sampled_from(["Allow", "Deny"]))}
     statement[draw(st.sampled_from(["Action", "NotAction"]))] = draw(
         st.lists(st.sampled_from(ACTIONS), min_size=1, max_size=3))
     statement[draw(st.sampled_from(["Resource", "Resource", "NotResource"]))] = draw(
         st.lists(st.sampled_from(RESOURCES), min_size=1, max_size=3))
-    if draw(st.booleans()) and draw(st.booleans()):
-        statement["Condition"] = {"StringEquals": {"aws:RequestedRegion": REGION}}
+    condition = draw(st.sampled_from(conditions))
+    if condition is not None:
+        statement["Condition"] = condition
     return statement
 
 
-def verdict(statement_list: list[dict], flag: bool = False) -> Compliance:
-    role = Role("r", f"arn:aws:iam::{ACCOUNT}:role/r", {"p": {"Version": "2012-10-17", "Statement": statement_list}})
-    parameters = RULE.parse_parameters({"FlagOverbroadEc2": str(flag).lower()})
-    return RULE.evaluate(FUNCTION, Facts(roles={"r": role}), parameters).compliance
+def verdict(statement_list: list[dict], flag: bool = False, **parameters: str) -> Compliance:
+    role = Role("r", f"arn:aws:iam::{ACCOUNT}:role/r", {"p": {"Version": "2012-10-17", "Statement": statement_list}},
+                tags={"subnet": "subnet-1"})
+    parameters = RULE.parse_parameters({"FlagOverbroadEc2": str(flag).lower(), **parameters})
+    facts = Facts(subnets=FACTS_SUBNETS, roles={"r": role}, evaluated_at=NOW)
+    return RULE.evaluate(FUNCTION, facts, parameters).compliance
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(statements(), max_size=5), statements(effect="Deny"))
-def test_adding_a_deny_never_makes_a_role_compliant(existing, denial):
-    if verdict(existing) is not Compliance.COMPLIANT:
-        assert verdict([*existing, denial]) is not Compliance.COMPLIANT
+@settings(max_examples=300, deadline=None)
+@given(roles(), statements(effect="Deny"), st.booleans())
+def test_adding_a_deny_never_makes_a_role_compliant(existing, denial, flag):
+    """For Lambda's own permissions (with RequireFunctionCodeGuard a Deny is exactly what complies)."""
+    if verdict(existing, flag) is not Compliance.COMPLIANT:
+        assert verdict([*existing, denial], flag) is not Compliance.COMPLIANT
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(statements(), max_size=5), statements(effect="Allow"))
-def test_adding_an_allow_never_makes_a_role_non_compliant(existing, grant):
+@settings(max_examples=300, deadline=None)
+@given(roles(), statements(effect="Allow", conditions=[None, *ALWAYS]))
+def test_an_allow_that_always_holds_never_makes_a_role_non_compliant(existing, grant):
     if verdict(existing) is Compliance.COMPLIANT:
         assert verdict([*existing, grant]) is Compliance.COMPLIANT
 
 
+@settings(max_examples=300, deadline=None)
+@given(roles(), statements(effect="Deny", conditions=NEVER), st.booleans())
+def test_a_deny_that_cannot_hold_never_changes_a_verdict(existing, denial, flag):
+    assert verdict([*existing, denial], flag) is verdict(existing, flag)
+
+
 @settings(max_examples=200, deadline=None)
-@given(st.lists(statements(), max_size=5).flatmap(lambda items: st.tuples(st.just(items), st.permutations(items))))
+@given(roles(), statements(effect="Deny", conditions=NEVER_FOR_ANYONE))
+def test_a_deny_that_cannot_hold_for_the_code_either_never_changes_the_guard_verdict(existing, denial):
+    guard = {"RequireFunctionCodeGuard": "true"}
+    assert verdict([*existing, denial], **guard) is verdict(existing, **guard)
+
+
+@settings(max_examples=200, deadline=None)
+@given(roles().flatmap(lambda items: st.tuples(st.just(items), st.permutations(items))))
 def test_statement_order_does_not_matter(pair):
     original, shuffled = pair
-    assert verdict(original) is verdict(list(shuffled))
-    assert verdict(original, flag=True) is verdict(list(shuffled), flag=True)
+    for parameters in PARAMETER_SETS:
+        assert verdict(original, **parameters) is verdict(list(shuffled), **parameters)

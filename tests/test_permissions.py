@@ -63,6 +63,8 @@ def test_rule_roles_grant_exactly_the_actions_the_code_calls(aws, estate, config
         "LAMBDA_VPC_ENI_PERMISSIONS": [
             related_item("AWS::IAM::Role", "AROAEXAMPLE", {"roleName": "app-role"}, arn=role),
             related_item("AWS::IAM::Policy", "ANPAEXAMPLE", {"policyName": "eni"}, arn=policy),
+            related_item("AWS::EC2::Subnet", ids["private-a"], {"subnetId": ids["private-a"], "vpcId": ids["vpc"]},
+                         vpc_id=ids["vpc"]),
         ],
         "LAMBDA_VPC_PRIVATE_SUBNET_NAT": [
             related_item("AWS::EC2::RouteTable", ids["private-rtb"], {"vpcId": ids["vpc"]}, vpc_id=ids["vpc"]),

@@ -1,14 +1,17 @@
 """LAMBDA_VPC_ENI_PERMISSIONS through the pure core: every row of the rule table, on policy shapes teams
-really write (the IAM semantics themselves are tested in test_iam_policy.py)."""
+really write (the IAM semantics themselves are tested in test_iam_policy.py and test_iam_conditions.py;
+the shapes that depend on the request context are shared with the moto tests: eni_shapes.py)."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import pytest
 
-from lambda_vpc_rules.core.model import Compliance, Facts, LambdaFunction, ManagedPolicy, Role
+from eni_shapes import SHAPES, SUBNET_TAGS, Env, Shape
+from lambda_vpc_rules.core.model import Compliance, Facts, LambdaFunction, ManagedPolicy, Role, Subnet
 from lambda_vpc_rules.core.rules import InvalidParameter, get_rule
 
 RULE = get_rule("lambda-vpc-eni-permissions")
@@ -95,12 +98,14 @@ TABLE = [
      Compliance.NON_COMPLIANT, ["ec2:DeleteNetworkInterface", "denied"]),
     ("deny-part-of-resources", dict(attached=[MANAGED_ARN], inline={"guard": doc(
         deny("ec2:DeleteNetworkInterface", ENI.replace("*", "eni-1")))}), Compliance.NON_COMPLIANT, ["denied"]),
-    ("conditional-deny-counts", dict(attached=[MANAGED_ARN], inline={"guard": doc(
+    ("deny-outside-eu", dict(attached=[MANAGED_ARN], inline={"guard": doc(
         deny("ec2:*", Condition={"StringNotEquals": {"aws:RequestedRegion": "eu-west-1"}}))}),
-     Compliance.NON_COMPLIANT, ["denied"]),
-    ("conditional-allow-ignored", dict(inline={"eni": doc(
-        allow(SIX, Condition={"StringEquals": {"aws:RequestedRegion": REGION}}))}),
-     Compliance.NON_COMPLIANT, ["conditional grant was ignored"]),
+     Compliance.NON_COMPLIANT, ["denied", "aws:RequestedRegion holds"]),
+    ("allow-in-own-region", dict(inline={"eni": doc(
+        allow(SIX, Condition={"StringEquals": {"aws:RequestedRegion": REGION}}))}), Compliance.COMPLIANT, []),
+    ("allow-in-other-region", dict(inline={"eni": doc(
+        allow(SIX, Condition={"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}))}),
+     Compliance.NON_COMPLIANT, ["condition not met", "StringEquals aws:RequestedRegion does not hold"]),
     ("notaction-allow", dict(inline={"broad": doc({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"})}),
      Compliance.COMPLIANT, []),
     ("notaction-deny", dict(attached=[MANAGED_ARN], inline={"guard": doc(
@@ -153,6 +158,91 @@ def test_every_failing_action_is_listed():
             assert action in result.annotation
 
 
-def test_bad_parameter_names_it():
-    with pytest.raises(InvalidParameter, match="FlagOverbroadEc2"):
-        RULE.parse_parameters({"FlagOverbroadEc2": "sometimes"})
+@pytest.mark.parametrize("name", ["FlagOverbroadEc2", "RequireFunctionCodeGuard"])
+def test_bad_parameter_names_it(name):
+    with pytest.raises(InvalidParameter, match=name):
+        RULE.parse_parameters({name: "sometimes"})
+
+
+# ----------------------------------------------------- rows that depend on the request context (eni_shapes)
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+ENV = Env(FUNCTION_ARN, "vpc-0a1", ("subnet-0a1", "subnet-0b2"), ("sg-0c3",))
+
+
+def shape_facts(shape: Shape, env: Env = ENV, subnets: dict | None = None, evaluated_at=NOW) -> Facts:
+    role = Role("app-role", f"arn:aws:iam::{ACCOUNT}:role/service-role/app-role",
+                {"eni": doc(*shape.statements(env))}, (MANAGED_ARN,) if shape.managed else (),
+                tags=dict(shape.role_tags))
+    subnets = subnets if subnets is not None else {
+        sid: Subnet(sid, env.vpc_id, availability_zone=f"{REGION}{zone}", tags=SUBNET_TAGS)
+        for sid, zone in zip(env.subnet_ids, "ab", strict=False)}
+    return Facts(subnets=subnets, roles={"app-role": role},
+                 policies={MANAGED_ARN: ManagedPolicy(MANAGED_ARN, "AWSLambdaVPCAccessExecutionRole", MANAGED_DOC)},
+                 evaluated_at=evaluated_at)
+
+
+def shape_function(env: Env = ENV) -> LambdaFunction:
+    return LambdaFunction("fn", arn=env.function_arn, role_arn=f"arn:aws:iam::{ACCOUNT}:role/service-role/app-role",
+                          subnet_ids=env.subnet_ids, security_group_ids=env.group_ids)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=[shape.name for shape in SHAPES])
+def test_context_rows(shape):
+    result = RULE.evaluate(shape_function(), shape_facts(shape), RULE.parse_parameters(dict(shape.parameters)))
+    assert result.compliance.value == shape.compliance, result.annotation
+    for word in shape.words:
+        assert word in result.annotation
+    assert len(result.annotation) <= 256
+
+
+def shape(name: str) -> Shape:
+    return next(s for s in SHAPES if s.name == name)
+
+
+def test_without_the_clock_time_conditions_are_unknown():
+    facts = shape_facts(shape("allow-on-known-keys"), evaluated_at=None)
+    result = RULE.evaluate(shape_function(), facts, RULE.parse_parameters({}))
+    assert result.compliance is Compliance.NON_COMPLIANT
+    assert "DateLessThan aws:CurrentTime cannot be known" in result.annotation
+
+
+def test_a_subnet_not_found_leaves_its_keys_unknown():
+    """Its VPC, zone and tags are not known: a grant that depends on them does not count, one that does not
+    still does (whether Lambda can attach to a subnet that is gone is not this rule's question)."""
+    gone = {ENV.subnet_ids[0]: Subnet(ENV.subnet_ids[0], ENV.vpc_id, tags=SUBNET_TAGS)}
+    tier = RULE.evaluate(shape_function(), shape_facts(shape("subnet-tier"), subnets=gone), RULE.parse_parameters({}))
+    assert tier.compliance is Compliance.NON_COMPLIANT and "ec2:ResourceTag/tier cannot be known" in tier.annotation
+    plain = RULE.evaluate(shape_function(), shape_facts(shape("least-privilege"), subnets={}),
+                          RULE.parse_parameters({}))
+    assert plain.compliance is Compliance.COMPLIANT
+
+
+def test_no_security_group_listed_needs_the_default_group():
+    """EC2 gives the interface the VPC's default group, whose ID is not read: a grant naming the function's
+    groups cannot cover it, one on every group can."""
+    env = Env(FUNCTION_ARN, ENV.vpc_id, ENV.subnet_ids, ())
+    narrow = RULE.evaluate(shape_function(env), shape_facts(shape("least-privilege"), env), RULE.parse_parameters({}))
+    assert narrow.compliance is Compliance.NON_COMPLIANT and "security-group/sg-*" in narrow.annotation
+    wide = RULE.evaluate(shape_function(env), shape_facts(shape("account-wide-create"), env), RULE.parse_parameters({}))
+    assert wide.compliance is Compliance.COMPLIANT
+
+
+def test_verdicts_are_shared_only_between_functions_with_the_same_inputs():
+    """Two functions of one role: one in the subnets the role may use, one elsewhere; with the guard
+    parameter, the function's ARN matters too."""
+    facts = shape_facts(shape("least-privilege"))
+    other = LambdaFunction("other", arn=FUNCTION_ARN.replace(":fn", ":other"), role_arn=shape_function().role_arn,
+                           subnet_ids=("subnet-elsewhere",), security_group_ids=ENV.group_ids)
+    parameters = RULE.parse_parameters({})
+    assert RULE.evaluate(shape_function(), facts, parameters).compliance is Compliance.COMPLIANT
+    assert RULE.evaluate(other, facts, parameters).compliance is Compliance.NON_COMPLIANT
+    moved = LambdaFunction("fn", arn=FUNCTION_ARN, role_arn=shape_function().role_arn, subnet_ids=ENV.subnet_ids,
+                           security_group_ids=("sg-other",))
+    assert RULE.evaluate(moved, facts, parameters).compliance is Compliance.NON_COMPLIANT
+    guarded = shape_facts(shape("guarded"))
+    twin = LambdaFunction("twin", arn=FUNCTION_ARN.replace(":fn", ":twin"), role_arn=shape_function().role_arn,
+                          subnet_ids=ENV.subnet_ids, security_group_ids=ENV.group_ids)
+    with_guard = RULE.parse_parameters({"RequireFunctionCodeGuard": "true"})
+    assert RULE.evaluate(shape_function(), guarded, with_guard).compliance is Compliance.COMPLIANT
+    assert RULE.evaluate(twin, guarded, with_guard).compliance is Compliance.NON_COMPLIANT  # the guard names fn only

@@ -13,6 +13,7 @@ drift serves the checks that follow. Errors and unreadable answers propagate (`c
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -142,7 +143,7 @@ class FactReader:
             self._read_account_iam()
             facts["roles"] = {name: role for name, role in self._roles.items() if role is not None}
             facts["policies"] = {arn: policy for arn, policy in self._policies.items() if policy is not None}
-        return Facts(**facts)
+        return Facts(**facts, evaluated_at=dt.datetime.now(dt.UTC))
 
     # One function (or a few) -----------------------------------------------------------------------
 
@@ -193,7 +194,7 @@ class FactReader:
         if Fact.IAM in needs:
             facts["roles"], facts["policies"] = self.roles(role_name_from_arn(fn.role_arn)
                                                            for fn in functions if fn.role_arn)
-        return Facts(**facts)
+        return Facts(**facts, evaluated_at=dt.datetime.now(dt.UTC))
 
     def vpc_network(self, vpc_ids: str | Iterable[str]) -> Facts:
         """The subnets, route tables, NAT gateways and the endpoints routes lead to, of one VPC or a few:

@@ -1,8 +1,10 @@
-"""A small IAM identity-policy evaluator: does a set of policies allow an action on a set of resources?
+"""A small IAM identity-policy evaluator: do a set of policies allow an action in a given request?
 
-Pure and typed; no AWS calls. It answers the question the ENI rule asks, conservatively: when the
-answer depends on something a policy cannot tell us (a Condition on an Allow, a policy variable in an
-Allow's resource), the grant is not counted; when a Deny might apply, it is counted.
+Pure and typed; no AWS calls. A request is judged per resource it names (`Authorization`: the resource,
+exactly or as a pattern standing for every ID it may have, and the request context IAM evaluates it in).
+Each statement applies to it with three values (`iam_conditions.Tri`): its Resource and its Condition
+(`iam_conditions`) both hold, cannot both hold, or cannot be known from what the context holds. An Allow
+grants only if it applies whatever the unknown is (TRUE); a Deny denies if it may apply (TRUE or UNKNOWN).
 
 Semantics followed (IAM User Guide, "Policy evaluation logic" and "IAM JSON policy elements"):
 - `Action`/`NotAction`, `Resource`/`NotResource`: a string or a list; exactly one of each pair.
@@ -11,12 +13,18 @@ Semantics followed (IAM User Guide, "Policy evaluation logic" and "IAM JSON poli
   that ends a segment (or the whole pattern), which may extend across colons.
 - A resource required as the bare string `*` means an action without resource-level permissions
   (ec2:Describe*): only a statement whose `Resource` matches the literal `*` applies to it.
-- An explicit Deny overrides any Allow; a Deny that reaches any part of the required resources denies.
+- Policy variables in a resource take their value from the request context: known, substituted
+  literally; absent, its default (`${aws:username, 'none'}`) or, without one, the statement is invalid
+  and applies to nothing; unknown, it may stand for anything (matches nothing for an Allow).
+- An explicit Deny overrides any Allow; a Deny that may reach any of the request's resources denies.
 - With a permissions boundary, the action must also be allowed (and not denied) by the boundary.
 
 Pattern questions are answered exactly or on the safe side, over glob tokens:
 - `covers(p, q)`: every string q matches is matched by p (sound: a True answer is always right);
 - `overlaps(p, q)`: some string is matched by both (exact).
+Statements are judged one by one: two Allows that only together cover a resource or a context (a
+region list split over two statements) are not combined, and a Deny testing one unknown key twice
+counts if each test could hold; both err on the safe side (not allowed, denied).
 """
 
 from __future__ import annotations
@@ -24,10 +32,23 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import dataclass, field
+from functools import cache, cached_property
 from typing import Any
 from urllib.parse import unquote
+
+from .iam_conditions import (
+    ConditionParseError,
+    ConditionResult,
+    ConditionTest,
+    InvalidVariable,
+    RequestContext,
+    Tri,
+    evaluate_conditions,
+    parse_conditions,
+    resolve_variable,
+    tri_and,
+)
 
 # Glob tokens: a literal character, one character, or a run of characters. `colon` says whether the
 # wildcard may match ':' (actions: always; resources: only a `*` that ends an ARN segment).
@@ -46,10 +67,15 @@ class Statement:
     resources: tuple[str, ...]
     not_action: bool = False  # actions hold NotAction patterns
     not_resource: bool = False  # resources hold NotResource patterns
-    conditional: bool = False
+    conditions: tuple[ConditionTest, ...] = ()
     sid: str = ""
+    index: int = 0  # position in its policy (0-based), to name a statement without Sid
 
     @property
+    def conditional(self) -> bool:
+        return bool(self.conditions)
+
+    @cached_property
     def broad_ec2(self) -> bool:
         """Grants every EC2 action (`*`, `ec2:*`) or everything but a list (NotAction)."""
         return self.not_action or any(covers(_action_tokens(a), _action_tokens("ec2:*")) for a in self.actions)
@@ -59,7 +85,7 @@ class Statement:
         return hit != self.not_action
 
     def label(self, policy: str) -> str:
-        return f"{policy}/{self.sid}" if self.sid else policy
+        return f"{policy}/{self.sid}" if self.sid else f"{policy}#{self.index + 1}"
 
 
 @dataclass(frozen=True)
@@ -67,14 +93,21 @@ class Policy:
     name: str
     statements: tuple[Statement, ...]
 
+    def statements_for(self, action: str) -> tuple[Statement, ...]:
+        """The statements whose Action/NotAction matches `action`, remembered per action (a role's parsed
+        policies serve all its functions)."""
+        known = self.__dict__.setdefault("_by_action", {})
+        if action not in known:
+            known[action] = tuple(s for s in self.statements if s.matches_action(action))
+        return known[action]
+
 
 @dataclass(frozen=True)
 class ActionCheck:
     action: str
     allowed: bool
-    reason: str = ""  # when not allowed: "missing" | "resource too narrow" | "denied" | "boundary"
+    reason: str = ""  # when not allowed: one of REASONS
     detail: str = ""
-    conditional_grant_ignored: bool = False  # an Allow with a Condition would have granted
     overbroad: bool = False  # the grant comes from `*`, `ec2:*` or NotAction
 
 
@@ -120,12 +153,13 @@ def _statement(raw: Any, index: int) -> Statement:
         raise PolicyParseError(f"statement {index} has Effect {effect!r}; expected Allow or Deny")
     actions, not_action = _one_of(raw, "Action", "NotAction", index)
     resources, not_resource = _one_of(raw, "Resource", "NotResource", index)
-    condition = raw.get("Condition")
-    if condition is not None and not isinstance(condition, dict):
-        raise PolicyParseError(f"statement {index} Condition must be an object")
+    try:
+        conditions = parse_conditions(raw.get("Condition"), f"statement {index} Condition")
+    except ConditionParseError as error:
+        raise PolicyParseError(str(error)) from None
     sid = raw.get("Sid", "")
     sid = sid if isinstance(sid, str) else ""
-    return Statement(effect, actions, resources, not_action, not_resource, bool(condition), sid)
+    return Statement(effect, actions, resources, not_action, not_resource, conditions, sid, index)
 
 
 def parse_policy(name: str, document: Any) -> Policy:
@@ -290,20 +324,102 @@ def overlaps(a: tuple[Token, ...], b: tuple[Token, ...]) -> bool:
 
 # ------------------------------------------------------------------------------------------ evaluation
 
+# Why an action is not allowed, most decisive first.
+REASONS = ("denied", "boundary", "condition unknown", "condition not met", "resource too narrow", "missing")
 
-def _allow_covers(statement: Statement, required: str) -> bool:
+
+@dataclass(frozen=True)
+class Authorization:
+    """One resource a request names and the request context IAM evaluates it in.
+
+    `resource`: `*` (an action without resource-level permissions), an ARN, or an ARN pattern standing for
+    every ID the resource may have (`.../network-interface/eni-*`: any interface Lambda made); `${*}` is
+    a literal `*` (`.../network-interface/${*}`: the ARN IAM evaluates for an interface being created)."""
+
+    resource: str
+    context: RequestContext = field(default_factory=RequestContext)
+
+    @property
+    def shown(self) -> str:
+        return self.resource.replace("${*}", "*")
+
+
+@dataclass(frozen=True)
+class Applies:
+    """Whether a statement applies to one authorization, its Resource and its Condition apart."""
+
+    value: Tri
+    resource: Tri
+    condition: ConditionResult | None = None  # None: not evaluated (the resource did not match)
+    why: str = ""  # what made the resource fail (a policy variable without value)
+
+
+_RESOURCE_ESCAPES = {"*": "${*}", "?": "${?}", "$": "${$}"}
+
+
+def _resolved_resource(pattern: str, context: RequestContext) -> str:
+    """The pattern with the policy variables whose value is known written in literally; unknown ones stay
+    variables. Raises InvalidVariable for one without value or default."""
+
+    if "${" not in pattern:
+        return pattern
+
+    def replace(match: re.Match) -> str:
+        name = match.group(1)
+        if name in _ESCAPES:
+            return match.group(0)
+        value = resolve_variable(name, context)
+        return match.group(0) if value is None else "".join(_RESOURCE_ESCAPES.get(c, c) for c in value)
+
+    return _VARIABLE.sub(replace, pattern)
+
+
+def _resource_applies(statement: Statement, required: str, context: RequestContext) -> Tri:
     need = required_tokens(required)
-    if statement.not_resource:
-        return not any(overlaps(resource_tokens(p, "any"), need) for p in statement.resources)
-    return any(covers(resource_tokens(p), need) for p in statement.resources)
+    patterns = [_resolved_resource(pattern, context) for pattern in statement.resources]
+    covered = any(covers(resource_tokens(p), need) for p in patterns)
+    touched = covered or any(overlaps(resource_tokens(p, "any"), need) for p in patterns)
+    if statement.not_resource:  # applies to every resource but those
+        return Tri.FALSE if covered else Tri.UNKNOWN if touched else Tri.TRUE
+    return Tri.TRUE if covered else Tri.UNKNOWN if touched else Tri.FALSE
 
 
-def _deny_reaches(statement: Statement, required: str) -> bool:
-    need = required_tokens(required)
-    if statement.not_resource:
-        # denies all but the NotResource patterns: safe only if one of them covers the whole requirement
-        return not any(covers(resource_tokens(p), need) for p in statement.resources)
-    return any(overlaps(resource_tokens(p, "any"), need) for p in statement.resources)
+def applies(statement: Statement, authorization: Authorization) -> Applies:
+    """Whether the statement's Resource and Condition hold for this resource and request context."""
+    try:
+        resource = _resource_applies(statement, authorization.resource, authorization.context)
+    except InvalidVariable as variable:  # IAM: the statement is invalid, it applies to nothing
+        return Applies(Tri.FALSE, Tri.FALSE, why=f"${{{variable}}} has no value")
+    if resource is Tri.FALSE:
+        return Applies(Tri.FALSE, resource)
+    condition = evaluate_conditions(statement.conditions, authorization.context)
+    return Applies(tri_and((resource, condition.value)), resource, condition)
+
+
+def _condition_words(label: str, condition: ConditionResult, verb: str) -> str:
+    """`label: <operator> <key> <verb>`, or what made it undecidable (an unknown operator, a policy value)."""
+    test = condition.deciding
+    if test is None:
+        return f"{label}: its condition {verb}"
+    if condition.why.startswith("unknown operator"):
+        return f"{label}: {condition.why}"
+    if condition.why.startswith(("the policy value", "${")):
+        return f"{label}: {test.describe()}: {condition.why}"
+    return f"{label}: {test.describe()} {verb}"
+
+
+def _deny_detail(label: str, statement: Statement, result: Applies, authorization: Authorization) -> str:
+    condition = result.condition
+    if result.value is Tri.TRUE:
+        if not statement.conditions:
+            return f"by {label}"
+        keys = ", ".join(dict.fromkeys(test.key for test in statement.conditions))
+        return f"by {label}: its condition on {keys} holds"
+    if condition is not None and condition.value is Tri.UNKNOWN:
+        if condition.why.startswith("unknown operator"):
+            return f"by {label}: {condition.why}, so it could apply"
+        return f"by {label}: conditional Deny on {condition.key} could apply"
+    return f"by {label}: may reach {authorization.shown}"
 
 
 @dataclass(frozen=True)
@@ -311,45 +427,96 @@ class _Outcome:
     allowed: bool
     reason: str = ""
     detail: str = ""
-    conditional_grant_ignored: bool = False
     overbroad: bool = False
 
 
 def _statements(policies: Iterable[Policy], action: str) -> list[tuple[str, Statement]]:
-    return [(p.name, s) for p in policies for s in p.statements if s.matches_action(action)]
+    return [(p.name, s) for p in policies for s in p.statements_for(action)]
 
 
-def _evaluate(policies: Sequence[Policy], action: str, required: Sequence[str]) -> _Outcome:
-    applicable = _statements(policies, action)
-    for policy, statement in applicable:
-        if statement.effect == "Deny" and any(_deny_reaches(statement, r) for r in required):
-            return _Outcome(False, "denied", f"by {statement.label(policy)}")
-    allows = [(p, s) for p, s in applicable if s.effect == "Allow" and not s.conditional]
-    conditional = [(p, s) for p, s in applicable if s.effect == "Allow" and s.conditional]
-    uncovered = [r for r in required if not any(_allow_covers(s, r) for _, s in allows)]
-    if not uncovered:
-        granting = [s for _, s in allows if any(_allow_covers(s, r) for r in required)]
-        return _Outcome(True, overbroad=any(s.broad_ec2 for s in granting))
-    conditional_would_grant = all(any(_allow_covers(s, r) for _, s in allows + conditional) for r in required)
+def _why_not(authorization: Authorization, allows: list[tuple[str, Statement, Applies]]) -> tuple[str, str]:
+    """Why no Allow grants this authorization: (reason, detail)."""
+    for wanted, reason in ((Tri.UNKNOWN, "condition unknown"), (Tri.FALSE, "condition not met")):
+        for policy, statement, result in allows:
+            if result.resource is Tri.TRUE and result.condition and result.condition.value is wanted:
+                verb = "cannot be known" if wanted is Tri.UNKNOWN else "does not hold"
+                return reason, _condition_words(statement.label(policy), result.condition, verb)
     if allows:
-        return _Outcome(False, "resource too narrow", f"needs {', '.join(uncovered)}", conditional_would_grant)
-    return _Outcome(False, "missing", "", conditional_would_grant)
+        return "resource too narrow", f"needs {authorization.shown}"
+    return "missing", ""
+
+
+def _evaluate(policies: Sequence[Policy], action: str, authorizations: Sequence[Authorization]) -> _Outcome:
+    applicable = _statements(policies, action)
+    for authorization in authorizations:
+        for policy, statement in applicable:
+            if statement.effect == "Deny":
+                result = applies(statement, authorization)
+                if result.value is not Tri.FALSE:  # a Deny that may apply denies
+                    return _Outcome(False, "denied", _deny_detail(statement.label(policy), statement, result,
+                                                                  authorization))
+    granting: dict[int, Statement] = {}
+    failures: list[tuple[str, str]] = []
+    for authorization in authorizations:
+        allows = [(p, s, applies(s, authorization)) for p, s in applicable if s.effect == "Allow"]
+        grants = [s for _, s, result in allows if result.value is Tri.TRUE]
+        if grants:
+            granting.update((id(s), s) for s in grants)
+        else:
+            failures.append(_why_not(authorization, allows))
+    if failures:
+        reason, detail = min(failures, key=lambda failure: REASONS.index(failure[0]))
+        return _Outcome(False, reason, detail)
+    return _Outcome(True, overbroad=any(s.broad_ec2 for s in granting.values()))
+
+
+def _authorizations(required: Sequence[Authorization | str]) -> list[Authorization]:
+    """Plain resources (no context: every key unknown) or authorizations."""
+    return [r if isinstance(r, Authorization) else Authorization(r) for r in required]
 
 
 def check_action(
-    identity: Sequence[Policy], boundary: Sequence[Policy] | None, action: str, required: Sequence[str]
+    identity: Sequence[Policy], boundary: Sequence[Policy] | None, action: str,
+    required: Sequence[Authorization | str],
 ) -> ActionCheck:
-    """Whether the identity policies, limited by the boundary (None: no boundary), allow `action` on
-    every resource in `required`. Reasons, most decisive first: denied, boundary, resource too narrow, missing."""
-    granted = _evaluate(identity, action, required)
+    """Whether the identity policies, limited by the boundary (None: no boundary), allow `action` for every
+    authorization in `required`, whatever the unknown keys of their contexts are. Reasons: REASONS."""
+    authorizations = _authorizations(required)
+    granted = _evaluate(identity, action, authorizations)
     if not granted.allowed and granted.reason == "denied":
         return ActionCheck(action, False, "denied", granted.detail)
     if boundary is not None:
-        limit = _evaluate(boundary, action, required)
+        limit = _evaluate(boundary, action, authorizations)
         if not limit.allowed:
             detail = f"{', '.join(p.name for p in boundary)} {limit.reason}"
-            return ActionCheck(action, False, "boundary", detail,
-                               granted.conditional_grant_ignored or limit.conditional_grant_ignored)
+            return ActionCheck(action, False, "boundary", f"{detail}: {limit.detail}" if limit.detail else detail)
     if not granted.allowed:
-        return ActionCheck(action, False, granted.reason, granted.detail, granted.conditional_grant_ignored)
+        return ActionCheck(action, False, granted.reason, granted.detail)
     return ActionCheck(action, True, overbroad=granted.overbroad)
+
+
+def _may_allow(policies: Sequence[Policy], action: str, authorization: Authorization) -> str | None:
+    """The label of an Allow that may grant this authorization with no Deny that surely applies; None."""
+    applicable = _statements(policies, action)
+    for _, statement in applicable:
+        if statement.effect == "Deny" and applies(statement, authorization).value is Tri.TRUE:
+            return None
+    return next((statement.label(policy) for policy, statement in applicable
+                 if statement.effect == "Allow" and applies(statement, authorization).value is not Tri.FALSE), None)
+
+
+def may_allow(
+    identity: Sequence[Policy], boundary: Sequence[Policy] | None, action: str,
+    required: Sequence[Authorization | str],
+) -> str | None:
+    """Whether some request of this shape (each authorization's unknown keys taking some value) may be
+    allowed: the label of an identity Allow that may grant it, or None when none can. Statements are judged
+    one by one, so the answer errs towards "may" (two Denies that only together cover every value count
+    as neither)."""
+    label = None
+    for authorization in _authorizations(required):
+        found = _may_allow(identity, action, authorization)
+        if found is None or (boundary is not None and _may_allow(boundary, action, authorization) is None):
+            return None
+        label = label or found
+    return label

@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 from typing import TypeVar
 
@@ -239,6 +240,7 @@ class Facts:
     vpc_endpoints: Mapping[str, VpcEndpoint] = field(default_factory=dict)
     roles: Mapping[str, Role] = field(default_factory=dict)  # by role name
     policies: Mapping[str, ManagedPolicy] = field(default_factory=dict)  # by policy ARN
+    evaluated_at: datetime | None = None  # when they were read (aws:CurrentTime); None: not known
     _derived: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -115,6 +115,29 @@ def build_demo_estate(session: boto3.Session) -> dict[str, str]:
         {"Effect": "Allow", "Action": "ec2:*", "Resource": "*",
          "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}},
     ])
+    # Roles careful teams write on purpose, all COMPLIANT: least privilege (the function's own subnets and
+    # security group), the guard the Lambda guide recommends (the function's code loses the ENI write
+    # actions: lambda:SourceFunctionArn), and a region lock.
+    app_group = ec2.create_security_group(GroupName="stock-reader", Description="stock-reader functions",
+                                          VpcId=core)["GroupId"]
+    ec2_arn = f"arn:aws:ec2:{REGION}:{account}"
+    least_privilege_role = role("stock-reader-role", eni=[
+        {"Sid": "Describe", "Effect": "Allow", "Action": eni_actions[1:3], "Resource": "*"},
+        {"Sid": "CreateInOwnSubnets", "Effect": "Allow", "Action": "ec2:CreateNetworkInterface",
+         "Resource": [f"{ec2_arn}:network-interface/*", f"{ec2_arn}:subnet/{private_a}",
+                      f"{ec2_arn}:subnet/{private_b}", f"{ec2_arn}:security-group/{app_group}"]},
+        {"Sid": "ManageLambdaEnis", "Effect": "Allow", "Action": eni_actions[3:],
+         "Resource": f"{ec2_arn}:network-interface/eni-*"},
+    ])
+    write_actions = [eni_actions[0], *eni_actions[3:]]
+    guarded_code_role = role("ledger-api-role", attached=[vpc_access], guard=[
+        {"Sid": "NotFromFunctionCode", "Effect": "Deny", "Action": write_actions, "Resource": "*",
+         "Condition": {"ArnEquals": {"lambda:SourceFunctionArn": f"arn:aws:lambda:{REGION}:{account}:function:*"}}},
+    ])
+    region_locked_role = role("catalog-api-role", attached=[vpc_access], regions=[
+        {"Sid": "OnlyUsRegions", "Effect": "Deny", "NotAction": ["iam:*", "sts:*"], "Resource": "*",
+         "Condition": {"StringNotEquals": {"aws:RequestedRegion": ["us-east-1", "us-west-2"]}}},
+    ])
     code = {"ZipFile": _code_zip()}
     stories: dict[str, str] = {}
 
@@ -125,10 +148,11 @@ def build_demo_estate(session: boto3.Session) -> dict[str, str]:
         ipv6: bool | None = None,
         tags: dict[str, str] | None = None,
         role: str = default_role,
+        security_groups: list[str] | None = None,
     ) -> None:
         extra: dict = {"Tags": tags} if tags else {}
         if subnets:
-            extra["VpcConfig"] = {"SubnetIds": subnets, "SecurityGroupIds": []}
+            extra["VpcConfig"] = {"SubnetIds": subnets, "SecurityGroupIds": security_groups or []}
             if ipv6 is not None:
                 extra["VpcConfig"]["Ipv6AllowedForDualStack"] = ipv6
         lam.create_function(
@@ -156,8 +180,14 @@ def build_demo_estate(session: boto3.Session) -> dict[str, str]:
     function("audit-exporter", [private_a, private_b], "its role may delete one ENI ID only, not every ENI",
              role=one_eni_role)
     function("payments-worker", [private_a, private_b], "a guard policy denies deleting ENIs", role=guarded_role)
-    function("metrics-agent", [private_a, private_b], "its only EC2 grant carries a Condition (not counted)",
+    function("metrics-agent", [private_a, private_b], "its only EC2 grant holds in eu-west-1 only (condition not met)",
              role=conditional_role)
+    function("stock-reader", [private_a, private_b], "least privilege: ENIs only in its own subnets and group",
+             role=least_privilege_role, security_groups=[app_group])
+    function("ledger-api", [private_a, private_b], "AWS's guard: its own code cannot create or delete ENIs",
+             role=guarded_code_role)
+    function("catalog-api", [private_a, private_b], "its role is locked to two US regions, its own among them",
+             role=region_locked_role)
     ec2.delete_subnet(SubnetId=retired)
     return stories
 

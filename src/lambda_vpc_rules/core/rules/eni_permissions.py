@@ -2,42 +2,107 @@
 
 The role is the function's `configuration.role`. Its identity permissions are its inline policies plus
 its attached managed policies (AWS managed and customer managed, the default version), limited by its
-permissions boundary if it has one. Each action below needs an Allow that applies and no Deny that
-applies, read with IAM's semantics (`lambda_vpc_rules.iam_policy`).
+permissions boundary if it has one. Each action is judged as Lambda requests it for this function
+(`eni_requests`): resource by resource, in the request context of the call, with IAM's semantics
+(`iam_policy`, `iam_conditions`). It needs, for every resource, an Allow that applies whatever the
+unknown keys are, and no Deny that may apply. Sources: [VPC] Lambda guide, "Giving Lambda functions access
+to resources in an Amazon VPC" (configuration-vpc); [SRC] Lambda guide, "Using source function ARN to
+control function access behavior" (permissions-source-function-arn); [SAR] Service Authorization
+Reference, "Actions, resources, and condition keys for Amazon EC2" (list_amazonec2); [IDS] EC2 guide,
+"Resource IDs"; [OPS] IAM guide, "Condition operators"; [KEYS] IAM guide, "AWS global condition context
+keys"; [VARS] IAM guide, "Variables and tags"; [EVAL] IAM guide, "Policy evaluation logic".
 
-| action | resources that must be allowed |
-|---|---|
-| ec2:CreateNetworkInterface | `arn:P:ec2:R:A:network-interface/*`, `.../subnet/*`, `.../security-group/*` |
-| ec2:DescribeNetworkInterfaces | `*` only (the action works only on all resources) |
-| ec2:DescribeSubnets | `*` only |
-| ec2:DeleteNetworkInterface | `arn:P:ec2:R:A:network-interface/*` (one ENI ID is not enough) |
-| ec2:AssignPrivateIpAddresses | `arn:P:ec2:R:A:network-interface/*` |
-| ec2:UnassignPrivateIpAddresses | `arn:P:ec2:R:A:network-interface/*` |
+Lambda's requests (P, R, A: partition, region and account of the function's ARN; without an ARN they
+are wildcards and their keys unknown). The EC2 keys of each resource's context are those the reference
+lists for the action [SAR]; a key it does not list for the action is absent (IAM [OPS]: resource keys "only
+exist when accessing that type of resource"); where it cannot tell which resource of the request carries
+a key, the key is "absent, or the request's value" (so `...IfExists` and `ForAllValues:` hold, a plain
+test is unknown):
 
-P, R, A: the partition, region and account of the function's ARN (wildcards if it has none).
+| action | resources judged, each must be allowed | EC2 keys known (K), absent (A), absent-or-value (M) |
+|---|---|---|
+| ec2:CreateNetworkInterface (one call per subnet) | the interface being created, `arn:P:ec2:R:A:network-interface/*` with a literal `*` as its ID (it has none yet: `network-interface/eni-*` does not match it); **each of the function's subnets** `.../subnet/<id>`; **each of its security groups** `.../security-group/<id>` (none listed: `sg-*`, the VPC's default group, whose ID is not read) [SAR] | all: K ec2:Region, A ec2:Subnet (not listed for the action); interface: M ec2:Vpc, ec2:AvailabilityZone, ec2:SubnetID, ec2:SecurityGroupID; subnet: K ec2:SubnetID, ec2:Vpc, ec2:AvailabilityZone, ec2:ResourceTag/\\*, aws:ResourceTag/\\*, M ec2:SecurityGroupID; group: K ec2:SecurityGroupID, ec2:Vpc, M ec2:SubnetID, ec2:AvailabilityZone |
+| ec2:DescribeNetworkInterfaces, ec2:DescribeSubnets | `*` only: no resource-level permissions [VPC] | A every resource key (ec2:Vpc, ec2:Subnet, ec2:SubnetID, ec2:SecurityGroupID, ec2:AvailabilityZone, ec2:NetworkInterfaceID, the resource tags); M ec2:Region |
+| ec2:DeleteNetworkInterface, ec2:AssignPrivateIpAddresses, ec2:UnassignPrivateIpAddresses | any interface Lambda made in each subnet, `arn:P:ec2:R:A:network-interface/eni-*` (every interface ID starts with `eni-` [IDS]; one ID is not enough [VPC]) | K ec2:Region, ec2:Subnet, ec2:Vpc, ec2:AvailabilityZone; A ec2:SubnetID, ec2:SecurityGroupID (not listed for the actions) |
+
+Decision: the interface being created is judged as `network-interface/*` with a literal `*`, not as
+"any `eni-` ID": a new resource has no ID when its creation is authorized, and an authorization context
+of Lambda's own CreateNetworkInterface call, decoded with `sts decode-authorization-message`, names
+`.../network-interface/*` with ec2:NetworkInterfaceID `*`. So `network-interface/eni-*` suffices for
+Delete/Assign/Unassign, not for Create (the safe side: if AWS matched it, a role would be reported
+NON_COMPLIANT, never wrongly COMPLIANT).
+
+Their request context (any key not listed is unknown: it may be absent or hold any value, e.g.
+aws:SourceIp, aws:SourceVpc, aws:PrincipalOrgID, aws:ViaAWSService, aws:RequestTag/\\*,
+ec2:NetworkInterfaceID, the tags of an interface or a security group):
+
+| key | value | source |
+|---|---|---|
+| aws:RequestedRegion | R | doc: Lambda calls EC2 in the function's region [VPC] |
+| ec2:Region | R (absent or R on the Describe calls) | doc [SAR] |
+| aws:PrincipalAccount | the role's account | read: the role's ARN [KEYS] |
+| aws:PrincipalArn | the role's ARN ("for IAM roles, the ARN of the role") | read [KEYS] |
+| aws:PrincipalType | `AssumedRole` | doc [VARS] (principal key values) |
+| aws:PrincipalTag/k | the role's tag k; absent when the role has none (Lambda passes no session tags) | read: GetAccountAuthorizationDetails / GetRole [KEYS] |
+| aws:CurrentTime, aws:EpochTime | when the facts were read (UTC; epoch seconds) | read: the clock [KEYS] |
+| ec2:Vpc | `arn:P:ec2:R:A:vpc/<id>` of the function's subnets | read: DescribeSubnets [SAR] |
+| ec2:Subnet (Delete/Assign/Unassign), ec2:SubnetID | the subnet's ARN, its ID | read: the function's configuration [SAR] |
+| ec2:SecurityGroupID | the group's ID (on a Create resource other than the group: absent or the function's groups) | read: the function's configuration [SAR] |
+| ec2:AvailabilityZone | the subnet's zone name | read: DescribeSubnets [SAR] |
+| ec2:ResourceTag/k, aws:ResourceTag/k (subnet) | the subnet's tag k; absent when it has none | read: DescribeSubnets [KEYS] |
+| lambda:SourceFunctionArn | absent: Lambda's own ENI calls do not carry it | doc [SRC] |
+| aws:username | absent in a role session | doc [KEYS] |
+| aws:referer | absent: not a browser request | doc [KEYS] |
+| aws:userid, aws:SecureTransport, aws:UserAgent, aws:TokenIssueTime, aws:MultiFactorAuthPresent | present (signed, temporary credentials), value unknown | doc [KEYS] |
+
+The function's code (`RequireFunctionCodeGuard`) could send the four write actions with the same role:
+the same principal keys, `lambda:SourceFunctionArn` = the function's ARN [SRC], any region (so
+aws:RequestedRegion and every EC2 key unknown), on `arn:P:ec2:*:A:network-interface/*` (create, literal),
+`.../network-interface/eni-*`, `.../subnet/subnet-*` and `.../security-group/sg-*`. Such a request may be
+allowed when an Allow may apply to each resource and no Deny surely applies.
 
 | situation | verdict |
 |---|---|
 | function without VPC configuration | NOT_APPLICABLE |
-| all six actions allowed, none denied (and, with `FlagOverbroadEc2`, no grant from `ec2:*`, `*` or NotAction) | COMPLIANT |
-| any action missing, scoped too narrowly, denied, or outside the boundary | NON_COMPLIANT, lists each failing action and why (missing / resource too narrow / denied / boundary) |
-| an Allow with a Condition was the only grant | NON_COMPLIANT (not counted), the annotation says a conditional grant was ignored |
+| every resource of the six actions allowed, no Deny may apply (the AWS managed policy AWSLambdaVPCAccessExecutionRole, `ec2:*`, NotAction) | COMPLIANT |
+| CreateNetworkInterface allowed on the interface and only the function's own subnets and security groups (least privilege) [SAR] | COMPLIANT |
+| Delete/Assign/Unassign allowed on `network-interface/eni-*` [IDS] | COMPLIANT |
+| CreateNetworkInterface allowed on `network-interface/eni-*` only (the interface being created is `network-interface/*`) | NON_COMPLIANT, resource too narrow |
+| an Allow whose Condition holds on known keys (aws:RequestedRegion, aws:PrincipalAccount, aws:PrincipalTag, ec2:Vpc, ec2:Subnet, ...) [OPS] | counts (COMPLIANT if nothing else fails) |
+| an Allow whose Condition does not hold on known keys | NON_COMPLIANT, "condition not met", names the statement and the test |
+| an Allow whose Condition depends on an unknown key (aws:SourceIp), an unknown operator, or an unknown policy variable | NON_COMPLIANT, "condition unknown", names the statement and the key |
+| the guard AWS recommends: Deny the ENI actions when lambda:SourceFunctionArn equals the function (ArnEquals) or is present (Null false) [SRC] | the Deny does not apply to Lambda's calls: COMPLIANT |
+| a region lock (Deny with StringNotEquals aws:RequestedRegion listing the function's region) [KEYS] | COMPLIANT; the region not listed: NON_COMPLIANT, denied, names the key |
+| a Deny whose Condition depends on an unknown key | NON_COMPLIANT, "denied: conditional Deny on <key> could apply" |
+| a Deny whose resource uses a policy variable without value in a role session (`${aws:username}`) [VARS] | the statement is invalid, it does not deny |
+| a policy variable with a known value in a resource or condition value (`${aws:PrincipalTag/team}`, `${aws:PrincipalAccount}`) [VARS] | substituted, then judged |
+| any action missing, scoped too narrowly, denied, or outside the boundary | NON_COMPLIANT, lists each failing action and why (denied / boundary / condition unknown / condition not met / resource too narrow / missing) |
 | the role does not exist, or the function names no role | NON_COMPLIANT, says the role is missing |
 | an attached or boundary policy cannot be found | NON_COMPLIANT, names the policy |
-| a policy document cannot be parsed | NON_COMPLIANT, names the policy |
+| a policy document (or its Condition) cannot be parsed | NON_COMPLIANT, names the policy |
+| a subnet of the function cannot be found | its keys (ec2:Vpc, zone, tags) are unknown; the verdict is judged without them |
 | `FlagOverbroadEc2` true and a grant comes from `ec2:*`, `*` or a NotAction Allow | NON_COMPLIANT: the function's code gets the same EC2 permissions |
-"""  # noqa: E501 (the verdict tables)
+| `RequireFunctionCodeGuard` true and the function's code may be allowed a write action [SRC] | NON_COMPLIANT, names the actions and the granting statement: add the lambda:SourceFunctionArn guard |
+| `RequireFunctionCodeGuard` true, the guard Denies every write action to the function's code | COMPLIANT |
+
+Statements are judged one by one (see `iam_policy`): Allows that only together cover a resource or a
+context do not count, on the safe side. Functions share a verdict only when everything it depends on is
+equal: role, partition, region and account, subnets, security groups (and so VPC), parameters, and with
+`RequireFunctionCodeGuard` the function's ARN. Out of sight, and so not checked: service control
+policies, resource control policies and session policies.
+"""  # noqa: E501 (the tables)
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from ..iam_policy import Policy, PolicyParseError, check_action, parse_policy
+from ..iam_policy import Policy, PolicyParseError, check_action, may_allow, parse_policy
 from ..model import (
     LAMBDA_RESOURCE_TYPE,
     POLICY_TYPE,
     ROLE_TYPE,
+    SUBNET_TYPE,
     Fact,
     Facts,
     LambdaFunction,
@@ -49,27 +114,7 @@ from ..model import (
     role_name_from_arn,
 )
 from .base import Parameter, Rule, parse_bool
-
-ALL_RESOURCES = ("*",)
-# (action, resource types that must be allowed, as ARN suffixes; None: only "*" will do)
-REQUIRED_ACTIONS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
-    ("ec2:CreateNetworkInterface", ("network-interface/*", "subnet/*", "security-group/*")),
-    ("ec2:DescribeNetworkInterfaces", None),
-    ("ec2:DescribeSubnets", None),
-    ("ec2:DeleteNetworkInterface", ("network-interface/*",)),
-    ("ec2:AssignPrivateIpAddresses", ("network-interface/*",)),
-    ("ec2:UnassignPrivateIpAddresses", ("network-interface/*",)),
-)
-
-
-def required_resources(function: LambdaFunction) -> dict[str, tuple[str, ...]]:
-    partition, region, account = function.partition_region_account or ("*", "*", "*")
-    return {
-        action: ALL_RESOURCES if suffixes is None else tuple(
-            f"arn:{partition}:ec2:{region}:{account}:{suffix}" for suffix in suffixes
-        )
-        for action, suffixes in REQUIRED_ACTIONS
-    }
+from .eni_requests import REQUIRED_ACTIONS, WRITE_ACTIONS, code_requests, lambda_requests
 
 
 class _Unreadable(Exception):
@@ -97,29 +142,64 @@ def _role_policies(role: Role, facts: Facts) -> tuple[list[Policy], list[Policy]
     return identity, boundary
 
 
-def _role_verdict(role: Role, facts: Facts, resources: dict[str, tuple[str, ...]], flag_overbroad: bool) -> Verdict:
+def _parsed(role: Role, facts: Facts) -> tuple[list[Policy], list[Policy] | None] | str:
+    """The role's policies, parsed once per snapshot; a string says why they cannot be read."""
     try:
-        identity, boundary = _role_policies(role, facts)
+        return _role_policies(role, facts)
     except _Unreadable as error:
-        return non_compliant(f"Role {role.name}: {error}")
-    failures, overbroad, conditional = [], [], False
-    for action, _ in REQUIRED_ACTIONS:
-        result = check_action(identity, boundary, action, resources[action])
-        conditional |= result.conditional_grant_ignored
+        return str(error)
+
+
+def _code_guard_finding(function: LambdaFunction, role: Role, facts: Facts, identity: list[Policy],
+                        boundary: list[Policy] | None) -> str | None:
+    requests = code_requests(function, role, facts)
+    callable_actions, label = [], None
+    for action in WRITE_ACTIONS:
+        granted_by = may_allow(identity, boundary, action, requests[action])
+        if granted_by is not None:
+            callable_actions.append(action)
+            label = label or granted_by
+    if not callable_actions:
+        return None
+    what = "all 4 ENI write actions" if len(callable_actions) == len(WRITE_ACTIONS) else ", ".join(callable_actions)
+    return (f"RequireFunctionCodeGuard: the function's code can call {what} (allowed by {label}): add the "
+            "lambda:SourceFunctionArn guard (Deny them when the key is present).")
+
+
+def _actions(actions: list[str]) -> str:
+    return f"all {len(REQUIRED_ACTIONS)} ENI actions" if len(actions) == len(REQUIRED_ACTIONS) else ", ".join(actions)
+
+
+def _role_verdict(function: LambdaFunction, role: Role, facts: Facts, flag_overbroad: bool, code_guard: bool
+                  ) -> Verdict:
+    parsed = facts.derived(("eni-permissions-policies", role.name), lambda: _parsed(role, facts))
+    if isinstance(parsed, str):
+        return non_compliant(f"Role {role.name}: {parsed}")
+    identity, boundary = parsed
+    requests = lambda_requests(function, role, facts)
+    failing: dict[str, list[str]] = {}  # why -> the actions failing for that reason, in table order
+    overbroad = []
+    for action in REQUIRED_ACTIONS:
+        result = check_action(identity, boundary, action, requests[action])
         if not result.allowed:
-            failures.append(f"{action} ({result.reason}{': ' + result.detail if result.detail else ''})")
+            failing.setdefault(f"{result.reason}{': ' + result.detail if result.detail else ''}", []).append(action)
         elif result.overbroad:
             overbroad.append(action)
-    note = " [a conditional grant was ignored]" if conditional else ""
-    if failures:
-        return non_compliant(join_findings([f"Role {role.name} cannot manage ENIs: {failures[0]}", *failures[1:]],
-                                           limit=256 - len(note)) + note)
+    if failing:
+        failures = [f"{_actions(actions)} ({why})" for why, actions in failing.items()]
+        return non_compliant(join_findings([f"Role {role.name} cannot manage ENIs: {failures[0]}", *failures[1:]]))
     if flag_overbroad and overbroad:
         what = "all 6 ENI actions" if len(overbroad) == len(REQUIRED_ACTIONS) else ", ".join(overbroad)
         return non_compliant(
             f"FlagOverbroadEc2: role {role.name} grants {what} through ec2:*, * or NotAction; "
             "the function's code gets the same EC2 permissions."
         )
+    if code_guard:
+        finding = _code_guard_finding(function, role, facts, identity, boundary)
+        if finding:
+            return non_compliant(finding)
+        return compliant(f"Role {role.name} allows all {len(REQUIRED_ACTIONS)} ENI actions on the resources Lambda "
+                         "needs and keeps the ENI write actions from the function's code.")
     return compliant(f"Role {role.name} allows all {len(REQUIRED_ACTIONS)} ENI actions on the resources Lambda needs.")
 
 
@@ -130,16 +210,17 @@ def check_eni_permissions(function: LambdaFunction, facts: Facts, parameters: Ma
     role = facts.roles.get(role_name)
     if role is None:
         return non_compliant(f"Execution role {role_name} not found (missing role).")
-    resources = required_resources(function)
-    flag = parameters["FlagOverbroadEc2"]
-    # Functions sharing a role (and account and region) share its verdict: compute it once per snapshot.
-    key = ("eni-permissions", role_name, function.partition_region_account, flag)
-    return facts.derived(key, lambda: _role_verdict(role, facts, resources, flag))
+    flag, guard = parameters["FlagOverbroadEc2"], parameters["RequireFunctionCodeGuard"]
+    # Functions share a verdict (computed once per snapshot) only when all it depends on is equal; the
+    # subnets stand for their VPC, zones and tags, read in the same snapshot.
+    key = ("eni-permissions", role_name, function.partition_region_account, function.subnet_ids,
+           function.security_group_ids, flag, guard, function.arn if guard else None)
+    return facts.derived(key, lambda: _role_verdict(function, role, facts, flag, guard))
 
 
 ENI_PERMISSIONS = Rule(
     name="lambda-vpc-eni-permissions",
-    needs=frozenset({Fact.IAM}),
+    needs=frozenset({Fact.IAM, Fact.SUBNETS}),
     check=check_eni_permissions,
     parameters=(
         Parameter(
@@ -149,7 +230,15 @@ ENI_PERMISSIONS = Rule(
             "function's code receives the same EC2 permissions.",
             parse_bool,
         ),
+        Parameter(
+            "RequireFunctionCodeGuard",
+            "false",
+            "true: the role must also keep the function's code from calling ec2:CreateNetworkInterface, "
+            "ec2:DeleteNetworkInterface, ec2:AssignPrivateIpAddresses and ec2:UnassignPrivateIpAddresses "
+            "(a Deny on the lambda:SourceFunctionArn key, as the Lambda guide recommends).",
+            parse_bool,
+        ),
     ),
     # changes to these re-evaluate the functions that depend on them (drift.py)
-    scope=(LAMBDA_RESOURCE_TYPE, ROLE_TYPE, POLICY_TYPE),
+    scope=(LAMBDA_RESOURCE_TYPE, ROLE_TYPE, POLICY_TYPE, SUBNET_TYPE),
 )

@@ -1,0 +1,147 @@
+"""The EC2 requests the ENI rule judges, as IAM sees them: each resource a request names and the request
+context it is evaluated in (`iam_policy.Authorization`). Pure, over model data. The tables (actions,
+resources, context keys with their values and sources) are in `eni_permissions`' docstring.
+
+- `lambda_requests`: what Lambda itself asks EC2 for a VPC function, with the execution role: one
+  CreateNetworkInterface per subnet (the interface being created, that subnet, each security group), Delete /
+  Assign / Unassign on a Lambda-made interface in each subnet, the two Describe calls on `*`.
+- `code_requests`: what the function's code could ask with the same role (the four write actions, on any
+  subnet, security group or network interface of the account, in any region).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..iam_conditions import ABSENT, PRESENT_UNKNOWN, UNKNOWN, RequestContext, Value, maybe
+from ..iam_policy import Authorization
+from ..model import Facts, LambdaFunction, Role
+
+CREATE = "ec2:CreateNetworkInterface"
+DESCRIBE_ACTIONS = ("ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets")
+ON_INTERFACE_ACTIONS = ("ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses")
+REQUIRED_ACTIONS = (CREATE, *DESCRIBE_ACTIONS, *ON_INTERFACE_ACTIONS)  # the order annotations list them in
+WRITE_ACTIONS = (CREATE, *ON_INTERFACE_ACTIONS)  # what RequireFunctionCodeGuard keeps from the code
+
+ANY = "*"
+NEW_INTERFACE = "network-interface/${*}"  # the ARN of an interface being created: a literal `*` as its ID
+MADE_INTERFACE = "network-interface/eni-*"  # any interface Lambda made: every ID starts with eni-
+PRINCIPAL_TAGS = "aws:PrincipalTag/"
+RESOURCE_TAGS = ("aws:ResourceTag/", "ec2:ResourceTag/")
+EC2_RESOURCE_KEYS = ("ec2:Vpc", "ec2:Subnet", "ec2:SubnetID", "ec2:SecurityGroupID", "ec2:AvailabilityZone",
+                     "ec2:NetworkInterfaceID")
+
+
+def _account_of(arn: str) -> Value:
+    parts = arn.split(":")
+    return (parts[4],) if len(parts) > 4 and parts[0] == "arn" and parts[4] else UNKNOWN
+
+
+def principal_context(role: Role, now: datetime | None) -> RequestContext:
+    """The keys every request made with the role's session carries."""
+    values: dict[str, Value] = {
+        "aws:PrincipalArn": (role.arn,),
+        "aws:PrincipalAccount": _account_of(role.arn),
+        "aws:PrincipalType": ("AssumedRole",),
+        "aws:username": ABSENT,
+        "aws:referer": ABSENT,
+        # present in every signed request with temporary credentials, values not known
+        "aws:userid": PRESENT_UNKNOWN,
+        "aws:SecureTransport": PRESENT_UNKNOWN,
+        "aws:UserAgent": PRESENT_UNKNOWN,
+        "aws:TokenIssueTime": PRESENT_UNKNOWN,
+        "aws:MultiFactorAuthPresent": PRESENT_UNKNOWN,
+    }
+    if now is not None:
+        values["aws:CurrentTime"] = (now.strftime("%Y-%m-%dT%H:%M:%SZ"),)
+        values["aws:EpochTime"] = (str(int(now.timestamp())),)
+    return RequestContext(values, {PRINCIPAL_TAGS: role.tags})
+
+
+def _where(function: LambdaFunction) -> tuple[str, str, str]:
+    return function.partition_region_account or (ANY, ANY, ANY)
+
+
+def _arn(function: LambdaFunction, suffix: str, region: str | None = None) -> str:
+    partition, own_region, account = _where(function)
+    return f"arn:{partition}:ec2:{region or own_region}:{account}:{suffix}"
+
+
+def _known(value: str | None, *needed: str) -> Value:
+    """A single known value, or UNKNOWN when it (or a part it is made of) is not known."""
+    return (value,) if value is not None and ANY not in needed else UNKNOWN
+
+
+def lambda_requests(function: LambdaFunction, role: Role, facts: Facts) -> dict[str, tuple[Authorization, ...]]:
+    """Per required action, the authorizations of Lambda's own requests for this function."""
+    partition, region, account = _where(function)
+    lambda_context = principal_context(role, facts.evaluated_at).with_values({
+        "lambda:SourceFunctionArn": ABSENT,  # Lambda's own ENI calls do not carry it (Lambda guide)
+        "aws:RequestedRegion": _known(region, region),
+    })
+    subnets = [(subnet_id, facts.subnets.get(subnet_id)) for subnet_id in function.subnet_ids]
+    vpc_ids = {subnet.vpc_id for _, subnet in subnets if subnet is not None}
+    vpc = _known(_arn(function, f"vpc/{next(iter(vpc_ids))}") if len(vpc_ids) == 1 else None,
+                 partition, region, account)
+    ec2_region = _known(region, region)
+    group_ids = tuple(dict.fromkeys(function.security_group_ids))
+    # Keys a resource of the request may carry (the reference lists them for the action, not per resource):
+    # absent, or these values.
+    group_values = maybe(*group_ids) if group_ids else UNKNOWN
+
+    def possibly(value: Value) -> Value:
+        return maybe(*value) if isinstance(value, tuple) else UNKNOWN
+
+    new_interfaces, interfaces, own_subnets, groups = [], [], [], []
+    for subnet_id, subnet in subnets:
+        subnet_arn = _known(_arn(function, f"subnet/{subnet_id}"), partition, region, account)
+        zone = _known(subnet.availability_zone if subnet else None)
+        tags = {prefix: subnet.tags for prefix in RESOURCE_TAGS} if subnet is not None else None
+        # CreateNetworkInterface: its keys do not include ec2:Subnet (SAR); being created, the interface has
+        # no ID yet: IAM evaluates `network-interface/*`, a literal `*`.
+        create = {"ec2:Region": ec2_region, "ec2:Subnet": ABSENT}
+        new_interfaces.append(Authorization(_arn(function, NEW_INTERFACE), lambda_context.with_values({
+            **create, "ec2:Vpc": possibly(vpc), "ec2:AvailabilityZone": possibly(zone),
+            "ec2:SubnetID": maybe(subnet_id), "ec2:SecurityGroupID": group_values,
+        })))
+        own_subnets.append(Authorization(_arn(function, f"subnet/{subnet_id}"), lambda_context.with_values({
+            **create, "ec2:Vpc": vpc, "ec2:AvailabilityZone": zone, "ec2:SubnetID": (subnet_id,),
+            "ec2:SecurityGroupID": group_values,
+        }, tags)))
+        for group_id in group_ids or ("sg-*",):  # none listed: the VPC's default group, whose ID is not read
+            groups.append(Authorization(_arn(function, f"security-group/{group_id}"), lambda_context.with_values({
+                **create, "ec2:Vpc": vpc, "ec2:AvailabilityZone": possibly(zone), "ec2:SubnetID": maybe(subnet_id),
+                "ec2:SecurityGroupID": (group_id,) if group_ids else UNKNOWN,
+            })))
+        # Delete/Assign/Unassign on an interface Lambda made in this subnet: their keys (SAR) are the
+        # interface's, ec2:SubnetID and ec2:SecurityGroupID are not among them.
+        interfaces.append(Authorization(_arn(function, MADE_INTERFACE), lambda_context.with_values({
+            "ec2:Region": ec2_region, "ec2:Subnet": subnet_arn, "ec2:Vpc": vpc, "ec2:AvailabilityZone": zone,
+            "ec2:SubnetID": ABSENT, "ec2:SecurityGroupID": ABSENT,
+        })))
+    # The Describe calls name no resource: no resource key is present (IAM: resource keys "only exist when
+    # accessing that type of resource"); the reference may list ec2:Region for them.
+    describe_context = lambda_context.with_values({"ec2:Region": possibly(ec2_region),
+                                                   **{key: ABSENT for key in EC2_RESOURCE_KEYS}},
+                                                  {prefix: {} for prefix in RESOURCE_TAGS})
+    requests: dict[str, tuple[Authorization, ...]] = {CREATE: (*new_interfaces, *own_subnets, *groups)}
+    for action in DESCRIBE_ACTIONS:
+        requests[action] = (Authorization("*", describe_context),)
+    for action in ON_INTERFACE_ACTIONS:
+        requests[action] = tuple(interfaces)
+    return {action: requests[action] for action in REQUIRED_ACTIONS}
+
+
+def code_requests(function: LambdaFunction, role: Role, facts: Facts) -> dict[str, tuple[Authorization, ...]]:
+    """Per write action, the authorizations of a request the function's code could make with its role:
+    `lambda:SourceFunctionArn` is the function's ARN; region, subnet, group and interface are any."""
+    code_context = principal_context(role, facts.evaluated_at).with_values({
+        "lambda:SourceFunctionArn": (function.arn,) if function.arn else PRESENT_UNKNOWN,
+    })
+    interface = Authorization(_arn(function, MADE_INTERFACE, region=ANY), code_context)
+    requests = {CREATE: (Authorization(_arn(function, NEW_INTERFACE, region=ANY), code_context),
+                         Authorization(_arn(function, "subnet/subnet-*", region=ANY), code_context),
+                         Authorization(_arn(function, "security-group/sg-*", region=ANY), code_context))}
+    for action in ON_INTERFACE_ACTIONS:
+        requests[action] = (interface,)
+    return requests
