@@ -1,16 +1,19 @@
-"""`lambda-vpc-rules deploy`: put the pack into an account, or into a whole organization.
+"""`lambda-vpc-rules deploy`: put the pack into an account, or into every account of an organization; in one
+region or several. The design and the AWS limits behind it are in the README ("Deploying").
 
-Steps, each idempotent (re-running updates in place):
-1. build the bundles (`dist/`) and upload them, under a key named by their content hash so that a code
-   change always reaches the functions, with `conformance-pack.yaml` beside them;
-2. create or update the central stack (`rdk_config/central-account.yaml`): one function per rule, their role;
-3. one account: register the rules - as the conformance pack (default) or, with `mode="rules"`, as
-   plain Config rules read from the same pack template;
-   organization (`organization=True`, from the management or delegated administrator account):
-   the member role through a service-managed StackSet on the organization root (and a plain stack in
-   this account, which such a StackSet leaves out), `lambda:InvokeFunction`
-   for AWS Config of each member account (one `SourceAccount` statement each), and the organization
-   conformance pack with `ExecutionRoleName` set, minus `excluded_accounts`.
+Each account runs its own rule functions, in two stacks from the package's templates (`stacks.py`): the role
+once (home region; IAM is global), the functions in every region evaluated. One account (this module):
+
+1. pre-flight (`preflight.py`): everything that can be checked before changing anything; a problem stops here;
+2. the bundles built (handler, core, pinned rdklib) and uploaded to each region's bucket under a key named by
+   their content hash (a code change always reaches the functions; the same code keeps its key and is not sent
+   again), with the conformance pack template beside them; optionally signed with AWS Signer;
+3. the IAM stack (home region), then the functions stack in each region: created, updated, or left alone;
+4. the rules: the conformance pack (default) or plain Config rules read from the same template (`mode="rules"`),
+   in each region; the pack's deployment status read back.
+
+A whole organization (`organization=True`) is `org.py`: the same stacks through service-managed StackSets with
+automatic deployment, and the organization conformance pack.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,177 +29,317 @@ from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
-from .packaging import FUNCTION_ROLE_NAME, MEMBER_ROLE_NAME, build_bundles, conformance_pack, logical_id
+from .packaging import (
+    FUNCTIONS_TEMPLATE,
+    IAM_TEMPLATE,
+    PACK_TEMPLATE,
+    build_bundles,
+    conformance_pack,
+    template_text,
+)
 from .rules import RULES
+from .stacks import DEFAULT_RETENTION_DAYS, EVALUATOR_ROLE_NAME, logical_id
 
-CENTRAL_TEMPLATE = "rdk_config/central-account.yaml"
-MEMBER_TEMPLATE = "rdk_config/member-account-role.yaml"
-PACK_TEMPLATE = "conformance-pack.yaml"
+Progress = Callable[[str], None]
+REGION_PLACEHOLDER = "{region}"
+SETTLED_PACK_STATES = ("CREATE_COMPLETE", "CREATE_FAILED", "DELETE_FAILED")  # DescribeConformancePackStatus
 
 
 class DeployError(Exception):
     """A deployment step that failed in a way the user must act on; the message says which and why."""
 
 
+class Clients:
+    """One client per (service, region), made by `make(service, region)` the first time it is asked for."""
+
+    def __init__(self, make: Callable[[str, str], Any], home_region: str):
+        self._make = make
+        self.home_region = home_region
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    def __call__(self, service: str, region: str | None = None) -> Any:
+        key = (service, region or self.home_region)
+        if key not in self._clients:
+            self._clients[key] = self._make(*key)
+        return self._clients[key]
+
+
 @dataclass
 class DeployOptions:
-    bucket: str
-    rdklib_layer_arn: str
+    bucket: str  # a bucket name, or a pattern holding {region}: each region's code comes from a bucket in it
+    regions: list[str] = field(default_factory=list)  # empty: the home region only
     key_prefix: str = "lambda-vpc-rules/"
-    stack_name: str = "lambda-vpc-rules"
+    stack_name: str = "lambda-vpc-rules"  # the functions stack in each region; the IAM stack is <name>-iam
     pack_name: str = "lambda-vpc-rules"
     mode: str = "pack"  # one account: "pack" (conformance pack) or "rules" (plain Config rules)
     organization: bool = False
+    delegated_admin: bool = False  # organization: run from a delegated administrator (StackSets CallAs)
     excluded_accounts: list[str] = field(default_factory=list)
-    member_role_name: str = MEMBER_ROLE_NAME
     pack_parameters: dict[str, str] = field(default_factory=dict)  # conformance pack parameter overrides
-    waiter_delay: int = 10
-    dist: Path | None = None  # where the bundles are built (default: <root>/dist)
+    log_retention_days: int = DEFAULT_RETENTION_DAYS
+    signing_profile: str | None = None  # AWS Signer profile (same name in each region): code signing enforced
+    reserved_concurrency: int | None = None
+    max_concurrent_percentage: int = 100  # StackSet operations: accounts at a time, per region
+    failure_tolerance_percentage: int = 10  # StackSet operations: accounts that may fail before a region stops
+    aggregator: str | None = "lambda-vpc-rules"  # organization: the aggregator created or reused (None: none)
+    waiter_delay: float = 10
+    timeout: float = 3600  # seconds to wait for one stack, StackSet operation or conformance pack
+    dist: Path | None = None  # where the bundles are built (default: a temporary directory)
+
+    @property
+    def iam_stack_name(self) -> str:
+        return f"{self.stack_name}-iam"
+
+
+@dataclass
+class Artifacts:
+    """What was uploaded: the key prefix (content hash) and, per region, where the code is and who signed it."""
+
+    prefix: str
+    code_prefix: dict[str, str]  # region -> key prefix of the functions' code (signed code under signed/)
+    signing_arns: dict[str, str] = field(default_factory=dict)  # region -> signing profile version ARN
 
 
 @dataclass
 class DeployResult:
     account_id: str
     code_prefix: str
-    function_arns: dict[str, str]
+    regions: list[str]
+    function_arns: dict[str, str]  # home region
     config_rules: list[str]
     member_accounts: list[str] = field(default_factory=list)
+    rows: list[Any] = field(default_factory=list)  # status.Placement, one per account and region
+    failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"account_id": self.account_id, "code_prefix": self.code_prefix, "regions": self.regions,
+                "functions": self.function_arns, "config_rules": self.config_rules,
+                "member_accounts": self.member_accounts, "placements": [row.as_json() for row in self.rows],
+                "failures": self.failures, "notes": self.notes}
 
 
-def deploy(client_for: Callable[[str], Any], root: Path, options: DeployOptions,
-           progress: Callable[[str], None] = lambda message: None) -> DeployResult:
-    identity = client_for("sts").get_caller_identity()
-    account_id, partition = identity["Account"], identity["Arn"].split(":")[1]
+def bucket_name(pattern: str, region: str) -> str:
+    return pattern.replace(REGION_PLACEHOLDER, region)
 
-    bundles = build_bundles(root, options.dist or root / "dist")
-    digest = hashlib.sha256(b"".join(path.read_bytes() for path in bundles)).hexdigest()[:16]
-    prefix = f"{options.key_prefix}{digest}/"
-    s3 = client_for("s3")
-    for path in bundles:
-        s3.put_object(Bucket=options.bucket, Key=prefix + path.name, Body=path.read_bytes())
-    pack_body = (root / PACK_TEMPLATE).read_text(encoding="utf-8")
-    s3.put_object(Bucket=options.bucket, Key=prefix + PACK_TEMPLATE, Body=pack_body.encode())
-    progress(f"uploaded {len(bundles)} bundles to s3://{options.bucket}/{prefix}")
 
-    organization_id = ""
+def resolve_regions(requested: list[str], clients: Clients) -> list[str]:
+    """The regions to deploy to: as given, `all` for every region enabled in this account (EC2 DescribeRegions
+    lists only enabled ones), or the home region. The home region comes first."""
+    if requested == ["all"]:
+        answer = clients("ec2").describe_regions()
+        requested = sorted(region["RegionName"] for region in answer["Regions"])
+    regions = list(dict.fromkeys(requested or [clients.home_region]))
+    if clients.home_region in regions:
+        regions.remove(clients.home_region)
+        regions.insert(0, clients.home_region)
+    return regions
+
+
+def check_bucket_pattern(options: DeployOptions, regions: list[str]) -> None:
+    if len(regions) > 1 and REGION_PLACEHOLDER not in options.bucket:
+        raise DeployError(f"--bucket {options.bucket}: a function's code must come from a bucket in its own region "
+                          f"(Lambda CreateFunction); with several regions name the buckets with {REGION_PLACEHOLDER}, "
+                          f"e.g. my-artifacts-{REGION_PLACEHOLDER}")
+
+
+# ------------------------------------------------------------------------------------------ one account
+
+
+def deploy(clients: Clients, options: DeployOptions, progress: Progress = lambda message: None) -> DeployResult:
+    from .preflight import preflight
+
+    identity = clients("sts").get_caller_identity()
+    account_id = identity["Account"]
+    regions = resolve_regions(options.regions, clients)
+    check_bucket_pattern(options, regions)
+    report = preflight(clients, options, regions, identity, progress)
+    if report.problems:
+        raise PreflightFailed(report.problems)
     if options.organization:
-        organization_id = client_for("organizations").describe_organization()["Organization"]["Id"]
-    outputs = _apply_stack(client_for("cloudformation"), options.stack_name, (root / CENTRAL_TEMPLATE).read_text(), {
-        "CodeBucket": options.bucket,
-        "CodeKeyPrefix": prefix,
-        "RdklibLayerArn": options.rdklib_layer_arn,
-        "MemberRoleName": options.member_role_name,
-        "OrganizationId": organization_id,
-    }, options.waiter_delay)
-    progress(f"stack {options.stack_name} is up to date")
-    functions = {rule.config_rule_name: outputs[f"{logical_id(rule)}FunctionArn"] for rule in RULES}
+        from .org import deploy_organization
 
-    config = client_for("config")
-    pack_inputs = {"LambdaAccountId": account_id, **options.pack_parameters}
-    result = DeployResult(account_id, prefix, functions, [rule.config_rule_name for rule in RULES])
-    if options.organization:
-        result.member_accounts = _deploy_organization(client_for, root, options, account_id, prefix, pack_inputs)
-    elif options.mode == "rules":
-        for rule in config_rules_from_pack(conformance_pack(), pack_inputs, partition, account_id,
-                                           client_for("sts").meta.region_name):
-            config.put_config_rule(ConfigRule=rule)
-        progress(f"registered {len(RULES)} Config rules")
-    else:
-        config.put_conformance_pack(
-            ConformancePackName=options.pack_name,
-            TemplateS3Uri=f"s3://{options.bucket}/{prefix}{PACK_TEMPLATE}",
-            ConformancePackInputParameters=[{"ParameterName": k, "ParameterValue": v} for k, v in pack_inputs.items()],
-        )
-        progress(f"conformance pack {options.pack_name} submitted")
+        return deploy_organization(clients, options, regions, identity, report, progress)
+
+    artifacts = upload_artifacts(clients, options, regions, progress)
+    step(progress, f"stack {options.iam_stack_name} ({clients.home_region})",
+         apply_stack(clients("cloudformation"), options.iam_stack_name, template_text(IAM_TEMPLATE),
+                     iam_parameters(), options)[0])
+    functions: dict[str, str] = {}
+    for region in regions:
+        action, outputs = apply_stack(clients("cloudformation", region), options.stack_name,
+                                      template_text(FUNCTIONS_TEMPLATE),
+                                      functions_parameters(options, region, artifacts), options)
+        step(progress, f"stack {options.stack_name} ({region})", action)
+        if region == clients.home_region:
+            functions = {rule.config_rule_name: outputs[f"{logical_id(rule)}FunctionArn"] for rule in RULES}
+
+    from .status import account_placements
+
+    pack_inputs = dict(options.pack_parameters)
+    for region in regions:
+        config = clients("config", region)
+        if options.mode == "rules":
+            partition = identity["Arn"].split(":")[1]
+            for rule in config_rules_from_pack(conformance_pack(), pack_inputs, partition, account_id, region):
+                config.put_config_rule(ConfigRule=rule)
+            progress(f"{region}: registered {len(RULES)} Config rules")
+        else:
+            config.put_conformance_pack(
+                ConformancePackName=options.pack_name,
+                TemplateS3Uri=f"s3://{bucket_name(options.bucket, region)}/{artifacts.prefix}{PACK_TEMPLATE}",
+                ConformancePackInputParameters=[{"ParameterName": k, "ParameterValue": v}
+                                                for k, v in pack_inputs.items()],
+            )
+            progress(f"{region}: conformance pack {options.pack_name} submitted")
+    if options.mode == "pack":
+        for region in regions:
+            wait_for_pack(clients("config", region), options, region, progress)
+    rows = account_placements(clients, options, regions, account_id)
+    result = DeployResult(account_id, artifacts.prefix, regions, functions, [rule.config_rule_name for rule in RULES],
+                          rows=rows, notes=report.notes)
+    result.failures = [failure for row in rows for failure in row.failures()]
     return result
 
 
-def _deploy_organization(client_for, root: Path, options: DeployOptions, account_id: str, prefix: str,
-                         pack_inputs: dict[str, str]) -> list[str]:
-    organizations = client_for("organizations")
-    accounts = [
-        account["Id"]
-        for page in organizations.get_paginator("list_accounts").paginate()
-        for account in page["Accounts"]
-        if account.get("Status") == "ACTIVE" and account["Id"] not in options.excluded_accounts
-    ]
-    root_id = organizations.list_roots()["Roots"][0]["Id"]
-    cloudformation = client_for("cloudformation")
-    stack_set = f"{options.stack_name}-member-role"
-    member_parameters = [
-        {"ParameterKey": "CentralAccountId", "ParameterValue": account_id},
-        {"ParameterKey": "FunctionRoleName", "ParameterValue": FUNCTION_ROLE_NAME},
-        {"ParameterKey": "RoleName", "ParameterValue": options.member_role_name},
-    ]
+class PreflightFailed(DeployError):
+    def __init__(self, problems: list[str]):
+        super().__init__(f"pre-flight found {len(problems)} problem(s); nothing was changed")
+        self.problems = problems
+
+
+def step(progress: Progress, what: str, action: str) -> None:
+    progress(f"{what}: {action}")
+
+
+def wait_for_pack(config: Any, options: DeployOptions, region: str, progress: Progress) -> None:
+    """Until the conformance pack's deployment settles (DescribeConformancePackStatus)."""
+    deadline = time.monotonic() + options.timeout
+    while True:
+        answer = config.describe_conformance_pack_status(ConformancePackNames=[options.pack_name])
+        states = [s["ConformancePackState"] for s in answer.get("ConformancePackStatusDetails") or ()]
+        if states and all(state in SETTLED_PACK_STATES for state in states):
+            progress(f"{region}: conformance pack {options.pack_name}: {', '.join(states)}")
+            return
+        if time.monotonic() > deadline:
+            raise DeployError(f"{region}: conformance pack {options.pack_name} still {', '.join(states) or 'absent'} "
+                              f"after {options.timeout:.0f} s; see lambda-vpc-rules status")
+        time.sleep(options.waiter_delay)
+
+
+# ------------------------------------------------------------------------------------------ artifacts
+
+
+def upload_artifacts(clients: Clients, options: DeployOptions, regions: list[str], progress: Progress
+                     ) -> Artifacts:
+    """The bundles and the pack template into each region's bucket, under a content-hash prefix; what is there
+    already is not sent again. With a signing profile, each bundle is signed in each region (AWS Signer signs an
+    object version in its own region) and the signed copy kept under `signed/`."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        bundles = build_bundles(options.dist or Path(scratch))
+        contents = {path.name: path.read_bytes() for path in bundles}
+    pack = template_text(PACK_TEMPLATE).encode()
+    digest = hashlib.sha256(b"".join(contents.values()) + pack).hexdigest()[:16]
+    prefix = f"{options.key_prefix}{digest}/"
+    artifacts = Artifacts(prefix, {region: prefix for region in regions})
+    for region in regions:
+        s3, bucket = clients("s3", region), bucket_name(options.bucket, region)
+        sent = 0
+        versions = {}
+        for name, body in [*contents.items(), (PACK_TEMPLATE, pack)]:
+            existing = _head(s3, bucket, prefix + name)
+            if existing is None:
+                answer = s3.put_object(Bucket=bucket, Key=prefix + name, Body=body)
+                versions[name] = answer.get("VersionId")
+                sent += 1
+            else:
+                versions[name] = existing.get("VersionId")
+        progress(f"{region}: s3://{bucket}/{prefix}: {sent} of {len(contents) + 1} objects uploaded "
+                 f"({len(contents) + 1 - sent} there already)")
+        if options.signing_profile:
+            artifacts.code_prefix[region], artifacts.signing_arns[region] = _sign(
+                clients("signer", region), s3, bucket, prefix, versions, list(contents), options, region, progress)
+    return artifacts
+
+
+def _head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
     try:
-        cloudformation.create_stack_set(
-            StackSetName=stack_set,
-            TemplateBody=(root / MEMBER_TEMPLATE).read_text(),
-            Parameters=member_parameters,
-            Capabilities=["CAPABILITY_NAMED_IAM"],
-            PermissionModel="SERVICE_MANAGED",
-            AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
-        )
-        cloudformation.create_stack_instances(
-            StackSetName=stack_set,
-            DeploymentTargets={"OrganizationalUnitIds": [root_id]},
-            Regions=[cloudformation.meta.region_name],  # IAM roles are global: one region is enough
-        )
+        return s3.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
-        if error.response["Error"]["Code"] != "NameAlreadyExistsException":
-            raise
-        cloudformation.update_stack_set(StackSetName=stack_set, TemplateBody=(root / MEMBER_TEMPLATE).read_text(),
-                                        Parameters=member_parameters, Capabilities=["CAPABILITY_NAMED_IAM"])
-
-    # A service-managed StackSet never deploys to the management account: give this account the role too,
-    # unless it has it already.
-    try:
-        client_for("iam").get_role(RoleName=options.member_role_name)
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "NoSuchEntity":
-            raise
-        _apply_stack(cloudformation, f"{options.stack_name}-member-role", (root / MEMBER_TEMPLATE).read_text(),
-                     {p["ParameterKey"]: p["ParameterValue"] for p in member_parameters}, options.waiter_delay)
-
-    lambda_client = client_for("lambda")
-    for rule in RULES:
-        for member in accounts:
-            if member == account_id:
-                continue  # the central stack grants its own account
-            try:
-                lambda_client.add_permission(FunctionName=rule.function_name, StatementId=f"config-{member}",
-                                             Action="lambda:InvokeFunction", Principal="config.amazonaws.com",
-                                             SourceAccount=member)
-            except ClientError as error:
-                if error.response["Error"]["Code"] != "ResourceConflictException":  # already granted
-                    raise
-
-    client_for("config").put_organization_conformance_pack(
-        OrganizationConformancePackName=options.pack_name,
-        TemplateS3Uri=f"s3://{options.bucket}/{prefix}{PACK_TEMPLATE}",
-        ConformancePackInputParameters=[
-            {"ParameterName": k, "ParameterValue": v}
-            for k, v in {**pack_inputs, "ExecutionRoleName": options.member_role_name}.items()
-        ],
-        ExcludedAccounts=options.excluded_accounts,
-    )
-    return accounts
+        if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
 
 
-def _apply_stack(cloudformation, name: str, body: str, parameters: dict[str, str], delay: int) -> dict[str, str]:
+def _sign(signer: Any, s3: Any, bucket: str, prefix: str, versions: dict[str, str | None], names: list[str],
+          options: DeployOptions, region: str, progress: Progress) -> tuple[str, str]:
+    profile = signer.get_signing_profile(profileName=options.signing_profile)
+    if profile.get("status") != "Active":
+        raise DeployError(f"{region}: signing profile {options.signing_profile} is {profile.get('status')}, "
+                          "not Active")
+    signed_prefix = f"{prefix}signed/"
+    jobs = {}
+    for name in names:
+        if _head(s3, bucket, signed_prefix + name) is not None:
+            continue  # signed by an earlier run: the same bytes
+        if not versions.get(name):
+            raise DeployError(f"{region}: s3://{bucket} has no versioning; AWS Signer signs an object version: "
+                              f"aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration "
+                              "Status=Enabled")
+        job = signer.start_signing_job(
+            source={"s3": {"bucketName": bucket, "key": prefix + name, "version": versions[name]}},
+            destination={"s3": {"bucketName": bucket, "prefix": f"{signed_prefix}job-"}},
+            profileName=options.signing_profile)
+        jobs[name] = job["jobId"]
+    for name, job_id in jobs.items():
+        try:
+            signer.get_waiter("successful_signing_job").wait(
+                jobId=job_id, WaiterConfig={"Delay": max(1, int(options.waiter_delay)), "MaxAttempts": 60})
+        except WaiterError as error:
+            raise DeployError(f"{region}: signing {name} failed: {error}") from None
+        signed = signer.describe_signing_job(jobId=job_id)["signedObject"]["s3"]["key"]
+        s3.copy_object(Bucket=bucket, Key=signed_prefix + name, CopySource={"Bucket": bucket, "Key": signed})
+    progress(f"{region}: {len(jobs)} bundle(s) signed with {options.signing_profile} "
+             f"({len(names) - len(jobs)} signed already)")
+    return signed_prefix, profile["profileVersionArn"]
+
+
+# ------------------------------------------------------------------------------------------ stacks
+
+
+def iam_parameters() -> dict[str, str]:
+    return {"RoleName": EVALUATOR_ROLE_NAME}
+
+
+def functions_parameters(options: DeployOptions, region: str, artifacts: Artifacts) -> dict[str, str]:
+    return {
+        "CodeBucket": bucket_name(options.bucket, region),
+        "CodeKeyPrefix": artifacts.code_prefix[region],
+        "RoleName": EVALUATOR_ROLE_NAME,
+        "LogRetentionInDays": str(options.log_retention_days),
+        "SigningProfileVersionArns": artifacts.signing_arns.get(region, ""),
+        "ReservedConcurrency": "" if options.reserved_concurrency is None else str(options.reserved_concurrency),
+    }
+
+
+def apply_stack(cloudformation: Any, name: str, body: str, parameters: dict[str, str], options: DeployOptions
+                ) -> tuple[str, dict[str, str]]:
+    """Create or update a stack and wait for it: ("created" | "updated" | "unchanged", its outputs). A stack whose
+    template and parameters are those given is left alone (no UpdateStack)."""
     arguments = dict(
         StackName=name,
         TemplateBody=body,
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         Capabilities=["CAPABILITY_NAMED_IAM"],
     )
-    try:
-        cloudformation.describe_stacks(StackName=name)
-        exists = True
-    except ClientError as error:
-        if "does not exist" not in error.response["Error"].get("Message", ""):
-            raise
-        exists = False
+    exists = stack_exists(cloudformation, name)
+    if exists and _stack_is(cloudformation, name, body, parameters):
+        stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+        return "unchanged", {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs") or ()}
+    action = "updated" if exists else "created"
+    attempts = max(1, int(options.timeout / max(options.waiter_delay, 1)))
     try:
         if exists:
             cloudformation.update_stack(**arguments)
@@ -203,14 +347,36 @@ def _apply_stack(cloudformation, name: str, body: str, parameters: dict[str, str
         else:
             cloudformation.create_stack(**arguments)
             waiter = "stack_create_complete"
-        cloudformation.get_waiter(waiter).wait(StackName=name, WaiterConfig={"Delay": delay, "MaxAttempts": 120})
+        cloudformation.get_waiter(waiter).wait(
+            StackName=name, WaiterConfig={"Delay": max(1, int(options.waiter_delay)), "MaxAttempts": attempts})
     except ClientError as error:
         if "No updates are to be performed" not in error.response["Error"].get("Message", ""):
             raise
+        action = "unchanged"
     except WaiterError as error:  # the stack failed or rolled back
         raise DeployError(f"stack {name} did not complete: {error}; see its events in CloudFormation") from None
     stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
-    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs") or ()}
+    return action, {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs") or ()}
+
+
+def _stack_is(cloudformation: Any, name: str, body: str, parameters: dict[str, str]) -> bool:
+    stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    if stack.get("StackStatus") not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+        return False
+    current = {p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters") or ()}
+    if current != parameters:
+        return False
+    return cloudformation.get_template(StackName=name, TemplateStage="Original").get("TemplateBody") == body
+
+
+def stack_exists(cloudformation: Any, name: str) -> bool:
+    try:
+        stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
+    except ClientError as error:
+        if "does not exist" not in error.response["Error"].get("Message", ""):
+            raise
+        return False
+    return any(stack.get("StackStatus") != "DELETE_COMPLETE" for stack in stacks)
 
 
 # ------------------------------------------------------------------- the pack template, read as rules
@@ -223,9 +389,12 @@ def config_rules_from_pack(template: dict[str, Any], inputs: dict[str, str], par
     values = {name: spec.get("Default", "") for name, spec in template.get("Parameters", {}).items()}
     values.update(inputs)
     missing = [name for name, value in values.items() if value == "" and "Default" not in
-               template["Parameters"][name]]
+               template["Parameters"].get(name, {})]
     if missing:
         raise DeployError(f"conformance pack parameter(s) without a value: {', '.join(missing)}")
+    unknown = sorted(set(inputs) - set(template.get("Parameters", {})))
+    if unknown:
+        raise DeployError(f"the conformance pack has no parameter {', '.join(unknown)}")
     pseudo = {"AWS::Partition": partition, "AWS::AccountId": account_id, "AWS::Region": region}
     conditions: dict[str, bool] = {}
     resolve = _resolver({**values, **pseudo}, conditions)
