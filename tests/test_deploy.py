@@ -146,13 +146,13 @@ def run_bundle(task: Path, rule_dir: str, event: dict, endpoint: str, tmp: Path)
     return json.loads(result.stdout.splitlines()[-1])
 
 
-def compliant_function(aws) -> dict:
+def compliant_function(aws, name: str = "orders-api", role_name: str = "app-role") -> dict:
     estate = Estate(aws)
     ids = build_network(estate)
-    role = estate.role("app-role")
-    estate.iam.put_role_policy(RoleName="app-role", PolicyName="eni", PolicyDocument=json.dumps(
+    role = estate.role(role_name)
+    estate.iam.put_role_policy(RoleName=role_name, PolicyName="eni", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": SIX, "Resource": "*"}]}))
-    return estate.function("orders-api", [ids["private-a"], ids["private-b"]], role=role, ipv6=False)
+    return estate.function(name, [ids["private-a"], ids["private-b"]], role=role, ipv6=False)
 
 
 def test_each_deployed_bundle_handles_a_config_event_on_its_own(deployed, server, tmp_path):
@@ -187,6 +187,67 @@ def test_redeploy_leaves_everything_alone(deployed, server, tmp_path, monkeypatc
     assert "stack lambda-vpc-rules (us-east-1): unchanged" in err and "0 of 6 objects uploaded" in err
     assert not log.of("PutObject") and not log.of("UpdateStack") and not log.of("CreateStack")
     assert len(aws.client("config").describe_config_rules()["ConfigRules"]) == len(RULES)
+
+
+# ------------------------------------------------------------------------------------------ RDK
+
+
+def _rdk(*argv: str, cwd: Path) -> subprocess.CompletedProcess:
+    environment = {**os.environ, **FAKE_ENVIRONMENT, "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.run([sys.executable, "-c", "from rdk.cli import main; main()", *argv], cwd=cwd,
+                          capture_output=True, text=True, env=environment, timeout=300)
+
+
+def test_rdk_test_local_runs_the_tests_of_each_rule():
+    result = _rdk("test-local", "--all", cwd=ROOT / "rules")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    for rule in RULES:
+        assert f"Testing {rule.rdk_name}" in output
+    runs = [int(n) for n in __import__("re").findall(r"Ran (\d+) tests?", output)]
+    assert len(runs) == len(RULES) and min(runs) >= 4, output
+    assert "FAIL" not in output and "Error" not in output.replace("no verdict", "")
+
+
+def test_rdk_deploy_of_the_rule_folders_yields_functions_that_import_and_evaluate(server, tmp_path, monkeypatch):
+    """`rdk deploy` zips a rule folder as it is (shutil.make_archive of the folder): straight from a checkout the
+    function cannot import the pack; after `make rdk` it imports the pack and the pinned rdklib from the zip and
+    evaluates, with only rdklib (RDK's layer) and boto3 (the runtime) beside it."""
+    from lambda_vpc_rules.packaging import bundle_files, vendor_for_rdk
+
+    for key, value in FAKE_ENVIRONMENT.items():
+        monkeypatch.setenv(key, value)
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules, ignore=shutil.ignore_patterns("__pycache__", *(
+        name for name in ("lambda_vpc_rules", "rdklib", "rdklib-*.dist-info"))))
+    aws = EndpointSession(server)
+    function = compliant_function(aws, "rdk-api", "rdk-role")
+    rule = RULES[1]
+    event = change_event(configuration_item(function), rule.config_rule_name, {"AssumeRoleMode": "false"})
+    event["resultToken"] = "TESTMODE"
+
+    def zipped(folder: Path) -> Path:
+        archive = Path(shutil.make_archive(str(tmp_path / "zips" / folder.name), "zip", folder))  # as RDK does
+        task = tmp_path / "tasks" / f"{folder.name}-{len(list((tmp_path / 'zips').iterdir()))}"
+        zipfile.ZipFile(archive).extractall(task)
+        return task
+
+    (tmp_path / "zips").mkdir()
+    bare = zipped(rules / rule.rdk_name)
+    with pytest.raises(AssertionError, match="No module named 'lambda_vpc_rules'"):
+        run_bundle(bare, rule.rdk_name, event, server, tmp_path)
+
+    vendor_for_rdk(rules)
+    for each in RULES:
+        task = zipped(rules / each.rdk_name)
+        names = {p.relative_to(task).as_posix() for p in task.rglob("*") if p.is_file()}
+        assert set(bundle_files(each)) <= names
+        assert names - set(bundle_files(each)) == {"parameters.json", f"{each.rdk_name}_test.py"}
+        each_event = change_event(configuration_item(function), each.config_rule_name, {"AssumeRoleMode": "false"})
+        each_event["resultToken"] = "TESTMODE"
+        [evaluation] = run_bundle(task, each.rdk_name, each_event, server, tmp_path)
+        assert (evaluation["ComplianceResourceId"], evaluation["ComplianceType"]) == ("rdk-api", "COMPLIANT"), (
+            each.rdk_name, evaluation.get("Annotation"))
 
 
 # ------------------------------------------------------------------------------------------ in-process
