@@ -405,3 +405,41 @@ def test_deploy_from_the_installed_package_without_a_checkout(server, tmp_path):
     functions = aws.client("lambda").list_functions()["Functions"]
     assert {f["FunctionName"] for f in functions} >= {rule.function_name for rule in RULES}
     assert ROOT.name not in {p.name for p in site.iterdir()}
+
+
+def test_status_and_destroy_of_one_account(account, capsys):
+    aws, packs = account
+    answers = ModelAnswers()
+    answers.on("config", "DescribeConfigRuleEvaluationStatus", lambda params, region: {"ConfigRulesEvaluationStatus": [
+        {"ConfigRuleName": f"{rule.config_rule_name}-conformance-pack-abcdef", "FirstEvaluationStarted": True,
+         "LastSuccessfulEvaluationTime": "2026-11-24T12:00:00Z",
+         **({"LastFailedEvaluationTime": "2026-11-24T13:00:00Z", "LastErrorCode": "AccessDenied"}
+            if rule is RULES[0] else {})} for rule in RULES]})
+    deleted: list[str] = []
+    answers.on("config", "DeleteConformancePack", lambda params, region: deleted.append(region) or {})
+    answers.install(aws)
+    regions = f"{REGION},eu-west-1"
+    assert main(["deploy", "--bucket", "bundles-{region}", "--regions", regions, "--region", REGION,
+                 "--wait-delay", "0"]) == 0
+    capsys.readouterr()
+    assert main(["status", "--regions", regions, "--region", REGION, "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["placements"]
+    assert [(r["region"], r["pack"], r["evaluations"]) for r in rows] == [
+        (REGION, "CREATE_COMPLETE", "4/5 ok, last error AccessDenied (lambda-vpc-eni-permissions)"),
+        ("eu-west-1", "CREATE_COMPLETE", "4/5 ok, last error AccessDenied (lambda-vpc-eni-permissions)")]
+    assert main(["destroy", "--bucket", "bundles-{region}", "--regions", regions, "--region", REGION,
+                 "--wait-delay", "0"]) == 0
+    assert deleted == [REGION, "eu-west-1"]
+    assert aws.client("cloudformation").describe_stacks()["Stacks"] == []
+    for region in (REGION, "eu-west-1"):
+        assert aws.client("lambda", region_name=region).list_functions()["Functions"] == []
+        assert "Contents" not in aws.client("s3", region_name=region).list_objects_v2(Bucket=f"bundles-{region}")
+
+
+def test_all_regions_are_the_enabled_ones_home_first(aws):
+    from lambda_vpc_rules.deploy import resolve_regions
+
+    clients = Clients(lambda service, region: aws.client(service, region_name=region), "eu-west-1")
+    regions = resolve_regions(["all"], clients)
+    enabled = {r["RegionName"] for r in aws.client("ec2").describe_regions()["Regions"]}
+    assert regions[0] == "eu-west-1" and set(regions) == enabled and len(regions) == len(enabled)

@@ -476,3 +476,18 @@ def test_the_deploying_identity_is_checked_for_exactly_the_actions_deploy_calls(
         "cloudformation:UpdateStackInstances"}
     assert required - made <= STACK_RESOURCE_ACTIONS | {"cloudformation:UpdateStackInstances", "iam:CreateRole",
                                                         "iam:AttachRolePolicy", "iam:PassRole"}
+
+
+def test_excluded_accounts_get_no_instance_and_no_rules(org_aws, monkeypatch, capsys):
+    org = Org(3)
+    left_out = org.members[0]
+    code, out, err = org.deploy(monkeypatch, capsys, "--excluded-accounts", left_out)
+    assert code == 0, err
+    for region in REGIONS:
+        assert not functions_in(left_out, region)
+    for request in org.log.of("CreateStackInstances"):
+        assert request.params["DeploymentTargets"]["Accounts"] == [left_out]
+        assert request.params["DeploymentTargets"]["AccountFilterType"] == "DIFFERENCE"
+    assert {tuple(r.params["ExcludedAccounts"]) for r in org.log.of("PutOrganizationConformancePack")} == {
+        (left_out,)}
+    assert left_out not in {row["account"] for row in _payload(out)["placements"]}

@@ -51,8 +51,8 @@ RETRY_MODE = "standard"
 DEFAULT_MAX_ATTEMPTS = 10
 MAX_ATTEMPTS_ENV = "LAMBDA_VPC_RULES_MAX_ATTEMPTS"
 # The IAM action behind every AWS call this module makes (sts:GetCallerIdentity needs none). The rule
-# roles in rdk_config/ grant exactly these plus rdk.RDKLIB_ACTIONS; tests/test_permissions.py checks the
-# list against the calls the code really makes.
+# functions' role (templates/account-iam.yaml) grants exactly these plus RDKLIB_ACTIONS;
+# tests/test_permissions.py checks the list against the calls the code really makes.
 READ_ACTIONS = frozenset(
     {
         "ec2:DescribeNatGateways",

@@ -55,7 +55,7 @@ class Rule:
 
     @property
     def function_name(self) -> str:
-        """The name of the Lambda function that hosts the rule (central account, rdk_config/)."""
+        """The name of the Lambda function that hosts the rule (in each account and region: templates/)."""
         return self.config_rule_name
 
     def parse_parameters(self, raw: Mapping[str, Any] | None) -> dict[str, Any]:
