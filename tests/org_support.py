@@ -354,6 +354,31 @@ def organization_pack_statuses(session: boto3.Session, no_recorder: set[tuple[st
     return answer
 
 
+def organization_pack_overall(session: boto3.Session, no_recorder: set[tuple[str, str]] | None = None,
+                              organization: boto3.Session | None = None) -> Callable[[dict[str, Any], str], Any]:
+    """DescribeOrganizationConformancePackStatuses as AWS Config answers it (moto: always successful):
+    CREATE_FAILED when the pack failed in one or more member accounts (OrganizationConformancePackStatus)."""
+    detailed = organization_pack_statuses(session, no_recorder, organization)
+
+    def answer(params: dict[str, Any], region: str) -> Any:
+        config = session.client("config", region_name=region)
+        try:
+            statuses = config.describe_organization_conformance_pack_statuses(**params)[
+                "OrganizationConformancePackStatuses"]
+        except config.exceptions.NoSuchOrganizationConformancePackException as missing:
+            return error("NoSuchOrganizationConformancePackException", str(missing))
+        for status in statuses:
+            rows = detailed({"OrganizationConformancePackName": status["OrganizationConformancePackName"],
+                             "Limit": 10_000}, region)["OrganizationConformancePackDetailedStatuses"]
+            failed = [row for row in rows if row["Status"].endswith("FAILED")]
+            if failed:
+                status.update(Status="CREATE_FAILED", ErrorCode=failed[0]["ErrorCode"],
+                              ErrorMessage=f"{len(failed)} member account(s) failed")
+        return {"OrganizationConformancePackStatuses": statuses}
+
+    return answer
+
+
 def policy_sizes(accounts: list[str], regions: list[str]) -> dict[str, list[int]]:
     """Function name -> the size of its resource policy in every account and region (moto's GetPolicy)."""
     from moto.awslambda.models import lambda_backends

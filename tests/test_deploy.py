@@ -10,6 +10,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -204,7 +205,7 @@ def test_rdk_test_local_runs_the_tests_of_each_rule():
     assert result.returncode == 0, output
     for rule in RULES:
         assert f"Testing {rule.rdk_name}" in output
-    runs = [int(n) for n in __import__("re").findall(r"Ran (\d+) tests?", output)]
+    runs = [int(n) for n in re.findall(r"Ran (\d+) tests?", output)]
     assert len(runs) == len(RULES) and min(runs) >= 4, output
     assert "FAIL" not in output and "Error" not in output.replace("no verdict", "")
 
@@ -308,6 +309,13 @@ def test_several_regions_need_a_bucket_per_region(account, capsys):
     code = main(["deploy", "--bucket", "bundles-us-east-1", "--regions", f"{REGION},eu-west-1", "--region", REGION])
     err = capsys.readouterr().err.strip()
     assert code == 2 and "\n" not in err and "{region}" in err
+
+
+def test_an_unknown_pack_parameter_is_refused_before_any_call_but_the_regions(account, capsys):
+    code = main(["deploy", "--bucket", "bundles-{region}", "--region", REGION, "--pack-param", "MinAz=3"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and "no parameter MinAz" in err
+    assert "LambdaVpcMultiAzMinAvailabilityZones" in err
 
 
 @pytest.mark.filterwarnings("ignore:Tried to parse AWS..Lambda..CodeSigningConfig:UserWarning")

@@ -33,6 +33,7 @@ from org_support import (
     forwarded,
     functions_in,
     join_organization,
+    organization_pack_overall,
     organization_pack_statuses,
     policy_sizes,
     stacksets_as_aws,
@@ -76,6 +77,8 @@ class Org:
         self.answers.on("iam", "SimulatePrincipalPolicy", all_allowed)
         self.answers.on("config", "GetOrganizationConformancePackDetailedStatus",
                         organization_pack_statuses(self.quiet, self.no_recorder))
+        self.answers.on("config", "DescribeOrganizationConformancePackStatuses",
+                        organization_pack_overall(self.quiet, self.no_recorder))
         self.answers.on("config", "DescribeAggregateComplianceByConformancePacks", self._compliance)
         self.answers.on("config", "DescribeConfigRuleEvaluationStatus", self._evaluation_status)
         self.answers.install(self.session)
@@ -270,6 +273,8 @@ def _delegated(org: Org, account: str, registered: dict[str, list[str]]) -> boto
     answers = ModelAnswers().on("iam", "SimulatePrincipalPolicy", all_allowed)
     answers.on("config", "GetOrganizationConformancePackDetailedStatus",
                organization_pack_statuses(quiet, org.no_recorder, organization=org.quiet))
+    answers.on("config", "DescribeOrganizationConformancePackStatuses",
+               organization_pack_overall(quiet, org.no_recorder, organization=org.quiet))
     for operation in ("ListAccounts", "ListRoots", "ListAWSServiceAccessForOrganization"):
         answers.on("organizations", operation, forwarded(org.quiet, "organizations", operation))
     answers.on("organizations", "ListDelegatedAdministrators", lambda params, region: {"DelegatedAdministrators": [

@@ -136,6 +136,15 @@ def resolve_regions(requested: list[str], clients: Clients) -> list[str]:
     return regions
 
 
+def check_options(options: DeployOptions, regions: list[str]) -> None:
+    """What the arguments alone say is wrong, before any AWS call but the region list."""
+    unknown = sorted(set(options.pack_parameters) - set(conformance_pack()["Parameters"]))
+    if unknown:
+        raise DeployError(f"the conformance pack has no parameter {', '.join(unknown)} (its parameters: "
+                          f"{', '.join(conformance_pack()['Parameters'])})")
+    check_bucket_pattern(options, regions)
+
+
 def check_bucket_pattern(options: DeployOptions, regions: list[str]) -> None:
     if len(regions) > 1 and REGION_PLACEHOLDER not in options.bucket:
         raise DeployError(f"--bucket {options.bucket}: a function's code must come from a bucket in its own region "
@@ -152,7 +161,7 @@ def deploy(clients: Clients, options: DeployOptions, progress: Progress = lambda
     identity = clients("sts").get_caller_identity()
     account_id = identity["Account"]
     regions = resolve_regions(options.regions, clients)
-    check_bucket_pattern(options, regions)
+    check_options(options, regions)
     report = preflight(clients, options, regions, identity, progress)
     if report.problems:
         raise PreflightFailed(report.problems)

@@ -162,14 +162,17 @@ def deploy_organization(clients: Clients, options: DeployOptions, regions: list[
     # 4. the rules, in every account of the organization
     for region in regions:
         put_organization_pack(clients("config", region), options, region, artifacts, scope, progress)
-    for region in regions:
-        failures += wait_for_organization_pack(clients("config", region), options, region, progress)
+    pack_failures = {region: wait_for_organization_pack(clients("config", region), options, region, progress)
+                     for region in regions}
 
     # 5. one view of the organization
     if options.aggregator:
         ensure_aggregator(clients, options, regions, report, progress)
 
     rows = organization_placements(clients, options, regions, scope, account)
+    # A region's pack failed: the accounts it failed in say so; the pack's own line only where none does.
+    named = {row.region for row in rows if row.failed}
+    failures += [line for region, lines in pack_failures.items() if region not in named for line in lines]
     failures += [failure for row in rows for failure in row.failures()]
     return DeployResult(account, artifacts.prefix, regions, functions, [rule.config_rule_name for rule in RULES],
                         member_accounts=list(scope.accounts), rows=rows, failures=failures, notes=report.notes)
