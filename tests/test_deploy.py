@@ -451,3 +451,20 @@ def test_all_regions_are_the_enabled_ones_home_first(aws):
     regions = resolve_regions(["all"], clients)
     enabled = {r["RegionName"] for r in aws.client("ec2").describe_regions()["Regions"]}
     assert regions[0] == "eu-west-1" and set(regions) == enabled and len(regions) == len(enabled)
+
+
+def test_one_accounts_deploy_calls_exactly_the_actions_preflight_checks(account, capsys):
+    from lambda_vpc_rules.deploy import DeployOptions
+    from lambda_vpc_rules.preflight import SINGLE_ACCOUNT_ACTIONS, STACK_RESOURCE_ACTIONS, required_actions
+
+    aws, _ = account
+    log = RequestLog().install(aws)
+    for retention in ("365", "30", "30"):  # create, update, leave alone
+        assert main(["deploy", "--bucket", "bundles-{region}", "--region", REGION, "--log-retention-days", retention,
+                     "--wait-delay", "0"]) == 0, capsys.readouterr().err
+    made = {{"s3:HeadBucket": "s3:ListBucket", "s3:HeadObject": "s3:GetObject"}.get(a, a) for a in log.actions}
+    made -= {"sts:GetCallerIdentity"}
+    required = required_actions(DeployOptions("bundles-{region}"), [REGION])
+    [simulated] = {tuple(r.params["ActionNames"]) for r in log.of("SimulatePrincipalPolicy")}
+    assert set(simulated) == required
+    assert made == SINGLE_ACCOUNT_ACTIONS and required == SINGLE_ACCOUNT_ACTIONS | STACK_RESOURCE_ACTIONS
