@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint generate conformance-pack package deploy bench clean
+.PHONY: help demo test lint generate conformance-pack package rdk deploy bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -28,16 +28,19 @@ lint: $(STAMP) ## ruff
 bench: $(STAMP) ## API calls, time and memory at 1k/2k/10k functions; writes docs/benchmarks.md
 	$(BIN)/python benchmarks/bench.py
 
-generate: $(STAMP) ## regenerate parameters.json, conformance-pack.yaml, rdk_config/*.yaml, README rule table
+generate: $(STAMP) ## regenerate rules/*/ (parameters.json, handlers), src/lambda_vpc_rules/templates/, README rule table
 	$(BIN)/python -m lambda_vpc_rules.tooling.packaging generate
 
-conformance-pack: generate ## (re)generate conformance-pack.yaml, with everything generated beside it
+conformance-pack: generate ## (re)generate templates/conformance-pack.yaml, with everything generated beside it
 
-package: $(STAMP) ## build one Lambda bundle per rule under dist/
+package: $(STAMP) ## build one Lambda bundle per rule under dist/ (handler, core, pinned rdklib)
 	$(BIN)/python -m lambda_vpc_rules.tooling.packaging package dist
 
-deploy: package ## deploy to one account: make deploy BUCKET=... LAYER=... [ARGS=--organization ...]
-	$(BIN)/lambda-vpc-rules deploy --bucket "$(BUCKET)" --rdklib-layer-arn "$(LAYER)" $(ARGS)
+rdk: $(STAMP) ## vendor the bundle contents into each rules/ folder, for `cd rules && rdk deploy --all`
+	$(BIN)/python -m lambda_vpc_rules.tooling.packaging rdk rules
+
+deploy: $(STAMP) ## deploy: make deploy BUCKET=... [ARGS="--regions us-east-1,eu-west-1 --organization ..."]
+	$(BIN)/lambda-vpc-rules deploy --bucket "$(BUCKET)" $(ARGS)
 
 clean: ## remove the virtual environment and outputs
-	rm -rf $(VENV) out dist .pytest_cache
+	rm -rf $(VENV) out dist .pytest_cache rules/*/lambda_vpc_rules rules/*/rdklib rules/*/rdklib-*.dist-info

@@ -1,7 +1,8 @@
-"""A deployment rehearsed end to end against a moto server: `lambda-vpc-rules deploy` uploads the bundles,
-creates the central stack (functions, role, permissions) and registers the rules read from the conformance
-pack; then each deployed bundle, unzipped beside nothing but rdklib and boto3, handles a Config event.
-The organization path and the conformance-pack path are rehearsed too."""
+"""One account rehearsed end to end against a moto server: `lambda-vpc-rules deploy` checks first, uploads the
+bundles, creates the role stack and the functions stack, and registers the rules read from the conformance pack;
+then each deployed bundle, unzipped beside nothing but rdklib and boto3, handles a Config event with the rdklib it
+carries. A re-run leaves everything alone; the conformance-pack path, several regions, and `deploy` from the
+installed package without a checkout are rehearsed too."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import importlib.util
 import io
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,15 +20,17 @@ from pathlib import Path
 import boto3
 import pytest
 import yaml
-from botocore.stub import ANY, Stubber
 
 from aws_support import REGION, EndpointSession, Estate, build_network, change_event, configuration_item
 from conftest import FAKE_ENVIRONMENT, ROOT
 from lambda_vpc_rules.core.rules import RULES
+from lambda_vpc_rules.tooling import deploy_cli
 from lambda_vpc_rules.tooling.cli import main
 from lambda_vpc_rules.tooling.demo import moto_as_aws_answers
-from lambda_vpc_rules.tooling.deploy import DeployError, DeployOptions, config_rules_from_pack, deploy
-from lambda_vpc_rules.tooling.packaging import conformance_pack
+from lambda_vpc_rules.tooling.deploy import DeployError, config_rules_from_pack
+from lambda_vpc_rules.tooling.deploy import RegionalClients as Clients
+from lambda_vpc_rules.tooling.packaging import PACKAGE_DIR, RDKLIB_VERSION, TEMPLATES_DIR, conformance_pack
+from org_support import ModelAnswers, RequestLog, all_allowed, buckets, config_recording
 
 BUCKET = "rule-bundles"
 SIX = ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
@@ -44,13 +49,13 @@ def server():
         server.stop()
 
 
-def _rdklib_layer_zip() -> bytes:
-    buffer = io.BytesIO()
-    package = Path(importlib.util.find_spec("rdklib").origin).parent
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for path in package.rglob("*.py"):
-            archive.write(path, f"python/rdklib/{path.relative_to(package)}")
-    return buffer.getvalue()
+def _recording(aws: EndpointSession) -> None:
+    config = aws.client("config")
+    config.put_configuration_recorder(ConfigurationRecorder={
+        "name": "default", "roleARN": "arn:aws:iam::123456789012:role/config-recorder",
+        "recordingGroup": {"allSupported": True, "includeGlobalResourceTypes": True}})
+    config.put_delivery_channel(DeliveryChannel={"name": "default", "s3BucketName": BUCKET})
+    config.start_configuration_recorder(ConfigurationRecorderName="default")
 
 
 @pytest.fixture(scope="module")
@@ -60,38 +65,45 @@ def deployed(server, tmp_path_factory):
             patch.setenv(key, value)
         aws = EndpointSession(server)
         aws.client("s3").create_bucket(Bucket=BUCKET)
-        layer = aws.client("lambda").publish_layer_version(LayerName="rdklib-layer",
-                                                           Content={"ZipFile": _rdklib_layer_zip()})
-        stdout = io.StringIO()
+        _recording(aws)
+        stdout, stderr = io.StringIO(), io.StringIO()
         patch.setattr(sys, "stdout", stdout)
-        code = main(["deploy", "--bucket", BUCKET, "--rdklib-layer-arn", layer["LayerVersionArn"], "--mode", "rules",
-                     "--endpoint-url", server, "--region", REGION, "--root", str(ROOT),
-                     "--dist", str(tmp_path_factory.mktemp("dist"))])
-    assert code == 0
-    return aws, json.loads(stdout.getvalue()), layer["LayerVersionArn"]
+        patch.setattr(sys, "stderr", stderr)
+        code = main(["deploy", "--bucket", BUCKET, "--mode", "rules", "--endpoint-url", server, "--region", REGION,
+                     "--dist", str(tmp_path_factory.mktemp("dist")), "--wait-delay", "0"])
+    assert code == 0, stderr.getvalue()
+    return aws, json.loads(stdout.getvalue()), stderr.getvalue()
 
 
-def test_functions_run_the_uploaded_bundles_with_the_rdklib_layer(deployed):
-    aws, result, layer = deployed
+def test_functions_run_the_uploaded_bundles_with_their_own_role_and_log_group(deployed):
+    aws, result, progress = deployed
     lam = aws.client("lambda")
     for rule in RULES:
         configuration = lam.get_function(FunctionName=rule.function_name)["Configuration"]
         assert configuration["FunctionArn"] == result["functions"][rule.config_rule_name]
         assert configuration["Handler"] == f"{rule.rdk_name}.lambda_handler"
         assert configuration["Runtime"] == "python3.12"
-        assert configuration["Role"].endswith(":role/lambda-vpc-rules-function")
+        assert configuration["Role"].endswith(":role/lambda-vpc-rules-evaluator")
+        assert not configuration.get("Layers")  # rdklib is in the bundle
         policy = json.loads(lam.get_policy(FunctionName=rule.function_name)["Policy"])
         [statement] = policy["Statement"]
         assert statement["Principal"] == {"Service": "config.amazonaws.com"}
         assert statement["Condition"]["StringEquals"]["AWS:SourceAccount"] == result["account_id"]
-    # moto's CloudFormation drops a function's Layers: check what the stack was given instead
-    stack = aws.client("cloudformation").describe_stacks(StackName="lambda-vpc-rules")["Stacks"][0]
-    assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}["RdklibLayerArn"] == layer
+    groups = {g["logGroupName"]: g for g in aws.client("logs").describe_log_groups(
+        logGroupNamePrefix="/aws/lambda/lambda-vpc-")["logGroups"]}
+    assert {name: g.get("retentionInDays") for name, g in groups.items()} == {
+        f"/aws/lambda/{rule.function_name}": 365 for rule in RULES}
+    role = aws.client("iam").get_role(RoleName="lambda-vpc-rules-evaluator")["Role"]
+    assert role["Arn"].endswith(":role/lambda-vpc-rules-evaluator")
+    for step in ("pre-flight: 0 problem(s)", "stack lambda-vpc-rules-iam (us-east-1): created",
+                 "stack lambda-vpc-rules (us-east-1): created", "registered 5 Config rules"):
+        assert step in progress
+    assert [row["failed"] for row in result["placements"]] == [[]]
 
 
 def test_config_rules_are_the_conformance_packs(deployed):
     aws, result, _ = deployed
-    pack = yaml.safe_load((ROOT / "conformance-pack.yaml").read_text())
+    pack = yaml.safe_load((TEMPLATES_DIR / "conformance-pack.yaml").read_text())
     registered = {r["ConfigRuleName"]: r for r in aws.client("config").describe_config_rules()["ConfigRules"]}
     expected = [r["Properties"] for r in pack["Resources"].values() if r["Type"] == "AWS::Config::ConfigRule"]
     assert sorted(registered) == sorted(p["ConfigRuleName"] for p in expected)
@@ -100,12 +112,13 @@ def test_config_rules_are_the_conformance_packs(deployed):
         assert config_rule["Source"]["SourceIdentifier"] == result["functions"][rule.config_rule_name]
         assert len(config_rule["Source"]["SourceDetails"]) == 3
         inputs = json.loads(config_rule["InputParameters"])
-        assert inputs.pop("AssumeRoleMode") == "false" and "ExecutionRoleName" not in inputs
+        assert inputs.pop("AssumeRoleMode") == "false"
         assert inputs == {p.name: p.default for p in rule.parameters}
 
 
 def _runtime_dir(tmp: Path) -> Path:
-    """rdklib and boto3 (with the packages boto3 itself needs), as the Lambda runtime and layer give them."""
+    """rdklib and boto3 (with the packages boto3 itself needs), as the Lambda runtime (and an rdklib layer, for
+    RDK) give them."""
     runtime = tmp / "runtime"
     if runtime.exists():
         return runtime
@@ -117,123 +130,344 @@ def _runtime_dir(tmp: Path) -> Path:
     return runtime
 
 
-def _run_bundle(bundle: bytes, rule_dir: str, event: dict, endpoint: str, tmp: Path) -> list[dict]:
-    task = tmp / rule_dir
-    zipfile.ZipFile(io.BytesIO(bundle)).extractall(task)
+def run_bundle(task: Path, rule_dir: str, event: dict, endpoint: str, tmp: Path) -> list[dict]:
+    """Import an unpacked bundle's handler in a fresh interpreter that sees only the bundle and the runtime (`-S`:
+    no site-packages), check that the pack and rdklib come from the bundle, and have it handle `event`."""
     script = (
         "import json, sys\n"
-        f"import {rule_dir} as handler, lambda_vpc_rules\n"
+        f"import {rule_dir} as handler, lambda_vpc_rules, rdklib, importlib.metadata as metadata\n"
         f"assert lambda_vpc_rules.__file__.startswith({str(task)!r}), lambda_vpc_rules.__file__\n"
+        f"assert rdklib.__file__.startswith({str(task)!r}), rdklib.__file__\n"
+        f"assert metadata.version('rdklib') == {RDKLIB_VERSION!r}\n"
         "print(json.dumps(handler.lambda_handler(json.loads(sys.stdin.read()), None), default=str))\n"
     )
     environment = {"PATH": os.environ["PATH"], "PYTHONPATH": f"{task}{os.pathsep}{_runtime_dir(tmp)}",
                    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": REGION,
                    "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": endpoint}
-    # -S: no site-packages, so only the bundle and the runtime directory can be imported
     result = subprocess.run([sys.executable, "-S", "-c", script], input=json.dumps(event), capture_output=True,
                             text=True, env=environment, cwd=task, timeout=120)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.splitlines()[-1])
 
 
-def test_each_deployed_bundle_handles_a_config_event_on_its_own(deployed, server, tmp_path):
-    aws, result, _ = deployed
+def compliant_function(aws, name: str = "orders-api", role_name: str = "app-role") -> dict:
     estate = Estate(aws)
     ids = build_network(estate)
-    role = estate.role("app-role")
-    estate.iam.put_role_policy(RoleName="app-role", PolicyName="eni", PolicyDocument=json.dumps(
+    role = estate.role(role_name)
+    estate.iam.put_role_policy(RoleName=role_name, PolicyName="eni", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": SIX, "Resource": "*"}]}))
-    function = estate.function("orders-api", [ids["private-a"], ids["private-b"]], role=role, ipv6=False)
+    return estate.function(name, [ids["private-a"], ids["private-b"]], role=role, ipv6=False)
+
+
+def test_each_deployed_bundle_handles_a_config_event_on_its_own(deployed, server, tmp_path):
+    aws, result, _ = deployed
+    function = compliant_function(aws)
     registered = {r["ConfigRuleName"]: r for r in aws.client("config").describe_config_rules()["ConfigRules"]}
     s3 = aws.client("s3")
     for rule in RULES:
         bundle = s3.get_object(Bucket=BUCKET, Key=f"{result['code_prefix']}{rule.rdk_name}.zip")["Body"].read()
+        task = tmp_path / rule.rdk_name
+        zipfile.ZipFile(io.BytesIO(bundle)).extractall(task)
         event = change_event(configuration_item(function), rule.config_rule_name,
                              json.loads(registered[rule.config_rule_name]["InputParameters"]))
         event["resultToken"] = "TESTMODE"  # rdklib's test mode: moto accepts PutEvaluations only so
-        [evaluation] = _run_bundle(bundle, rule.rdk_name, event, server, tmp_path)
+        [evaluation] = run_bundle(task, rule.rdk_name, event, server, tmp_path)
         assert (evaluation["ComplianceResourceId"], evaluation["ComplianceType"]) == ("orders-api", "COMPLIANT"), (
             rule.rdk_name, evaluation.get("Annotation"))
 
 
-def test_redeploy_updates_in_place(deployed, server, tmp_path, capsys):
-    aws, result, layer = deployed
-    code = main(["deploy", "--bucket", BUCKET, "--rdklib-layer-arn", layer, "--mode", "rules", "--endpoint-url",
-                 server, "--region", REGION, "--root", str(ROOT), "--dist", str(tmp_path)])
-    assert code == 0
-    assert json.loads(capsys.readouterr().out)["code_prefix"] == result["code_prefix"]  # same code, same key
+def test_redeploy_leaves_everything_alone(deployed, server, tmp_path, monkeypatch, capsys):
+    aws, result, _ = deployed
+    log = RequestLog()
+    session = boto3.Session(region_name=REGION)
+    log.install(session)
+    original = deploy_cli.clients_for
+    monkeypatch.setattr(deploy_cli, "clients_for", lambda _session, endpoint: original(session, endpoint))
+    code = main(["deploy", "--bucket", BUCKET, "--mode", "rules", "--endpoint-url", server, "--region", REGION,
+                 "--dist", str(tmp_path), "--wait-delay", "0"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(out)["code_prefix"] == result["code_prefix"]  # same code, same key
+    assert "stack lambda-vpc-rules (us-east-1): unchanged" in err and "0 of 6 objects uploaded" in err
+    assert not log.of("PutObject") and not log.of("UpdateStack") and not log.of("CreateStack")
     assert len(aws.client("config").describe_config_rules()["ConfigRules"]) == len(RULES)
 
 
-# ------------------------------------------------------------------------------------------ organization
+# ------------------------------------------------------------------------------------------ RDK
 
 
-def test_organization_rollout(aws, tmp_path):
-    """From the management account: member role StackSet on the root, invoke permission per member account,
-    the organization conformance pack with ExecutionRoleName, excluded accounts left out."""
-    organizations = aws.client("organizations")
-    organizations.create_organization(FeatureSet="ALL")
-    members = [organizations.create_account(AccountName=f"team-{i}", Email=f"team-{i}@example.com")[
-        "CreateAccountStatus"]["AccountId"] for i in range(3)]
-    aws.client("s3").create_bucket(Bucket=BUCKET)
-    layer = aws.client("lambda").publish_layer_version(LayerName="rdklib", Content={"ZipFile": _rdklib_layer_zip()})
-    options = DeployOptions(BUCKET, layer["LayerVersionArn"], organization=True, excluded_accounts=[members[2]],
-                            waiter_delay=1, dist=tmp_path)
-    result = deploy(aws.client, ROOT, options)
-    assert set(members[:2]) <= set(result.member_accounts) and members[2] not in result.member_accounts
-
-    policy = json.loads(aws.client("lambda").get_policy(FunctionName=RULES[0].function_name)["Policy"])
-    granted = {s["Condition"]["StringEquals"]["AWS:SourceAccount"] for s in policy["Statement"]}
-    assert granted == {result.account_id, *members[:2]}
-
-    [pack] = aws.client("config").describe_organization_conformance_packs(
-        OrganizationConformancePackNames=["lambda-vpc-rules"])["OrganizationConformancePacks"]
-    inputs = {p["ParameterName"]: p["ParameterValue"] for p in pack["ConformancePackInputParameters"]}
-    assert inputs == {"LambdaAccountId": result.account_id, "ExecutionRoleName": "lambda-vpc-rules-member"}
-    assert pack["ExcludedAccounts"] == [members[2]]
-
-    cloudformation = aws.client("cloudformation")
-    stack_set = cloudformation.describe_stack_set(StackSetName="lambda-vpc-rules-member-role")["StackSet"]
-    assert stack_set["PermissionModel"] == "SERVICE_MANAGED"
-    assert "lambda-vpc-rules-member" in stack_set["TemplateBody"]
-    # in this account too (moto's StackSet deploys to the management account itself; AWS's does not, and then
-    # deploy adds a plain stack)
-    aws.client("iam").get_role(RoleName="lambda-vpc-rules-member")
-    central = cloudformation.describe_stacks(StackName="lambda-vpc-rules")["Stacks"][0]
-    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in central["Parameters"]}
-    assert parameters["OrganizationId"].startswith("o-")
+def _rdk(*argv: str, cwd: Path) -> subprocess.CompletedProcess:
+    environment = {**os.environ, **FAKE_ENVIRONMENT, "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.run([sys.executable, "-c", "from rdk.cli import main; main()", *argv], cwd=cwd,
+                          capture_output=True, text=True, env=environment, timeout=300)
 
 
-def test_single_account_conformance_pack_request(aws, tmp_path):
-    """moto has no PutConformancePack: the request is checked by botocore's Stubber against the service model."""
-    aws.client("s3").create_bucket(Bucket=BUCKET)
-    config = boto3.client("config", region_name=REGION)
-    stubber = Stubber(config)
-    stubber.add_response("put_conformance_pack", {"ConformancePackArn": "arn:aws:config:pack"}, {
-        "ConformancePackName": "lambda-vpc-rules",
-        "TemplateS3Uri": ANY,
-        "ConformancePackInputParameters": [{"ParameterName": "LambdaAccountId", "ParameterValue": "123456789012"},
-                                           {"ParameterName": "LambdaVpcEniPermissionsFlagOverbroadEc2",
-                                            "ParameterValue": "true"}],
-    })
-    layer = aws.client("lambda").publish_layer_version(LayerName="rdklib", Content={"ZipFile": _rdklib_layer_zip()})
-    options = DeployOptions(BUCKET, layer["LayerVersionArn"], waiter_delay=1, dist=tmp_path,
-                            pack_parameters={"LambdaVpcEniPermissionsFlagOverbroadEc2": "true"})
-    with stubber:
-        result = deploy(lambda service: config if service == "config" else aws.client(service), ROOT, options)
-    stubber.assert_no_pending_responses()
-    uploaded = aws.client("s3").get_object(Bucket=BUCKET, Key=f"{result.code_prefix}conformance-pack.yaml")
-    assert uploaded["Body"].read().decode() == (ROOT / "conformance-pack.yaml").read_text()
+def test_rdk_test_local_runs_the_tests_of_each_rule():
+    result = _rdk("test-local", "--all", cwd=ROOT / "rules")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    for rule in RULES:
+        assert f"Testing {rule.rdk_name}" in output
+    runs = [int(n) for n in re.findall(r"Ran (\d+) tests?", output)]
+    assert len(runs) == len(RULES) and min(runs) >= 4, output
+    assert "FAIL" not in output and "Error" not in output.replace("no verdict", "")
 
 
-def test_pack_parameters_without_a_value_are_refused():
-    with pytest.raises(DeployError, match="LambdaAccountId"):
-        config_rules_from_pack(conformance_pack(), {}, "aws", "123456789012", REGION)
+def test_rdk_deploy_of_the_rule_folders_yields_functions_that_import_and_evaluate(server, tmp_path, monkeypatch):
+    """`rdk deploy` zips a rule folder as it is (shutil.make_archive of the folder): straight from a checkout the
+    function cannot import the pack; after `make rdk` it imports the pack and the pinned rdklib from the zip and
+    evaluates, with only rdklib (RDK's layer) and boto3 (the runtime) beside it."""
+    from lambda_vpc_rules.tooling.packaging import bundle_files, vendor_for_rdk
+
+    for key, value in FAKE_ENVIRONMENT.items():
+        monkeypatch.setenv(key, value)
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules, ignore=shutil.ignore_patterns("__pycache__", *(
+        name for name in ("lambda_vpc_rules", "rdklib", "rdklib-*.dist-info"))))
+    aws = EndpointSession(server)
+    function = compliant_function(aws, "rdk-api", "rdk-role")
+    rule = RULES[1]
+    event = change_event(configuration_item(function), rule.config_rule_name, {"AssumeRoleMode": "false"})
+    event["resultToken"] = "TESTMODE"
+
+    def zipped(folder: Path) -> Path:
+        archive = Path(shutil.make_archive(str(tmp_path / "zips" / folder.name), "zip", folder))  # as RDK does
+        task = tmp_path / "tasks" / f"{folder.name}-{len(list((tmp_path / 'zips').iterdir()))}"
+        zipfile.ZipFile(archive).extractall(task)
+        return task
+
+    (tmp_path / "zips").mkdir()
+    bare = zipped(rules / rule.rdk_name)
+    with pytest.raises(AssertionError, match="No module named 'lambda_vpc_rules'"):
+        run_bundle(bare, rule.rdk_name, event, server, tmp_path)
+
+    vendor_for_rdk(rules)
+    for each in RULES:
+        task = zipped(rules / each.rdk_name)
+        names = {p.relative_to(task).as_posix() for p in task.rglob("*") if p.is_file()}
+        assert set(bundle_files(each)) <= names
+        assert names - set(bundle_files(each)) == {"parameters.json", f"{each.rdk_name}_test.py"}
+        each_event = change_event(configuration_item(function), each.config_rule_name, {"AssumeRoleMode": "false"})
+        each_event["resultToken"] = "TESTMODE"
+        [evaluation] = run_bundle(task, each.rdk_name, each_event, server, tmp_path)
+        assert (evaluation["ComplianceResourceId"], evaluation["ComplianceType"]) == ("rdk-api", "COMPLIANT"), (
+            each.rdk_name, evaluation.get("Annotation"))
 
 
-def test_deploy_to_a_missing_bucket_is_a_one_line_error(aws, tmp_path, capsys):
-    code = main(["deploy", "--bucket", "no-such-bucket", "--rdklib-layer-arn", "arn:aws:lambda:us-east-1:1:layer:x:1",
-                 "--region", REGION, "--root", str(ROOT), "--dist", str(tmp_path)])
+# ------------------------------------------------------------------------------------------ in-process
+
+
+@pytest.fixture
+def account(aws):
+    """One account in moto with AWS Config recording, and what moto lacks answered as AWS would."""
+    buckets(aws, "bundles-{region}", [REGION, "eu-west-1"])
+    config_recording(aws, [REGION, "eu-west-1"])
+    packs: list[dict] = []
+    answers = ModelAnswers().on("iam", "SimulatePrincipalPolicy", all_allowed)
+    answers.on("config", "PutConformancePack", lambda params, region: packs.append({**params, "region": region}) or {
+        "ConformancePackArn": f"arn:aws:config:{region}:123456789012:conformance-pack/{params['ConformancePackName']}"
+                              "-abcdef"})
+    answers.on("config", "DescribeConformancePackStatus", lambda params, region: {"ConformancePackStatusDetails": [{
+        "ConformancePackName": name, "ConformancePackId": "conformance-pack-abcdef",
+        "ConformancePackArn": f"arn:aws:config:{region}:123456789012:conformance-pack/{name}-abcdef",
+        "ConformancePackState": "CREATE_COMPLETE", "LastUpdateRequestedTime": "2026-11-24T12:00:00Z",
+        "StackArn": f"arn:aws:cloudformation:{region}:123456789012:stack/awsconfigconforms-{name}/x"}
+        for name in params["ConformancePackNames"] if any(p["ConformancePackName"] == name for p in packs)]})
+    answers.install(aws)
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(deploy_cli, "clients_for", lambda _session, _endpoint: Clients(
+        lambda service, region: aws.client(service, region_name=region), REGION))
+    yield aws, packs
+    monkeypatch.undo()
+
+
+def test_a_conformance_pack_in_each_region(account, capsys):
+    aws, packs = account
+    code = main(["deploy", "--bucket", "bundles-{region}", "--regions", f"{REGION},eu-west-1", "--region", REGION,
+                 "--pack-param", "LambdaVpcEniPermissionsFlagOverbroadEc2=true", "--wait-delay", "0"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    result = json.loads(out)
+    assert [p["region"] for p in packs] == [REGION, "eu-west-1"]
+    for pack in packs:
+        assert pack["ConformancePackName"] == "lambda-vpc-rules"
+        assert pack["ConformancePackInputParameters"] == [{"ParameterName": "LambdaVpcEniPermissionsFlagOverbroadEc2",
+                                                           "ParameterValue": "true"}]
+        bucket = f"bundles-{pack['region']}"
+        assert pack["TemplateS3Uri"] == f"s3://{bucket}/{result['code_prefix']}conformance-pack.yaml"
+        uploaded = aws.client("s3", region_name=pack["region"]).get_object(
+            Bucket=bucket, Key=f"{result['code_prefix']}conformance-pack.yaml")["Body"].read()
+        assert uploaded == (TEMPLATES_DIR / "conformance-pack.yaml").read_bytes()
+    assert [(row["region"], row["role"], row["functions"], row["pack"]) for row in result["placements"]] == [
+        (REGION, "CREATE_COMPLETE", "CREATE_COMPLETE", "CREATE_COMPLETE"),
+        ("eu-west-1", "-", "CREATE_COMPLETE", "CREATE_COMPLETE")]
+    # The role once (IAM is global), the functions in each region, each from its region's bucket.
+    assert [r["RoleName"] for r in aws.client("iam").list_roles()["Roles"]].count("lambda-vpc-rules-evaluator") == 1
+    for region in (REGION, "eu-west-1"):
+        lam = aws.client("lambda", region_name=region)
+        assert {f["FunctionName"] for f in lam.list_functions()["Functions"]} == {r.function_name for r in RULES}
+
+
+def test_several_regions_need_a_bucket_per_region(account, capsys):
+    code = main(["deploy", "--bucket", "bundles-us-east-1", "--regions", f"{REGION},eu-west-1", "--region", REGION])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and "{region}" in err
+
+
+def test_an_unknown_pack_parameter_is_refused_before_any_call_but_the_regions(account, capsys):
+    code = main(["deploy", "--bucket", "bundles-{region}", "--region", REGION, "--pack-param", "MinAz=3"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and "no parameter MinAz" in err
+    assert "LambdaVpcMultiAzMinAvailabilityZones" in err
+
+
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS..Lambda..CodeSigningConfig:UserWarning")
+def test_code_signing_signs_each_bundle_and_enforces_signatures(aws, capsys):
+    """AWS Signer in moto has no signing jobs: StartSigningJob and DescribeSigningJob are answered as the Signer API
+    reference documents (the signed object written where Signer writes it). moto's CloudFormation does not create
+    the code-signing configuration: the template's is checked in test_packaging."""
+    buckets(aws, "signed-{region}", [REGION], versioned=True)
+    config_recording(aws, [REGION])
+    jobs: dict[str, dict] = {}
+    s3 = boto3.Session(region_name=REGION).client("s3")
+
+    def start(params, region):
+        job_id = f"job-{len(jobs) + 1}"
+        source = params["source"]["s3"]
+        key = f"{params['destination']['s3']['prefix']}{job_id}.zip"
+        body = s3.get_object(Bucket=source["bucketName"], Key=source["key"], VersionId=source["version"])["Body"]
+        s3.put_object(Bucket=source["bucketName"], Key=key, Body=body.read() + b"signature")
+        jobs[job_id] = {"jobId": job_id, "status": "Succeeded", "profileName": params["profileName"],
+                        "signedObject": {"s3": {"bucketName": source["bucketName"], "key": key}}}
+        return {"jobId": job_id, "jobOwner": "123456789012"}
+
+    profile = "arn:aws:signer:us-east-1:123456789012:/signing-profiles/rules/Ab12Cd34Ef"
+    answers = ModelAnswers().on("iam", "SimulatePrincipalPolicy", all_allowed)
+    answers.on("signer", "GetSigningProfile", lambda params, region: {
+        "profileName": params["profileName"], "profileVersion": "Ab12Cd34Ef", "profileVersionArn": profile,
+        "platformId": "AWSLambda-SHA384-ECDSA", "status": "Active"})
+    answers.on("signer", "StartSigningJob", start)
+    answers.on("signer", "DescribeSigningJob", lambda params, region: jobs[params["jobId"]])
+    answers.install(aws)
+    log = RequestLog().install(aws)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(deploy_cli, "clients_for", lambda _session, _endpoint: Clients(
+            lambda service, region: aws.client(service, region_name=region), REGION))
+        code = main(["deploy", "--bucket", "signed-{region}", "--mode", "rules", "--signing-profile", "rules",
+                     "--region", REGION, "--wait-delay", "0"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert len(log.of("StartSigningJob")) == len(RULES)
+    [stack] = [r.params for r in log.of("CreateStack") if r.params["StackName"] == "lambda-vpc-rules"]
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert parameters["SigningProfileVersionArns"] == profile
+    assert parameters["CodeKeyPrefix"] == f"{json.loads(out)['code_prefix']}signed/"
+    for rule in RULES:
+        signed = s3.get_object(Bucket="signed-us-east-1", Key=f"{parameters['CodeKeyPrefix']}{rule.rdk_name}.zip")
+        assert signed["Body"].read().endswith(b"signature")
+
+
+def test_pack_parameters_are_checked():
+    with pytest.raises(DeployError, match="no parameter NoSuchParameter"):
+        config_rules_from_pack(conformance_pack(), {"NoSuchParameter": "x"}, "aws", "123456789012", REGION)
+
+
+def test_a_missing_bucket_stops_before_any_change(aws, capsys):
+    config_recording(aws, [REGION])
+    ModelAnswers().on("iam", "SimulatePrincipalPolicy", all_allowed).install(aws)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(deploy_cli, "clients_for", lambda _session, _endpoint: Clients(
+            lambda service, region: aws.client(service, region_name=region), REGION))
+        code = main(["deploy", "--bucket", "no-such-bucket", "--region", REGION])
+    lines = capsys.readouterr().err.strip().splitlines()
     assert code == 2
-    error = capsys.readouterr().err.strip()
-    assert "PutObject failed: NoSuchBucket" in error and "\n" not in error
+    assert [line for line in lines if line.startswith("lambda-vpc-rules: ")] == [
+        "lambda-vpc-rules: FAILED bucket no-such-bucket (us-east-1): does not exist",
+        "lambda-vpc-rules: pre-flight found 1 problem(s); nothing was changed"]
+    assert aws.client("cloudformation").describe_stacks()["Stacks"] == []
+
+
+def test_deploy_from_the_installed_package_without_a_checkout(server, tmp_path):
+    """What an installed wheel holds (the package directory and its package data, pyproject's package-data), run
+    from a directory that is no checkout: deploy needs nothing else."""
+    site = tmp_path / "site"
+    shutil.copytree(PACKAGE_DIR, site / "lambda_vpc_rules", ignore=shutil.ignore_patterns("__pycache__"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    aws = EndpointSession(server, region="eu-west-1")
+    aws.client("s3").create_bucket(Bucket="wheel-bundles", CreateBucketConfiguration={
+        "LocationConstraint": "eu-west-1"})
+    config = aws.client("config")
+    config.put_configuration_recorder(ConfigurationRecorder={
+        "name": "default", "roleARN": "arn:aws:iam::123456789012:role/config-recorder",
+        "recordingGroup": {"allSupported": True, "includeGlobalResourceTypes": True}})
+    config.put_delivery_channel(DeliveryChannel={"name": "default", "s3BucketName": "wheel-bundles"})
+    config.start_configuration_recorder(ConfigurationRecorderName="default")
+    script = ("import sys; sys.path.insert(0, sys.argv[1]); import lambda_vpc_rules.tooling.cli as cli; "
+              "assert cli.__file__.startswith(sys.argv[1]), cli.__file__; "
+              "sys.exit(cli.main(sys.argv[2:]))")
+    environment = {**os.environ, **FAKE_ENVIRONMENT, "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1"}
+    result = subprocess.run([sys.executable, "-c", script, str(site), "deploy", "--bucket", "wheel-bundles",
+                             "--mode", "rules", "--endpoint-url", server, "--region", "eu-west-1", "--wait-delay", "0"],
+                            capture_output=True, text=True, cwd=elsewhere, env=environment, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["regions"] == ["eu-west-1"]
+    assert list(elsewhere.iterdir()) == []  # nothing written where it ran
+    functions = aws.client("lambda").list_functions()["Functions"]
+    assert {f["FunctionName"] for f in functions} >= {rule.function_name for rule in RULES}
+    assert ROOT.name not in {p.name for p in site.iterdir()}
+
+
+def test_status_and_destroy_of_one_account(account, capsys):
+    aws, packs = account
+    answers = ModelAnswers()
+    answers.on("config", "DescribeConfigRuleEvaluationStatus", lambda params, region: {"ConfigRulesEvaluationStatus": [
+        {"ConfigRuleName": f"{rule.config_rule_name}-conformance-pack-abcdef", "FirstEvaluationStarted": True,
+         "LastSuccessfulEvaluationTime": "2026-11-24T12:00:00Z",
+         **({"LastFailedEvaluationTime": "2026-11-24T13:00:00Z", "LastErrorCode": "AccessDenied"}
+            if rule is RULES[0] else {})} for rule in RULES]})
+    deleted: list[str] = []
+    answers.on("config", "DeleteConformancePack", lambda params, region: deleted.append(region) or {})
+    answers.install(aws)
+    regions = f"{REGION},eu-west-1"
+    assert main(["deploy", "--bucket", "bundles-{region}", "--regions", regions, "--region", REGION,
+                 "--wait-delay", "0"]) == 0
+    capsys.readouterr()
+    assert main(["status", "--regions", regions, "--region", REGION, "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["placements"]
+    assert [(r["region"], r["pack"], r["evaluations"]) for r in rows] == [
+        (REGION, "CREATE_COMPLETE", "4/5 ok, last error AccessDenied (lambda-vpc-eni-permissions)"),
+        ("eu-west-1", "CREATE_COMPLETE", "4/5 ok, last error AccessDenied (lambda-vpc-eni-permissions)")]
+    assert main(["destroy", "--bucket", "bundles-{region}", "--regions", regions, "--region", REGION,
+                 "--wait-delay", "0"]) == 0
+    assert deleted == [REGION, "eu-west-1"]
+    assert aws.client("cloudformation").describe_stacks()["Stacks"] == []
+    for region in (REGION, "eu-west-1"):
+        assert aws.client("lambda", region_name=region).list_functions()["Functions"] == []
+        assert "Contents" not in aws.client("s3", region_name=region).list_objects_v2(Bucket=f"bundles-{region}")
+
+
+def test_all_regions_are_the_enabled_ones_home_first(aws):
+    from lambda_vpc_rules.tooling.deploy import resolve_regions
+
+    clients = Clients(lambda service, region: aws.client(service, region_name=region), "eu-west-1")
+    regions = resolve_regions(["all"], clients)
+    enabled = {r["RegionName"] for r in aws.client("ec2").describe_regions()["Regions"]}
+    assert regions[0] == "eu-west-1" and set(regions) == enabled and len(regions) == len(enabled)
+
+
+def test_one_accounts_deploy_calls_exactly_the_actions_preflight_checks(account, capsys):
+    from lambda_vpc_rules.tooling.deploy import DeployOptions
+    from lambda_vpc_rules.tooling.preflight import SINGLE_ACCOUNT_ACTIONS, STACK_RESOURCE_ACTIONS, required_actions
+
+    aws, _ = account
+    log = RequestLog().install(aws)
+    for retention in ("365", "30", "30"):  # create, update, leave alone
+        assert main(["deploy", "--bucket", "bundles-{region}", "--region", REGION, "--log-retention-days", retention,
+                     "--wait-delay", "0"]) == 0, capsys.readouterr().err
+    made = {{"s3:HeadBucket": "s3:ListBucket", "s3:HeadObject": "s3:GetObject"}.get(a, a) for a in log.actions}
+    made -= {"sts:GetCallerIdentity"}
+    required = required_actions(DeployOptions("bundles-{region}"), [REGION])
+    [simulated] = {tuple(r.params["ActionNames"]) for r in log.of("SimulatePrincipalPolicy")}
+    assert set(simulated) == required
+    assert made == SINGLE_ACCOUNT_ACTIONS and required == SINGLE_ACCOUNT_ACTIONS | STACK_RESOURCE_ACTIONS

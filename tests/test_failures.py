@@ -130,7 +130,7 @@ def test_a_bad_parameter_is_a_parameter_error_naming_it(handler, config_calls, f
 
 
 def test_rdklib_parameters_of_a_single_account_pack_are_accepted(handler, config_calls, function):
-    """The conformance pack passes ExecutionRoleName empty in a single account."""
+    """rdklib's own parameters, as an earlier pack passed them in a single account (ExecutionRoleName empty)."""
     parameters = {"ExecutionRoleName": "", "ExecutionRoleRegion": REGION, "AssumeRoleMode": "FALSE"}
     handler(change_event(configuration_item(function), RULE_NAME, parameters), None)
     assert [e["ComplianceType"] for e in config_calls.evaluations] == ["NON_COMPLIANT"]

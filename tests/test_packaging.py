@@ -1,5 +1,7 @@
 """What deploys: generated files equal the committed ones, RDK reads the rule folders, cfn-lint passes the
-templates, the conformance pack exposes every rule parameter, and each bundle is self-contained."""
+templates, the conformance pack exposes every rule parameter and runs in any account, the role grants exactly what
+the code calls, nothing in a template grows with the organization, and each bundle is self-contained (rdklib
+pinned and vendored)."""
 
 from __future__ import annotations
 
@@ -18,15 +20,22 @@ from lambda_vpc_rules.tooling.packaging import (
     CONFORMANCE_PACK_LIMIT,
     PERIODS,
     RDK_RUNTIME,
+    RDKLIB_VERSION,
+    TEMPLATE_BODY_LIMIT,
+    TEMPLATES_DIR,
     build_bundles,
     generated_files,
     pack_parameter_name,
     rule_actions,
+    templates,
 )
+from lambda_vpc_rules.tooling.stacks import LOG_ACTIONS, log_group_name
 
-PACK = yaml.safe_load((ROOT / "conformance-pack.yaml").read_text())
-CENTRAL = yaml.safe_load((ROOT / "rdk_config/central-account.yaml").read_text())
-MEMBER = yaml.safe_load((ROOT / "rdk_config/member-account-role.yaml").read_text())
+PACK = yaml.safe_load((TEMPLATES_DIR / "conformance-pack.yaml").read_text())
+IAM = yaml.safe_load((TEMPLATES_DIR / "account-iam.yaml").read_text())
+FUNCTIONS = yaml.safe_load((TEMPLATES_DIR / "account-functions.yaml").read_text())
+# CloudFormation quotas (AWS CloudFormation User Guide, "CloudFormation quotas"): parameters and resources per template
+MAX_PARAMETERS, MAX_RESOURCES = 200, 500
 
 
 @pytest.mark.parametrize("path", sorted(generated_files()))
@@ -34,13 +43,25 @@ def test_committed_file_is_the_generated_one(path):
     assert (ROOT / path).read_text() == generated_files()[path], f"{path} is stale: run `make generate`"
 
 
-@pytest.mark.parametrize(
-    "path", ["conformance-pack.yaml", "rdk_config/central-account.yaml", "rdk_config/member-account-role.yaml"]
-)
-def test_cfn_lint_passes(path):
+@pytest.mark.parametrize("name", sorted(templates()))
+def test_cfn_lint_passes(name):
     from cfnlint.api import lint_file
 
-    assert [str(match) for match in lint_file(ROOT / path)] == []
+    assert [str(match) for match in lint_file(TEMPLATES_DIR / name)] == []
+
+
+@pytest.mark.parametrize("name", sorted(templates()))
+def test_templates_are_package_data_within_aws_limits(name):
+    """deploy sends these files as they are (TemplateBody, or the pack from S3): within CloudFormation's and AWS
+    Config's 51,200 bytes, 200 parameters and 500 resources, and shipped with the package."""
+    import tomllib
+
+    text = (TEMPLATES_DIR / name).read_bytes()
+    assert len(text) <= min(TEMPLATE_BODY_LIMIT, CONFORMANCE_PACK_LIMIT)
+    template = yaml.safe_load(text)
+    assert len(template.get("Parameters", {})) <= MAX_PARAMETERS and len(template["Resources"]) <= MAX_RESOURCES
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "templates/*.yaml" in package_data["lambda_vpc_rules"]
 
 
 # ------------------------------------------------------------------------------------------ RDK
@@ -81,8 +102,10 @@ def test_rdk_accepts_runtime_resource_types_and_period():
 # ------------------------------------------------------------------------------------------ conformance pack
 
 
-def test_conformance_pack_fits_the_inline_limit():
-    assert len((ROOT / "conformance-pack.yaml").read_bytes()) <= CONFORMANCE_PACK_LIMIT
+def test_conformance_pack_runs_in_any_account_with_the_functions_own_role():
+    """One template and one set of input parameters for every account: no account ID among the parameters."""
+    assert set(PACK["Parameters"]) == {"MaximumExecutionFrequency"} | {
+        pack_parameter_name(rule, p.name) for rule in RULES for p in rule.parameters}
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.rdk_name)
@@ -90,7 +113,8 @@ def test_conformance_pack_rule(rule):
     properties = PACK["Resources"][rule.logical_id]["Properties"]
     assert properties["ConfigRuleName"] == rule.config_rule_name
     assert properties["Source"]["Owner"] == "CUSTOM_LAMBDA"
-    assert "${LambdaAccountId}" in properties["Source"]["SourceIdentifier"]["Fn::Sub"]
+    assert "${AWS::Region}:${AWS::AccountId}:function:" in properties["Source"]["SourceIdentifier"]["Fn::Sub"]
+    assert properties["InputParameters"]["AssumeRoleMode"] == "false"
     assert properties["Source"]["SourceIdentifier"]["Fn::Sub"].endswith(f":function:{rule.function_name}")
     triggers = {detail["MessageType"] for detail in properties["Source"]["SourceDetails"]}
     assert triggers == {"ConfigurationItemChangeNotification", "OversizedConfigurationItemChangeNotification",
@@ -103,62 +127,86 @@ def test_conformance_pack_rule(rule):
         assert PACK["Parameters"][pack_parameter_name(rule, name)]["Default"] == default
 
 
-def test_pack_functions_are_the_central_stacks():
-    names = {r["Properties"]["FunctionName"] for r in CENTRAL["Resources"].values()
+def test_pack_functions_are_the_functions_stacks():
+    names = {r["Properties"]["FunctionName"] for r in FUNCTIONS["Resources"].values()
              if r["Type"] == "AWS::Lambda::Function"}
     assert names == {rule.function_name for rule in RULES}
 
 
-# ------------------------------------------------------------------------------------------ rdk_config
+# ------------------------------------------------------------------------------------------ stacks
 
 
-def _policy_actions(role: dict) -> set[str]:
-    [policy] = [p for p in role["Properties"]["Policies"] if p["PolicyName"] == "read-and-report"]
-    return {action for statement in policy["PolicyDocument"]["Statement"] for action in statement["Action"]}
-
-
-def test_member_and_central_roles_grant_exactly_the_rule_actions():
-    assert _policy_actions(MEMBER["Resources"]["MemberRole"]) == set(rule_actions())
-    assert _policy_actions(CENTRAL["Resources"]["FunctionRole"]) == set(rule_actions())
+def test_the_role_grants_exactly_the_rule_actions_and_its_own_logs():
+    [role] = IAM["Resources"].values()
+    policies = {p["PolicyName"]: p["PolicyDocument"]["Statement"] for p in role["Properties"]["Policies"]}
+    [read] = policies["read-and-report"]
+    assert set(read["Action"]) == set(rule_actions()) and read["Resource"] == "*"
     writes = {a for a in rule_actions() if not a.split(":")[1].startswith(("Describe", "Get", "List", "Select"))}
     assert writes == {"config:PutEvaluations"}
+    [logs] = policies["write-logs"]
+    assert set(logs["Action"]) == set(LOG_ACTIONS)
+    assert [r["Fn::Sub"] for r in logs["Resource"]] == [
+        f"arn:${{AWS::Partition}}:logs:*:${{AWS::AccountId}}:log-group:{log_group_name(rule)}:*" for rule in RULES]
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    assert "ManagedPolicyArns" not in role["Properties"]  # nothing beyond the two policies
 
 
-def test_member_role_trusts_only_the_central_function_role():
-    [statement] = MEMBER["Resources"]["MemberRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    assert statement["Principal"] == {
-        "AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${CentralAccountId}:role/${FunctionRoleName}"}
-    }
-
-
-def test_config_may_invoke_only_from_the_accounts_it_is_granted():
-    permissions = [r["Properties"] for r in CENTRAL["Resources"].values() if r["Type"] == "AWS::Lambda::Permission"]
+def test_config_may_invoke_only_from_its_own_account():
+    """One statement per function, for AWS Config of the account the function is in: the resource policy does not
+    grow with the organization (Lambda caps it at 20 KB)."""
+    permissions = [r["Properties"] for r in FUNCTIONS["Resources"].values() if r["Type"] == "AWS::Lambda::Permission"]
     assert len(permissions) == len(RULES)
     for permission in permissions:
         assert permission["Principal"] == "config.amazonaws.com"
         assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
 
 
+def test_functions_use_the_accounts_role_their_log_group_and_optional_signing():
+    for rule in RULES:
+        resources = FUNCTIONS["Resources"]
+        function = resources[f"{rule.logical_id}Function"]["Properties"]
+        assert function["Role"] == {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${RoleName}"}
+        assert function["CodeSigningConfigArn"]["Fn::If"][0] == "Signing"
+        log_group = resources[f"{rule.logical_id}LogGroup"]["Properties"]
+        assert log_group == {"LogGroupName": log_group_name(rule), "RetentionInDays": {"Ref": "LogRetentionInDays"}}
+    signing = FUNCTIONS["Resources"]["CodeSigningConfig"]["Properties"]
+    assert signing["CodeSigningPolicies"] == {"UntrustedArtifactOnDeployment": "Enforce"}
+
+
 # ------------------------------------------------------------------------------------------ bundles
 
 
-def test_bundles_are_reproducible_and_hold_handler_and_core(tmp_path):
-    first = build_bundles(ROOT, tmp_path / "a")
-    second = build_bundles(ROOT, tmp_path / "b")
+def test_bundles_are_reproducible_and_hold_handler_core_and_pinned_rdklib(tmp_path):
+    first = build_bundles(tmp_path / "a")
+    second = build_bundles(tmp_path / "b")
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
     for rule, path in zip(RULES, first, strict=True):
-        names = zipfile.ZipFile(path).namelist()
-        assert f"{rule.rdk_name}.py" in names
+        archive = zipfile.ZipFile(path)
+        names = archive.namelist()
+        assert archive.read(f"{rule.rdk_name}.py").decode() == (ROOT / "rules" / rule.rdk_name /
+                                                                 f"{rule.rdk_name}.py").read_text()
         assert "lambda_vpc_rules/core/rules/eni_permissions.py" in names
         assert "lambda_vpc_rules/core/rules/eni_permissions.json" in names  # the rule's metadata beside it
-        assert not [n for n in names if "__pycache__" in n or n.startswith(("tests/", "rdklib/", "boto3/"))]
+        assert "rdklib/__init__.py" in names and "rdklib/util/service.py" in names
+        metadata = archive.read(f"rdklib-{RDKLIB_VERSION}.dist-info/METADATA").decode()
+        assert f"Version: {RDKLIB_VERSION}" in metadata
+        assert {f"rdklib-{RDKLIB_VERSION}.dist-info/licenses/{n}" for n in ("LICENSE", "NOTICE")} <= set(names)
+        assert not [n for n in names if "__pycache__" in n or n.startswith(("tests/", "boto3/", "botocore/"))]
+
+
+def test_rdklib_pin_is_the_packages():
+    import tomllib
+
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert f"rdklib=={RDKLIB_VERSION}" in dependencies
 
 
 def test_a_bundle_holds_exactly_what_its_handler_imports(tmp_path):
     """No tooling or outputs in a Lambda bundle, and nothing the handler needs left out: import the handler from
     the unzipped bundle alone and compare the package modules it loaded with the bundle's."""
     rule = RULES[0]
-    [path] = [p for p in build_bundles(ROOT, tmp_path / "dist") if p.stem == rule.rdk_name]
+    [path] = [p for p in build_bundles(tmp_path / "dist") if p.stem == rule.rdk_name]
     unzipped = tmp_path / "bundle"
     zipfile.ZipFile(path).extractall(unzipped)
     script = (f"import sys; sys.path.insert(0, {str(unzipped)!r}); import {rule.rdk_name}, json; print(json.dumps("
@@ -166,6 +214,7 @@ def test_a_bundle_holds_exactly_what_its_handler_imports(tmp_path):
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     loaded = json.loads(run.stdout)
     assert all(file.startswith(str(unzipped)) for file in loaded)
-    bundled = {name for name in zipfile.ZipFile(path).namelist() if name.endswith(".py") and "/" in name}
+    bundled = {name for name in zipfile.ZipFile(path).namelist()
+               if name.startswith("lambda_vpc_rules/") and name.endswith(".py")}
     assert {pathlib.Path(file).relative_to(unzipped).as_posix() for file in loaded} == bundled
     assert not [name for name in bundled if name.startswith(("lambda_vpc_rules/tooling/", "lambda_vpc_rules/outputs/"))]

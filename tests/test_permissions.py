@@ -1,7 +1,7 @@
-"""The rule roles (rdk_config/) grant exactly what the code calls: every AWS operation made by `scan` and by
-each rule handler (change, oversized change, scheduled, and drift: a role, policy, route table, prefix list or
-endpoint change), recorded as it happens in moto, maps to one of `packaging.rule_actions()`, and every action
-there is used."""
+"""The rule functions' role (templates/account-iam.yaml) grants exactly what the code calls: every AWS operation
+made by `scan` and by each rule handler (change, oversized change, scheduled, and drift: a role, policy or route
+table change), with the rule parameters the conformance pack passes (`AssumeRoleMode` false: the function's own
+role), recorded as it happens in moto, maps to one of `packaging.rule_actions()`, and every action there is used."""
 
 from __future__ import annotations
 
@@ -30,8 +30,7 @@ from lambda_vpc_rules.core.rules import RULES, get_rule
 from lambda_vpc_rules.tooling.packaging import rule_actions
 
 NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}  # answered for any identity
-# rdklib assuming the member role: the central function role's own `assume-member-role` policy grants it
-FUNCTION_ROLE_ONLY = {"sts:AssumeRole"}
+PACK_PARAMETERS = {"AssumeRoleMode": "false"}  # what the conformance pack adds to every rule's parameters
 
 
 def test_rule_roles_grant_exactly_the_actions_the_code_calls(aws, estate, config_calls):
@@ -55,9 +54,9 @@ def test_rule_roles_grant_exactly_the_actions_the_code_calls(aws, estate, config
     config_calls.history[item["resourceId"]] = history_item(item)
     for rule in RULES:
         handler = load_rule_module(rule.rdk_name).lambda_handler
-        handler(change_event(item, rule.config_rule_name), None)
-        handler(oversized_event(item, rule.config_rule_name), None)
-        handler(scheduled_event(rule.config_rule_name), None)
+        handler(change_event(item, rule.config_rule_name, PACK_PARAMETERS), None)
+        handler(oversized_event(item, rule.config_rule_name, PACK_PARAMETERS), None)
+        handler(scheduled_event(rule.config_rule_name, PACK_PARAMETERS), None)
     # drift: a change to a resource the functions depend on
     drift = {
         "LAMBDA_VPC_ENI_PERMISSIONS": [
@@ -75,12 +74,11 @@ def test_rule_roles_grant_exactly_the_actions_the_code_calls(aws, estate, config
     for rule_dir, items in drift.items():
         handler = load_rule_module(rule_dir).lambda_handler
         for related in items:
-            handler(change_event(related, get_rule(rule_dir).config_rule_name), None)
+            handler(change_event(related, get_rule(rule_dir).config_rule_name, PACK_PARAMETERS), None)
     assert {e["ComplianceResourceId"] for e in config_calls.evaluations if e["ComplianceType"] != "NOT_APPLICABLE"} == {
         "app"}
 
-    assert recorder.actions - NEEDS_NO_PERMISSION - FUNCTION_ROLE_ONLY == set(rule_actions())
-    assert recorder.actions >= FUNCTION_ROLE_ONLY
+    assert recorder.actions - NEEDS_NO_PERMISSION == set(rule_actions())  # no sts:AssumeRole: no other account
 
 
 def test_each_read_module_calls_exactly_the_operations_listed_for_it():

@@ -1,6 +1,6 @@
 """AWS Config custom rule LAMBDA_VPC_DEFAULT_TENANCY (Config rule lambda-vpc-default-tenancy).
 
-Thin: the logic lives in the shared core, lambda_vpc_rules.rules.default_tenancy.
+Thin: the logic lives in the shared core, the lambda_vpc_rules package.
 """
 
 from lambda_vpc_rules.rdk import evaluator_for

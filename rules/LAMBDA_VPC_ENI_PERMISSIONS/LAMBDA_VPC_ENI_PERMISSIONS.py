@@ -1,6 +1,6 @@
 """AWS Config custom rule LAMBDA_VPC_ENI_PERMISSIONS (Config rule lambda-vpc-eni-permissions).
 
-Thin: the logic lives in the shared core, lambda_vpc_rules.rules.eni_permissions.
+Thin: the logic lives in the shared core, the lambda_vpc_rules package.
 """
 
 from lambda_vpc_rules.rdk import evaluator_for

@@ -1,6 +1,6 @@
 """AWS Config custom rule LAMBDA_VPC_IPV6_DUAL_STACK (Config rule lambda-vpc-ipv6-dual-stack).
 
-Thin: the logic lives in the shared core, lambda_vpc_rules.rules.ipv6_dual_stack.
+Thin: the logic lives in the shared core, the lambda_vpc_rules package.
 """
 
 from lambda_vpc_rules.rdk import evaluator_for

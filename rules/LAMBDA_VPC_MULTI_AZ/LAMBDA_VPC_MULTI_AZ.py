@@ -1,6 +1,6 @@
 """AWS Config custom rule LAMBDA_VPC_MULTI_AZ (Config rule lambda-vpc-multi-az).
 
-Thin: the logic lives in the shared core, lambda_vpc_rules.rules.multi_az.
+Thin: the logic lives in the shared core, the lambda_vpc_rules package.
 """
 
 from lambda_vpc_rules.rdk import evaluator_for

@@ -1,6 +1,6 @@
 """AWS Config custom rule LAMBDA_VPC_PRIVATE_SUBNET_NAT (Config rule lambda-vpc-private-subnet-nat).
 
-Thin: the logic lives in the shared core, lambda_vpc_rules.rules.private_subnet_nat.
+Thin: the logic lives in the shared core, the lambda_vpc_rules package.
 """
 
 from lambda_vpc_rules.rdk import evaluator_for

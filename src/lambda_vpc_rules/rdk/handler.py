@@ -68,7 +68,8 @@ def _rdklib_version() -> str | None:
 
 if _rdklib_version() not in (RDKLIB_VERSION, None):
     raise ImportError(f"lambda-vpc-rules' handlers are written against rdklib {RDKLIB_VERSION}; this runtime has "
-                      f"rdklib {_rdklib_version()}: install rdklib=={RDKLIB_VERSION} (in the function's layer)")
+                      f"rdklib {_rdklib_version()}: build the bundles with rdklib=={RDKLIB_VERSION} installed "
+                      "(make package)")
 
 configure_logs()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 import traceback
 from collections.abc import Sequence
@@ -116,23 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--manifest-sha256", metavar="HEX",
                         help="also check manifest.json against the SHA-256 `evidence` printed when it wrote the bundle")
 
-    deploy = commands.add_parser(
-        "deploy", parents=[aws], help="deploy the pack to this account, or to the whole organization")
-    deploy.add_argument("--bucket", required=True, help="S3 bucket (in this account and region) for the bundles")
-    deploy.add_argument("--rdklib-layer-arn", required=True, help="an rdklib Lambda layer version in this region")
-    deploy.add_argument("--key-prefix", default="lambda-vpc-rules/", help="S3 key prefix (default: lambda-vpc-rules/)")
-    deploy.add_argument("--stack-name", default="lambda-vpc-rules", help="central stack name")
-    deploy.add_argument("--pack-name", default="lambda-vpc-rules", help="conformance pack name")
-    deploy.add_argument("--mode", choices=("pack", "rules"), default="pack",
-                        help="one account: a conformance pack (default) or plain Config rules")
-    deploy.add_argument("--organization", action="store_true",
-                        help="deploy to every account of the organization (management or delegated admin account)")
-    deploy.add_argument("--excluded-accounts", type=_account_list, default=[], metavar="ID,ID",
-                        help="with --organization: accounts to leave out")
-    deploy.add_argument("--pack-param", action="append", type=_key_value, default=[], metavar="NAME=VALUE",
-                        help="conformance pack parameter, e.g. LambdaVpcEniPermissionsFlagOverbroadEc2=true")
-    deploy.add_argument("--root", default=".", help="the lambda-vpc-rules checkout (default: .)")
-    deploy.add_argument("--dist", help="where to build the bundles (default: ROOT/dist)")
+    from .deploy_cli import add_deploy_arguments, add_destroy_arguments, add_status_arguments
+
+    add_deploy_arguments(commands.add_parser(
+        "deploy", parents=[aws], help="deploy the pack to this account, or to every account of the organization"),
+        _account_list, _key_value)
+    add_status_arguments(commands.add_parser(
+        "status", parents=[aws], help="what is deployed where: stacks, packs and rules per account and region"),
+        _account_list)
+    add_destroy_arguments(commands.add_parser(
+        "destroy", parents=[aws], help="remove everything deploy created"), _account_list)
 
     demo = commands.add_parser(
         "demo", parents=[common], help="evaluate a built-in demo estate in an in-process moto mock")
@@ -238,33 +230,6 @@ def _verify_evidence(bundle: str, manifest_sha256: str | None) -> int:
     return EXIT_NON_COMPLIANT if problems else EXIT_OK
 
 
-def _deploy(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from .deploy import DeployOptions, deploy
-
-    clients = _clients(args)
-    options = DeployOptions(
-        bucket=args.bucket,
-        rdklib_layer_arn=args.rdklib_layer_arn,
-        key_prefix=args.key_prefix,
-        stack_name=args.stack_name,
-        pack_name=args.pack_name,
-        mode=args.mode,
-        organization=args.organization,
-        excluded_accounts=args.excluded_accounts,
-        pack_parameters=dict(args.pack_param),
-        dist=Path(args.dist) if args.dist else None,
-    )
-
-    result = deploy(clients, Path(args.root), options,
-                    lambda message: print(message, file=sys.stderr))
-    print(json.dumps({"account_id": result.account_id, "code_prefix": result.code_prefix,
-                      "functions": result.function_arns, "config_rules": result.config_rules,
-                      "member_accounts": result.member_accounts}, indent=2))
-    return EXIT_OK
-
-
 def _describe_client_error(error: ClientError) -> str:
     code = error.response.get("Error", {}).get("Code", "Unknown")
     message = error.response.get("Error", {}).get("Message", "")
@@ -303,8 +268,10 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.command == "verify-evidence":
         return _verify_evidence(args.bundle, args.manifest_sha256)
-    if args.command == "deploy":
-        return _deploy(args)
+    if args.command in ("deploy", "status", "destroy"):
+        from .deploy_cli import run
+
+        return run(args.command, boto3.Session(profile_name=args.profile, region_name=args.region), args)
     if args.command == "evidence":
         return _evidence(args)
     clients = _clients(args)

@@ -72,7 +72,7 @@ class Rule:
 
     @property
     def function_name(self) -> str:
-        """The name of the Lambda function that hosts the rule (rdk_config/)."""
+        """The name of the Lambda function that hosts the rule (in each account and region: templates/)."""
         return self.name
 
     @property

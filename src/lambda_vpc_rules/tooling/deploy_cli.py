@@ -1,0 +1,215 @@
+"""The command line of `deploy`, `status` and `destroy`: their arguments and how each runs (cli.py wires them in).
+
+Exit codes: 0 everything in place; 2 anything failed - one line on stderr per failure (a pre-flight problem, a
+StackSet operation, an account and region whose stack instance or conformance pack failed), or a bad argument.
+Progress goes to stderr line by line; the result to stdout (a table on a terminal or with `--format table`, JSON
+otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import PackError
+from .stacks import DEFAULT_RETENTION_DAYS, RETENTION_DAYS
+
+EXIT_OK, EXIT_ERROR = 0, 2
+
+
+class CommandError(PackError):
+    """Arguments that do not fit together: one line, exit 2."""
+
+
+def _percentage(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 100:
+        raise argparse.ArgumentTypeError(f"not a percentage from 0 to 100: {text!r}")
+    return int(text)
+
+
+def _regions(text: str) -> list[str]:
+    regions = [item.strip() for item in text.split(",") if item.strip()]
+    if regions != ["all"] and any(not _is_region(r) for r in regions):
+        raise argparse.ArgumentTypeError(f"expected region names (us-east-1,eu-west-1) or 'all', got {text!r}")
+    return regions
+
+
+def _is_region(text: str) -> bool:
+    import re
+
+    return re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d+", text) is not None
+
+
+def _retention(text: str) -> int:
+    if not text.isdigit() or int(text) not in RETENTION_DAYS:
+        raise argparse.ArgumentTypeError(f"CloudWatch Logs keeps logs for one of {', '.join(map(str, RETENTION_DAYS))} "
+                                         "days")
+    return int(text)
+
+
+def _placement_arguments(parser: argparse.ArgumentParser, account_list: Any) -> None:
+    """What says where the pack is: shared by deploy, status and destroy."""
+    parser.add_argument("--regions", type=_regions, default=[], metavar="R1,R2|all",
+                        help="regions to cover (default: --region); 'all': every region enabled in this account")
+    parser.add_argument("--organization", action="store_true",
+                        help="every account of the organization (from the management account, or a delegated "
+                        "administrator with --delegated-admin)")
+    parser.add_argument("--delegated-admin", action="store_true",
+                        help="with --organization: run from a delegated administrator "
+                        "(StackSets CallAs=DELEGATED_ADMIN)")
+    parser.add_argument("--excluded-accounts", type=account_list, default=[], metavar="ID,ID",
+                        help="with --organization: accounts to leave out")
+    parser.add_argument("--stack-name", default="lambda-vpc-rules",
+                        help="stack and StackSet name prefix (default: lambda-vpc-rules)")
+    parser.add_argument("--pack-name", default="lambda-vpc-rules", help="conformance pack name")
+    parser.add_argument("--mode", choices=("pack", "rules"), default="pack",
+                        help="one account: a conformance pack (default) or plain Config rules")
+    parser.add_argument("--aggregator", default="lambda-vpc-rules",
+                        help="with --organization: the organization aggregator to create or reuse (default: "
+                        "lambda-vpc-rules)")
+    parser.add_argument("--no-aggregator", action="store_true", help="with --organization: no aggregator")
+    parser.add_argument("--format", choices=("table", "json"), help="output (default: table on a terminal, else json)")
+
+
+def add_deploy_arguments(parser: argparse.ArgumentParser, account_list: Any, key_value: Any) -> None:
+    parser.add_argument("--bucket", required=True,
+                        help="S3 bucket for the bundles, in the region it serves; with several regions a name "
+                        "holding {region}, e.g. my-artifacts-{region}")
+    parser.add_argument("--key-prefix", default="lambda-vpc-rules/", help="S3 key prefix (default: lambda-vpc-rules/)")
+    _placement_arguments(parser, account_list)
+    parser.add_argument("--pack-param", action="append", type=key_value, default=[], metavar="NAME=VALUE",
+                        help="conformance pack parameter, e.g. LambdaVpcEniPermissionsFlagOverbroadEc2=true")
+    parser.add_argument("--log-retention-days", type=_retention, default=DEFAULT_RETENTION_DAYS, metavar="DAYS",
+                        help=f"how long the functions' logs are kept (default: {DEFAULT_RETENTION_DAYS})")
+    parser.add_argument("--signing-profile", metavar="NAME",
+                        help="AWS Signer profile (the same name in each region): sign the bundles and enforce code "
+                        "signing on the functions; the buckets must be versioned")
+    parser.add_argument("--reserved-concurrency", type=int, metavar="N",
+                        help="concurrent executions reserved for each function (default: none)")
+    parser.add_argument("--max-concurrent-percentage", type=_percentage, default=100, metavar="PCT",
+                        help="StackSet operations: share of accounts deployed at once, per region (default: 100)")
+    parser.add_argument("--failure-tolerance-percentage", type=_percentage, default=10, metavar="PCT",
+                        help="StackSet operations: share of accounts that may fail before a region stops (default: 10)")
+    parser.add_argument("--wait-delay", type=float, default=10, metavar="SECONDS",
+                        help="seconds between two looks at a running operation (default: 10)")
+    parser.add_argument("--dist", help="where to build the bundles (default: a temporary directory)")
+
+
+def add_status_arguments(parser: argparse.ArgumentParser, account_list: Any) -> None:
+    _placement_arguments(parser, account_list)
+
+
+def add_destroy_arguments(parser: argparse.ArgumentParser, account_list: Any) -> None:
+    parser.add_argument("--bucket", required=True, help="the bucket (pattern) deploy used; its objects go")
+    parser.add_argument("--key-prefix", default="lambda-vpc-rules/", help="S3 key prefix deploy used")
+    _placement_arguments(parser, account_list)
+    parser.add_argument("--legacy", action="store_true",
+                        help="also remove the earlier central-function layout (StackSet and stack "
+                        "lambda-vpc-rules-member-role)")
+    parser.add_argument("--wait-delay", type=float, default=10, metavar="SECONDS",
+                        help="seconds between two looks at a running operation (default: 10)")
+
+
+def options_from(args: argparse.Namespace) -> Any:
+    from .deploy import DeployOptions
+
+    if args.delegated_admin and not args.organization:
+        raise CommandError("--delegated-admin applies to --organization")
+    return DeployOptions(
+        bucket=getattr(args, "bucket", None) or "",
+        regions=args.regions,
+        key_prefix=getattr(args, "key_prefix", "lambda-vpc-rules/"),
+        stack_name=args.stack_name,
+        pack_name=args.pack_name,
+        mode=args.mode,
+        organization=args.organization,
+        delegated_admin=args.delegated_admin,
+        excluded_accounts=args.excluded_accounts,
+        pack_parameters=dict(getattr(args, "pack_param", [])),
+        log_retention_days=getattr(args, "log_retention_days", DEFAULT_RETENTION_DAYS),
+        signing_profile=getattr(args, "signing_profile", None),
+        reserved_concurrency=getattr(args, "reserved_concurrency", None),
+        max_concurrent_percentage=getattr(args, "max_concurrent_percentage", 100),
+        failure_tolerance_percentage=getattr(args, "failure_tolerance_percentage", 10),
+        aggregator=None if args.no_aggregator else args.aggregator,
+        waiter_delay=getattr(args, "wait_delay", 10),
+        dist=Path(args.dist) if getattr(args, "dist", None) else None,
+    )
+
+
+def clients_for(session: Any, endpoint_url: str | None) -> Any:
+    from ..aws.clients import guard, retry_config
+    from .deploy import RegionalClients
+
+    def make(service: str, region: str) -> Any:
+        return guard(session.client(service, region_name=region, endpoint_url=endpoint_url, config=retry_config()))
+
+    return RegionalClients(make, session.region_name)
+
+
+def progress_line(message: str) -> None:
+    print(f"… {message}", file=sys.stderr, flush=True)
+
+
+def _emit(rows: list[Any], payload: dict[str, Any], fmt: str | None) -> None:
+    from .status import render_table, summary
+
+    if (fmt or ("table" if sys.stdout.isatty() else "json")) == "table":
+        sys.stdout.write(render_table(rows) + summary(rows) + "\n")
+    else:
+        print(json.dumps(payload, indent=2, default=str))
+
+
+def _fail(lines: list[str]) -> int:
+    for line in lines:
+        print(f"lambda-vpc-rules: FAILED {line}", file=sys.stderr)
+    return EXIT_ERROR if lines else EXIT_OK
+
+
+def run(command: str, session: Any, args: argparse.Namespace) -> int:
+    """Run deploy, status or destroy; exit code."""
+    from .deploy import PreflightFailed, deploy, resolve_regions
+
+    if not session.region_name:
+        raise CommandError("no region: pass --region or set AWS_REGION")
+    options = options_from(args)
+    clients = clients_for(session, args.endpoint_url)
+    if command == "deploy":
+        try:
+            result = deploy(clients, options, progress_line)
+        except PreflightFailed as error:
+            _fail(error.problems)
+            print(f"lambda-vpc-rules: {error}", file=sys.stderr)
+            return EXIT_ERROR
+        for note in result.notes:
+            print(f"lambda-vpc-rules: note: {note}", file=sys.stderr)
+        _emit(result.rows, result.as_json(), args.format)
+        return _fail(result.failures)
+    regions = resolve_regions(options.regions, clients)
+    if command == "status":
+        rows = read_status(clients, options, regions)
+        _emit(rows, {"placements": [row.as_json() for row in rows]}, args.format)
+        return _fail([failure for row in rows for failure in row.failures()])
+    from .destroy import destroy
+
+    return _fail(destroy(clients, options, regions, progress_line, legacy=args.legacy))
+
+
+def read_status(clients: Any, options: Any, regions: list[str]) -> list[Any]:
+    from .status import account_placements
+
+    account = clients("sts").get_caller_identity()["Account"]
+    if not options.organization:
+        return account_placements(clients, options, regions, account, with_evaluations=True)
+    from .org import organization_placements, scope_of
+    from .preflight import Preflight
+
+    organizations = clients("organizations")
+    report = Preflight(organization=organizations.describe_organization()["Organization"],
+                       root_id=organizations.list_roots()["Roots"][0]["Id"])
+    report.accounts = sorted(a["Id"] for page in organizations.get_paginator("list_accounts").paginate()
+                             for a in page["Accounts"] if a.get("Status") == "ACTIVE")
+    return organization_placements(clients, options, regions, scope_of(report, options), account, extras=True)

@@ -1,0 +1,366 @@
+"""The steps `deploy` and `deploy --organization` share: options, clients per region, artifacts uploaded once,
+stacks applied (create, update or leave alone), the conformance pack read as Config rules. `deploy.py` runs
+them for one account, `org.py` for an organization."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError, WaiterError
+
+from ..errors import PackError
+from .packaging import (
+    PACK_TEMPLATE,
+    build_bundles,
+    conformance_pack,
+    template_text,
+)
+from .stacks import DEFAULT_RETENTION_DAYS, EVALUATOR_ROLE_NAME
+
+Progress = Callable[[str], None]
+REGION_PLACEHOLDER = "{region}"
+SETTLED_PACK_STATES = ("CREATE_COMPLETE", "CREATE_FAILED", "DELETE_FAILED")  # DescribeConformancePackStatus
+
+
+class DeployError(PackError):
+    """A deployment step that failed in a way the user must act on; the message says which and why."""
+
+
+class RegionalClients:
+    """One client per (service, region), made by `make(service, region)` the first time it is asked for."""
+
+    def __init__(self, make: Callable[[str, str], Any], home_region: str):
+        self._make = make
+        self.home_region = home_region
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    def __call__(self, service: str, region: str | None = None) -> Any:
+        key = (service, region or self.home_region)
+        if key not in self._clients:
+            self._clients[key] = self._make(*key)
+        return self._clients[key]
+
+
+@dataclass
+class DeployOptions:
+    bucket: str  # a bucket name, or a pattern holding {region}: each region's code comes from a bucket in it
+    regions: list[str] = field(default_factory=list)  # empty: the home region only
+    key_prefix: str = "lambda-vpc-rules/"
+    stack_name: str = "lambda-vpc-rules"  # the functions stack in each region; the IAM stack is <name>-iam
+    pack_name: str = "lambda-vpc-rules"
+    mode: str = "pack"  # one account: "pack" (conformance pack) or "rules" (plain Config rules)
+    organization: bool = False
+    delegated_admin: bool = False  # organization: run from a delegated administrator (StackSets CallAs)
+    excluded_accounts: list[str] = field(default_factory=list)
+    pack_parameters: dict[str, str] = field(default_factory=dict)  # conformance pack parameter overrides
+    log_retention_days: int = DEFAULT_RETENTION_DAYS
+    signing_profile: str | None = None  # AWS Signer profile (same name in each region): code signing enforced
+    reserved_concurrency: int | None = None
+    max_concurrent_percentage: int = 100  # StackSet operations: accounts at a time, per region
+    failure_tolerance_percentage: int = 10  # StackSet operations: accounts that may fail before a region stops
+    aggregator: str | None = "lambda-vpc-rules"  # organization: the aggregator created or reused (None: none)
+    waiter_delay: float = 10
+    timeout: float = 3600  # seconds to wait for one stack, StackSet operation or conformance pack
+    dist: Path | None = None  # where the bundles are built (default: a temporary directory)
+
+    @property
+    def iam_stack_name(self) -> str:
+        return f"{self.stack_name}-iam"
+
+
+@dataclass
+class Artifacts:
+    """What was uploaded: the key prefix (content hash) and, per region, where the code is and who signed it."""
+
+    prefix: str
+    code_prefix: dict[str, str]  # region -> key prefix of the functions' code (signed code under signed/)
+    signing_arns: dict[str, str] = field(default_factory=dict)  # region -> signing profile version ARN
+
+
+@dataclass
+class DeployResult:
+    account_id: str
+    code_prefix: str
+    regions: list[str]
+    function_arns: dict[str, str]  # home region
+    config_rules: list[str]
+    member_accounts: list[str] = field(default_factory=list)
+    rows: list[Any] = field(default_factory=list)  # status.Placement, one per account and region
+    failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"account_id": self.account_id, "code_prefix": self.code_prefix, "regions": self.regions,
+                "functions": self.function_arns, "config_rules": self.config_rules,
+                "member_accounts": self.member_accounts, "placements": [row.as_json() for row in self.rows],
+                "failures": self.failures, "notes": self.notes}
+
+
+def bucket_name(pattern: str, region: str) -> str:
+    return pattern.replace(REGION_PLACEHOLDER, region)
+
+
+def resolve_regions(requested: list[str], clients: RegionalClients) -> list[str]:
+    """The regions to deploy to: as given, `all` for every region enabled in this account (EC2 DescribeRegions
+    lists only enabled ones), or the home region. The home region comes first."""
+    if requested == ["all"]:
+        answer = clients("ec2").describe_regions()
+        requested = sorted(region["RegionName"] for region in answer["Regions"])
+    regions = list(dict.fromkeys(requested or [clients.home_region]))
+    if clients.home_region in regions:
+        regions.remove(clients.home_region)
+        regions.insert(0, clients.home_region)
+    return regions
+
+
+def check_options(options: DeployOptions, regions: list[str]) -> None:
+    """What the arguments alone say is wrong, before any AWS call but the region list."""
+    unknown = sorted(set(options.pack_parameters) - set(conformance_pack()["Parameters"]))
+    if unknown:
+        raise DeployError(f"the conformance pack has no parameter {', '.join(unknown)} (its parameters: "
+                          f"{', '.join(conformance_pack()['Parameters'])})")
+    check_bucket_pattern(options, regions)
+
+
+def check_bucket_pattern(options: DeployOptions, regions: list[str]) -> None:
+    if len(regions) > 1 and REGION_PLACEHOLDER not in options.bucket:
+        raise DeployError(f"--bucket {options.bucket}: a function's code must come from a bucket in its own region "
+                          f"(Lambda CreateFunction); with several regions name the buckets with {REGION_PLACEHOLDER}, "
+                          f"e.g. my-artifacts-{REGION_PLACEHOLDER}")
+
+
+def step(progress: Progress, what: str, action: str) -> None:
+    progress(f"{what}: {action}")
+
+
+def wait_for_pack(config: Any, options: DeployOptions, region: str, progress: Progress) -> None:
+    """Until the conformance pack's deployment settles (DescribeConformancePackStatus)."""
+    deadline = time.monotonic() + options.timeout
+    while True:
+        answer = config.describe_conformance_pack_status(ConformancePackNames=[options.pack_name])
+        states = [s["ConformancePackState"] for s in answer.get("ConformancePackStatusDetails") or ()]
+        if states and all(state in SETTLED_PACK_STATES for state in states):
+            progress(f"{region}: conformance pack {options.pack_name}: {', '.join(states)}")
+            return
+        if time.monotonic() > deadline:
+            raise DeployError(f"{region}: conformance pack {options.pack_name} still {', '.join(states) or 'absent'} "
+                              f"after {options.timeout:.0f} s; see lambda-vpc-rules status")
+        time.sleep(options.waiter_delay)
+
+
+# ------------------------------------------------------------------------------------------ artifacts
+
+
+def upload_artifacts(clients: RegionalClients, options: DeployOptions, regions: list[str], progress: Progress
+                     ) -> Artifacts:
+    """The bundles and the pack template into each region's bucket, under a content-hash prefix; what is there
+    already is not sent again. With a signing profile, each bundle is signed in each region (AWS Signer signs an
+    object version in its own region) and the signed copy kept under `signed/`."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        bundles = build_bundles(options.dist or Path(scratch))
+        contents = {path.name: path.read_bytes() for path in bundles}
+    pack = template_text(PACK_TEMPLATE).encode()
+    digest = hashlib.sha256(b"".join(contents.values()) + pack).hexdigest()[:16]
+    prefix = f"{options.key_prefix}{digest}/"
+    artifacts = Artifacts(prefix, {region: prefix for region in regions})
+    for region in regions:
+        s3, bucket = clients("s3", region), bucket_name(options.bucket, region)
+        sent = 0
+        versions = {}
+        for name, body in [*contents.items(), (PACK_TEMPLATE, pack)]:
+            existing = _head(s3, bucket, prefix + name)
+            if existing is None:
+                answer = s3.put_object(Bucket=bucket, Key=prefix + name, Body=body)
+                versions[name] = answer.get("VersionId")
+                sent += 1
+            else:
+                versions[name] = existing.get("VersionId")
+        progress(f"{region}: s3://{bucket}/{prefix}: {sent} of {len(contents) + 1} objects uploaded "
+                 f"({len(contents) + 1 - sent} there already)")
+        if options.signing_profile:
+            artifacts.code_prefix[region], artifacts.signing_arns[region] = _sign(
+                clients("signer", region), s3, bucket, prefix, versions, list(contents), options, region, progress)
+    return artifacts
+
+
+def _head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    try:
+        return s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
+def _sign(signer: Any, s3: Any, bucket: str, prefix: str, versions: dict[str, str | None], names: list[str],
+          options: DeployOptions, region: str, progress: Progress) -> tuple[str, str]:
+    profile = signer.get_signing_profile(profileName=options.signing_profile)
+    if profile.get("status") != "Active":
+        raise DeployError(f"{region}: signing profile {options.signing_profile} is {profile.get('status')}, "
+                          "not Active")
+    signed_prefix = f"{prefix}signed/"
+    jobs = {}
+    for name in names:
+        if _head(s3, bucket, signed_prefix + name) is not None:
+            continue  # signed by an earlier run: the same bytes
+        if not versions.get(name):
+            raise DeployError(f"{region}: s3://{bucket} has no versioning; AWS Signer signs an object version: "
+                              f"aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration "
+                              "Status=Enabled")
+        job = signer.start_signing_job(
+            source={"s3": {"bucketName": bucket, "key": prefix + name, "version": versions[name]}},
+            destination={"s3": {"bucketName": bucket, "prefix": f"{signed_prefix}job-"}},
+            profileName=options.signing_profile)
+        jobs[name] = job["jobId"]
+    for name, job_id in jobs.items():
+        try:
+            signer.get_waiter("successful_signing_job").wait(
+                jobId=job_id, WaiterConfig={"Delay": max(1, int(options.waiter_delay)), "MaxAttempts": 60})
+        except WaiterError as error:
+            raise DeployError(f"{region}: signing {name} failed: {error}") from None
+        signed = signer.describe_signing_job(jobId=job_id)["signedObject"]["s3"]["key"]
+        s3.copy_object(Bucket=bucket, Key=signed_prefix + name, CopySource={"Bucket": bucket, "Key": signed})
+    progress(f"{region}: {len(jobs)} bundle(s) signed with {options.signing_profile} "
+             f"({len(names) - len(jobs)} signed already)")
+    return signed_prefix, profile["profileVersionArn"]
+
+
+# ------------------------------------------------------------------------------------------ stacks
+
+
+def iam_parameters() -> dict[str, str]:
+    return {"RoleName": EVALUATOR_ROLE_NAME}
+
+
+def functions_parameters(options: DeployOptions, region: str, artifacts: Artifacts) -> dict[str, str]:
+    return {
+        "CodeBucket": bucket_name(options.bucket, region),
+        "CodeKeyPrefix": artifacts.code_prefix[region],
+        "RoleName": EVALUATOR_ROLE_NAME,
+        "LogRetentionInDays": str(options.log_retention_days),
+        "SigningProfileVersionArns": artifacts.signing_arns.get(region, ""),
+        "ReservedConcurrency": "" if options.reserved_concurrency is None else str(options.reserved_concurrency),
+    }
+
+
+def apply_stack(cloudformation: Any, name: str, body: str, parameters: dict[str, str], options: DeployOptions
+                ) -> tuple[str, dict[str, str]]:
+    """Create or update a stack and wait for it: ("created" | "updated" | "unchanged", its outputs). A stack whose
+    template and parameters are those given is left alone (no UpdateStack)."""
+    arguments = dict(
+        StackName=name,
+        TemplateBody=body,
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
+    exists = stack_exists(cloudformation, name)
+    if exists and _stack_is(cloudformation, name, body, parameters):
+        stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+        return "unchanged", {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs") or ()}
+    action = "updated" if exists else "created"
+    attempts = max(1, int(options.timeout / max(options.waiter_delay, 1)))
+    try:
+        if exists:
+            cloudformation.update_stack(**arguments)
+            waiter = "stack_update_complete"
+        else:
+            cloudformation.create_stack(**arguments)
+            waiter = "stack_create_complete"
+        cloudformation.get_waiter(waiter).wait(
+            StackName=name, WaiterConfig={"Delay": max(1, int(options.waiter_delay)), "MaxAttempts": attempts})
+    except ClientError as error:
+        if "No updates are to be performed" not in error.response["Error"].get("Message", ""):
+            raise
+        action = "unchanged"
+    except WaiterError as error:  # the stack failed or rolled back
+        raise DeployError(f"stack {name} did not complete: {error}; see its events in CloudFormation") from None
+    stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    return action, {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs") or ()}
+
+
+def _stack_is(cloudformation: Any, name: str, body: str, parameters: dict[str, str]) -> bool:
+    stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    if stack.get("StackStatus") not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+        return False
+    current = {p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters") or ()}
+    if current != parameters:
+        return False
+    return cloudformation.get_template(StackName=name, TemplateStage="Original").get("TemplateBody") == body
+
+
+def stack_exists(cloudformation: Any, name: str) -> bool:
+    try:
+        stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
+    except ClientError as error:
+        if "does not exist" not in error.response["Error"].get("Message", ""):
+            raise
+        return False
+    return any(stack.get("StackStatus") != "DELETE_COMPLETE" for stack in stacks)
+
+
+# ------------------------------------------------------------------- the pack template, read as rules
+
+
+def config_rules_from_pack(template: dict[str, Any], inputs: dict[str, str], partition: str, account_id: str,
+                           region: str) -> list[dict[str, Any]]:
+    """The PutConfigRule requests a conformance pack template stands for: its parameters (defaults, then
+    `inputs`), conditions and the intrinsic functions it uses (Ref, Fn::Sub, Fn::If, Fn::Not, Fn::Equals)."""
+    values = {name: spec.get("Default", "") for name, spec in template.get("Parameters", {}).items()}
+    values.update(inputs)
+    missing = [name for name, value in values.items() if value == "" and "Default" not in
+               template["Parameters"].get(name, {})]
+    if missing:
+        raise DeployError(f"conformance pack parameter(s) without a value: {', '.join(missing)}")
+    unknown = sorted(set(inputs) - set(template.get("Parameters", {})))
+    if unknown:
+        raise DeployError(f"the conformance pack has no parameter {', '.join(unknown)}")
+    pseudo = {"AWS::Partition": partition, "AWS::AccountId": account_id, "AWS::Region": region}
+    conditions: dict[str, bool] = {}
+    resolve = _resolver({**values, **pseudo}, conditions)
+    for name, expression in template.get("Conditions", {}).items():
+        conditions[name] = bool(resolve(expression))
+    rules = []
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::Config::ConfigRule":
+            continue
+        properties = resolve(resource["Properties"])
+        properties["InputParameters"] = json.dumps(properties.get("InputParameters", {}))
+        rules.append(properties)
+    return rules
+
+
+_NO_VALUE = object()
+
+
+def _resolver(values: dict[str, str], conditions: dict[str, bool]) -> Callable[[Any], Any]:
+    def resolve(node: Any) -> Any:
+        if isinstance(node, list):
+            return [item for item in map(resolve, node) if item is not _NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            (key, argument), = node.items()
+            if key == "Ref":
+                return _NO_VALUE if argument == "AWS::NoValue" else values[argument]
+            if key == "Fn::Sub":
+                return re.sub(r"\$\{([^}]+)\}", lambda match: values[match.group(1)], argument)
+            if key == "Fn::If":
+                name, when_true, when_false = argument
+                return resolve(when_true if conditions[name] else when_false)
+            if key == "Fn::Not":
+                return not resolve(argument[0])
+            if key == "Fn::Equals":
+                left, right = (resolve(item) for item in argument)
+                return left == right
+        return {k: v for k, v in ((k, resolve(v)) for k, v in node.items()) if v is not _NO_VALUE}
+
+    return resolve
