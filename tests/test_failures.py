@@ -270,7 +270,13 @@ def _scan(capsys) -> tuple[int, str, str]:
 
 
 def _without_time(report: str) -> dict:
-    return {k: v for k, v in json.loads(report).items() if k != "generated_at"}
+    """The report without its timestamps (generated_at, each verdict's recorded_at, coverage read_at)."""
+    def strip(value):
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in ("generated_at", "recorded_at", "read_at")}
+        return [strip(v) for v in value] if isinstance(value, list) else value
+
+    return strip(json.loads(report))
 
 
 def test_scan_retries_throttling_then_gives_up_with_exit_2(function, monkeypatch, capsys, backoff):
