@@ -25,8 +25,8 @@ test: $(STAMP) lint ## lint, then run the test suite
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check src tests rules benchmarks
 
-bench: $(STAMP) ## API calls, time and memory at 1k/2k/10k functions; writes docs/benchmarks.md
-	$(BIN)/python benchmarks/bench.py
+bench: $(STAMP) ## API calls, time, memory at 1k/2k/10k functions and of an organization scan (about 15 min; ARGS=--one-account skips the latter); writes docs/benchmarks.md
+	$(BIN)/python benchmarks/bench.py $(ARGS)
 
 generate: $(STAMP) ## regenerate rules/*/ (parameters.json, handlers), src/lambda_vpc_rules/templates/, README rule table
 	$(BIN)/python -m lambda_vpc_rules.tooling.packaging generate

@@ -1,8 +1,10 @@
 """`make bench`: API calls, time and peak memory of a whole-account evaluation at 1k, 2k and 10k
-functions (moto, in process), the per-role IAM reads it replaced, and the rule handlers' cold start.
-Each size runs in a fresh interpreter (`bench.py --one FUNCTIONS`), so its peak RSS is its own.
-Prints a table and writes docs/benchmarks.md. Figures, not pass/fail: the budgets are asserted by
-tests/test_budgets.py."""
+functions (moto, in process), the per-role IAM reads it replaced, and the rule handlers' cold start; and
+an organization scan (`scan --accounts all --regions ...`) of 50 accounts x 3 regions x 200 functions at
+concurrency 1, 4 and 16. Each part runs in a fresh interpreter (`bench.py --one FUNCTIONS`,
+`bench.py --organization`), so its peak RSS is its own. Prints tables and writes docs/benchmarks.md
+(`bench.py --organization` alone rewrites only its section). Figures, not pass/fail: the budgets are
+asserted by tests/test_budgets.py and tests/test_organization.py."""
 
 from __future__ import annotations
 
@@ -21,9 +23,11 @@ from unittest import mock
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("LAMBDA_VPC_RULES_LOG_LEVEL", "WARNING")  # one line per evaluation would drown the figures
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
+from organization_bench import ORG_SECTION, organization_text  # noqa: E402
 
 from aws_support import REGION, CallRecorder, ConfigCalls, earlier_evaluations, scheduled_event  # noqa: E402
 from conftest import FAKE_ENVIRONMENT, load_rule_module  # noqa: E402
@@ -111,12 +115,35 @@ def _ops(counts: dict[str, int]) -> str:
     return ", ".join(f"{op} {n}" for op, n in sorted(counts.items()))
 
 
+def organization_in_fresh_process() -> dict:
+    command = [sys.executable, str(ROOT / "benchmarks" / "organization_bench.py")]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def write_organization_section(figures: dict) -> str:
+    """Replace the organization section of docs/benchmarks.md (or append it)."""
+    path = ROOT / "docs" / "benchmarks.md"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    section = organization_text(figures, machine())
+    head, _, rest = text.partition(ORG_SECTION)
+    tail = rest[rest.find("\n## "):] if "\n## " in rest else ""
+    path.write_text(head.rstrip("\n") + "\n\n" + section + tail, encoding="utf-8")
+    return section
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--one"]:
         spec = json.loads(sys.argv[2])
         managed = spec.pop("managed")
         print(json.dumps(measure(Shape(**spec), managed)))
         return
+    if sys.argv[1:2] == ["--organization"]:
+        print(write_organization_section(organization_in_fresh_process()))
+        return
+    one_account = sys.argv[1:2] == ["--one-account"]  # keep the organization section as it stands
+    path = ROOT / "docs" / "benchmarks.md"
+    kept = path.read_text(encoding="utf-8").partition(ORG_SECTION) if one_account and path.exists() else None
     results = [measure_in_fresh_process(shape) for shape in SHAPES]
     pessimistic = measure_in_fresh_process(SHAPES[1], managed_policies=True)
     cold = cold_start_ms()
@@ -162,6 +189,11 @@ def main() -> None:
     print(text)
     (ROOT / "docs").mkdir(exist_ok=True)
     (ROOT / "docs" / "benchmarks.md").write_text(text, encoding="utf-8")
+    if one_account:
+        if kept and kept[1]:
+            path.write_text(text.rstrip("\n") + "\n\n" + kept[1] + kept[2], encoding="utf-8")
+        return
+    print(write_organization_section(organization_in_fresh_process()))
 
 
 if __name__ == "__main__":

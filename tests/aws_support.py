@@ -127,6 +127,7 @@ class AwsError:
     times: int | None = None
     message: str = "injected by the test"
     attempts: int = 0
+    match: bytes | None = None  # only requests whose body holds this (e.g. one account's role ARN)
 
     @property
     def event(self) -> str:
@@ -141,6 +142,9 @@ class AwsError:
         session.events.unregister(self.event, self._send)
 
     def _send(self, request, **_):
+        body = request.body.encode() if isinstance(request.body, str) else (request.body or b"")
+        if self.match is not None and self.match not in body:
+            return None
         self.attempts += 1
         if self.times is not None and self.attempts > self.times:
             return None
@@ -521,8 +525,10 @@ def history_item(item: dict) -> dict:
 class ConfigCalls:
     """Answers the AWS Config calls moto cannot answer, after checking them against botocore's model.
 
-    moto 5.2 implements PutEvaluations only with TestMode, and has no GetComplianceDetailsByConfigRule
-    or Lambda resource history; everything else goes to moto.
+    moto 5.2 implements PutEvaluations only with TestMode, and has no GetComplianceDetailsByConfigRule,
+    DescribeConfigRuleEvaluationStatus or Lambda resource history; everything else goes to moto.
+    DescribeConfigRuleEvaluationStatus answers the `statuses` given for the rules asked, and none by default:
+    AWS documents that it "does not return status information about AWS Config Custom Lambda rules".
     """
 
     put: list[dict] = field(default_factory=list)  # every PutEvaluations request
@@ -530,6 +536,7 @@ class ConfigCalls:
     history: dict[str, dict] = field(default_factory=dict)  # resourceId -> history item
     refusals: list[list[dict]] = field(default_factory=list)  # FailedEvaluations of the next PutEvaluations
     queries: list[str] = field(default_factory=list)  # every SelectResourceConfig expression
+    statuses: dict[str, dict] = field(default_factory=dict)  # rule name -> its ConfigRuleEvaluationStatus
     errors: dict[str, tuple[str, str]] = field(default_factory=dict)  # operation -> (code, message) to answer
     # operation -> a parsed answer sent as it is, unchecked: what botocore makes of a body that is not the API's
     # (for a JSON protocol, `{"message": body}`)
@@ -556,6 +563,7 @@ class ConfigCalls:
         session.events.register("before-call.config.GetComplianceDetailsByConfigRule", self._compliance_details)
         session.events.register("before-call.config.GetResourceConfigHistory", self._history)
         session.events.register("before-call.config.SelectResourceConfig", self._select)
+        session.events.register("before-call.config.DescribeConfigRuleEvaluationStatus", self._statuses)
 
     @staticmethod
     def _error(code: str, message: str):
@@ -578,6 +586,12 @@ class ConfigCalls:
         self.put.append(request)
         refused = self.refusals.pop(0) if self.refusals else []
         return self._answer(model, {"FailedEvaluations": refused})
+
+    def _statuses(self, model, params, **_):
+        request = json.loads(params["body"]) if isinstance(params.get("body"), (str, bytes)) else params["body"]
+        names = request.get("ConfigRuleNames") or list(self.statuses)
+        return self._answer(model, {"ConfigRulesEvaluationStatus": [
+            {"ConfigRuleName": name, **self.statuses[name]} for name in names if name in self.statuses]})
 
     def _compliance_details(self, model, params, **_):
         return self._answer(model, {"EvaluationResults": self.previous_results})

@@ -35,22 +35,34 @@ def test_json_has_the_fields_aws_config_shows(account, capsys):
     assert report["account_id"] == "123456789012"
     assert report["region"] == "us-east-1"
     assert report["generated_at"].endswith("+00:00")
+    recorded = report["evaluations"][0]["recorded_at"]
+    assert recorded.endswith("+00:00") and recorded <= report["generated_at"]  # the read time
+    assert report["coverage"]["complete"] is True
+    assert report["coverage"]["covered"] == [{"account_id": "123456789012", "region": "us-east-1",
+                                              "read_at": recorded, "items": 2}]
+    assert report["summary"] == {"evaluations": 2, "COMPLIANT": 1, "NON_COMPLIANT": 0, "NOT_APPLICABLE": 1}
     assert sorted(report["evaluations"], key=lambda e: e["resource_id"]) == [
         {
+            "account_id": "123456789012",
+            "region": "us-east-1",
             "rule": "lambda-vpc-default-tenancy",
             "resource_type": "AWS::Lambda::Function",
             "resource_id": "good",
             "resource_arn": "arn:aws:lambda:us-east-1:123456789012:function:good",
             "compliance": "COMPLIANT",
             "annotation": report["evaluations"][0]["annotation"],
+            "recorded_at": recorded,
         },
         {
+            "account_id": "123456789012",
+            "region": "us-east-1",
             "rule": "lambda-vpc-default-tenancy",
             "resource_type": "AWS::Lambda::Function",
             "resource_id": "plain",
             "resource_arn": "arn:aws:lambda:us-east-1:123456789012:function:plain",
             "compliance": "NOT_APPLICABLE",
             "annotation": "Function is not attached to a VPC.",
+            "recorded_at": recorded,
         },
     ]
 
@@ -66,8 +78,11 @@ def test_exit_code_1_when_something_is_non_compliant(account, estate, capsys):
 def test_csv_and_table_formats(account, capsys, tmp_path):
     assert main(["scan", "--region", "us-east-1", "--format", "csv", *TENANCY]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert {row["resource_id"] for row in rows} == {"good", "plain"}
-    assert set(rows[0]) == {"rule", "resource_type", "resource_id", "resource_arn", "compliance", "annotation"}
+    assert {row["resource_id"] for row in rows if row["record"] == "evaluation"} == {"good", "plain"}
+    assert list(rows[0]) == ["record", "account_id", "region", "rule", "resource_type", "resource_id",
+                             "resource_arn", "compliance", "annotation", "recorded_at"]
+    assert [(r["account_id"], r["region"], r["annotation"]) for r in rows if r["record"] == "coverage"] == [
+        ("123456789012", "us-east-1", "covered: 2 read")]
 
     out = tmp_path / "table.txt"
     assert (

@@ -14,7 +14,7 @@ import pytest
 from botocore.stub import Stubber
 from botocore.validate import ParamValidator
 
-from aws_support import REGION, build_network
+from aws_support import REGION, Estate, build_network
 from conftest import ROOT
 from lambda_vpc_rules.aws.config import ConfigReader
 from lambda_vpc_rules.core.model import Compliance, EvaluationResult
@@ -376,7 +376,8 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it as root)")
-def test_report_renders_in_headless_chromium(network_functions, tmp_path):
+def test_report_renders_in_headless_chromium(network_functions, estate, tmp_path):
+    estate.function("waived", [network_functions["isolated"]], tags={"lambda-vpc-rules:internet-access": "none"})
     bundle = tmp_path / "bundle"
     assert main(["evidence", "--out", str(bundle), "--region", REGION]) == 0
     url = (bundle / "report.html").as_uri()
@@ -385,9 +386,150 @@ def test_report_renders_in_headless_chromium(network_functions, tmp_path):
                          capture_output=True, text=True, timeout=120).stdout
     for rule in RULES:
         assert rule.config_rule_name in dom
-    assert f"{3 * len(RULES)} evaluations:" in dom  # three functions and "NON_COMPLIANT" in dom
+    assert f"{4 * len(RULES)} evaluations:" in dom  # four functions
     assert dom.count('<rect class="NON_COMPLIANT"') >= 1 and "<svg" in dom
+    assert "1 account, 1 account-region expected; 1 covered; coverage complete." in dom
+    assert '<details id="compliant">' in dom and "Reviewer sign-off" in dom
+    assert "NIST SP 800-53 Rev. 5" in dom and '<td class="id">SC-7</td>' in dom  # controls from the metadata
+    assert "Service control policies (SCPs)" in dom
+    assert '<td class="id">waived</td><td class="id">lambda-vpc-rules:internet-access=none</td>' in dom
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    for entry in manifest["files"][:2]:  # the data files' digests, as the manifest has them
+        assert f'<td class="id">{entry["path"]}</td><td class="id">{entry["sha256"]}</td>' in dom
     shot = tmp_path / "report.png"
     subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1200,900",
                     f"--screenshot={shot}", url], capture_output=True, timeout=120)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+    # printed: page numbers and a running header (@page margin boxes), every compliant function, IDs whole
+    if shutil.which("pdftotext") is None:
+        pytest.skip("poppler's pdftotext is not installed (.ci/run installs it as root)")
+    pdf = tmp_path / "report.pdf"
+    subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--no-pdf-header-footer",
+                    f"--print-to-pdf={pdf}", url], capture_output=True, timeout=120)
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True).stdout
+    pages = text.count("\f") or 1
+    assert "Page 1 of " in text and f"Page {pages} of {pages}" in text
+    assert text.count("lambda-vpc-rules evidence report") >= pages  # the running header on every page
+    compliant = text[text.index("compliant evaluations"):text.index("Waivers in force")]
+    passing = [r for r in json.loads((bundle / "evaluations.json").read_text())["evaluations"]
+               if r["compliance"] == "COMPLIANT"]
+    assert compliant.count("123456789012") == len(passing)  # every row printed, though collapsed on screen
+    assert "us-east-\n" not in text and "us-east-1" in compliant
+
+
+# ------------------------------------------------------------------------------------------ the table
+
+
+def _report(results, coverage=None):
+    from lambda_vpc_rules.core.model import ScanReport
+
+    return ScanReport("123456789012", REGION, "2026-11-25T00:00:00+00:00", results, {}, coverage)
+
+
+LONG = ("Role payments-worker-role cannot manage ENIs: ec2:DeleteNetworkInterface (denied: by inline:guard); "
+        "ec2:UnassignPrivateIpAddresses (denied: by inline:guard)")
+
+
+def test_table_fits_the_terminal_failures_first_and_marked():
+    from lambda_vpc_rules.outputs.report import to_table
+
+    results = [EvaluationResult(TENANCY, "fn-ok", Compliance.COMPLIANT, "VPC vpc-1 has default instance tenancy."),
+               EvaluationResult(NAT, "fn-bad", Compliance.NON_COMPLIANT, LONG),
+               EvaluationResult(NAT, "fn-none", Compliance.NOT_APPLICABLE, "Function is not attached to a VPC.")]
+    text = to_table(_report(results), width=100)
+    lines = text.splitlines()
+    assert all(len(line) <= 100 for line in lines)
+    rows = [line for line in lines if "fn-" in line]
+    assert rows[0].startswith("! ") and "fn-bad" in rows[0] and "NON_COMPLIANT" in rows[0]
+    assert [("fn-ok" in r, "fn-none" in r) for r in rows[1:]] == [(True, False), (False, True)]
+    # wrapped at word boundaries: every word of the annotation is whole on some line
+    body = " ".join(line.strip() for line in lines)
+    assert all(word in body for word in LONG.split())
+    assert "Annotations ending in" not in text  # nothing had to be cut
+
+    narrow = to_table(_report(results), width=60)  # too narrow beside the columns: annotations below
+    assert all(len(line) <= 60 for line in narrow.splitlines() if "fn-" not in line)
+    assert "    Role payments-worker-role cannot manage ENIs:" in narrow
+
+    only = to_table(_report(results), width=100, only_failing=True)
+    assert "fn-ok" not in only and "fn-bad" in only
+    assert "3 evaluations: 1 COMPLIANT, 1 NON_COMPLIANT, 1 NOT_APPLICABLE (only the 1 NON_COMPLIANT listed)" in only
+
+
+def test_a_word_longer_than_the_column_is_cut_and_the_full_text_stays_in_json():
+    from lambda_vpc_rules.outputs.report import to_json, to_table
+
+    arn = "arn:aws:ec2:us-east-1:123456789012:network-interface/" + "x" * 80
+    results = [EvaluationResult(NAT, "fn-bad", Compliance.NON_COMPLIANT, f"needs {arn}")]
+    text = to_table(_report(results), width=100)
+    assert all(len(line) <= 100 for line in text.splitlines())
+    assert "..." in text and "--format json or csv has them in full" in text
+    assert json.loads(to_json(_report(results)))["evaluations"][0]["annotation"] == f"needs {arn}"
+
+
+def test_only_failing_applies_to_every_format(network_functions, capsys):
+    code, out = scan(capsys, "--format", "json", "--rule", NAT, "--only-failing")
+    report = json.loads(out.out)
+    assert code == 1
+    assert {e["compliance"] for e in report["evaluations"]} == {"NON_COMPLIANT"}
+    assert report["summary"]["COMPLIANT"] >= 1  # still counted
+
+
+# ------------------------------------------------------------------------------------------ nothing to evidence
+
+
+def test_evidence_of_nothing_is_an_error_not_an_empty_report(aws, config_calls, tmp_path, capsys, monkeypatch):
+    real_session = boto3.Session
+
+    def session(**kwargs):
+        made = real_session(**kwargs)
+        config_calls.install(made)
+        return made
+
+    monkeypatch.setattr("lambda_vpc_rules.tooling.cli.boto3.Session", session)
+    bundle = tmp_path / "bundle"
+    assert main(["evidence", "--out", str(bundle), "--region", REGION, "--source", "config"]) == 2
+    err = capsys.readouterr().err
+    assert "none of the pack's rules is deployed as an AWS Config rule in 123456789012 us-east-1" in err
+    assert not bundle.exists()
+    # a rule deployed, but no evaluation yet
+    host = Estate(aws).function("host")
+    aws.client("config").put_config_rule(ConfigRule={
+        "ConfigRuleName": NAT, "Source": {"Owner": "CUSTOM_LAMBDA", "SourceIdentifier": host["FunctionArn"],
+                                          "SourceDetails": [{"EventSource": "aws.config",
+                                                             "MessageType": "ScheduledNotification"}]}})
+    assert main(["evidence", "--out", str(bundle), "--region", REGION, "--source", "config"]) == 2
+    assert "nothing to evidence: no evaluation of a Lambda function was collected" in capsys.readouterr().err
+    assert not bundle.exists()
+    # drift's NOT_APPLICABLE on a subnet is no evidence about a function either
+    config_calls.previous_results = [{**_config_result("subnet-1", "NOT_APPLICABLE", ""),
+                                      "EvaluationResultIdentifier": {"EvaluationResultQualifier": {
+                                          "ConfigRuleName": NAT, "ResourceType": "AWS::EC2::Subnet",
+                                          "ResourceId": "subnet-1"}}}]
+    assert main(["evidence", "--out", str(bundle), "--region", REGION, "--source", "config"]) == 2
+    config_calls.previous_results.append(_config_result("fn-a", "COMPLIANT", ""))
+    config_calls.statuses[NAT] = {"LastErrorCode": "AccessDenied", "LastErrorMessage": "no role",
+                                  "LastFailedEvaluationTime": "2026-11-25T03:00:00Z"}
+    assert main(["evidence", "--out", str(bundle), "--region", REGION, "--source", "config"]) == 0
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["evaluations"]["rows"] == 1
+    assert manifest["evaluations"]["other_resource_types_not_rows"] == {"AWS::EC2::Subnet": 1}
+    assert manifest["rule_evaluation_status"][0]["last_error"] == "AccessDenied: no role"
+    rows = json.loads((bundle / "evaluations.json").read_text())["evaluations"]
+    assert [(r["resource_id"], r["recorded_at"]) for r in rows] == [("fn-a", "2026-11-25T00:00:00+00:00")]
+    assert "AccessDenied: no role" in (bundle / "report.html").read_text()
+
+
+def test_evidence_of_several_regions_with_one_unreadable_is_written_and_exits_2(network_functions, tmp_path,
+                                                                                capsys):
+    bundle = tmp_path / "bundle"
+    # ap-east-1 is an opt-in region moto lists as not opted in
+    assert main(["evidence", "--out", str(bundle), "--regions", "us-east-1,ap-east-1", "--rule", NAT]) == 2
+    assert "coverage incomplete" in capsys.readouterr().err
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["coverage"]["not_covered"] == [{"account_id": "123456789012", "region": "ap-east-1",
+                                                    "reason": "region not enabled in this account "
+                                                              "(OptInStatus not-opted-in)"}]
+    assert "Coverage INCOMPLETE: 1 not covered." in (bundle / "report.html").read_text()
+    assert main(["verify-evidence", str(bundle)]) == 0

@@ -84,7 +84,8 @@ def test_rule_roles_grant_exactly_the_actions_the_code_calls(aws, estate, config
 def test_each_read_module_calls_exactly_the_operations_listed_for_it():
     """aws.actions lists, per read module, the actions it needs: the operations named in its source are those."""
     session = botocore.session.get_session()
-    operations = {xform_name(op): op for service in ("ec2", "iam", "lambda", "resourcegroupstaggingapi", "config")
+    services = ("ec2", "iam", "lambda", "resourcegroupstaggingapi", "config", "organizations", "sts")
+    operations = {xform_name(op): op for service in services
                   for op in session.get_service_model(service).operation_names}
     for module, declared in ACTIONS_BY_MODULE.items():
         source = (ROOT / "src" / "lambda_vpc_rules" / "aws" / f"{module}.py").read_text()

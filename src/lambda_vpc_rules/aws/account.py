@@ -1,19 +1,28 @@
 """A whole account and region evaluated: list the functions, read the facts every selected rule needs once,
-evaluate. What `scan`, the demo and the scheduled handlers run."""
+evaluate. What `scan`, the demo and the scheduled handlers run; `organization.scan_many` does it for every
+account-region of an `organization.Fleet` and merges the verdicts into one report with its coverage."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ..core.coverage import Coverage, Covered
 from ..core.engine import evaluate_functions, parse_parameters
-from ..core.model import EvaluationResult, Facts, ScanReport
+from ..core.model import EvaluationResult, Facts, ScanReport, Waiver
 from ..core.rules import RULES, Rule
+from ..core.rules.private_subnet_nat import INTERNET_ACCESS_TAG as WAIVER_TAG
 from .clients import Clients, session_clients
 from .facts import FactReader
 
 Progress = Callable[[str], None]
+
+
+def now() -> str:
+    """The current time as the reports record it: ISO 8601, UTC, to the second."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _quiet(_: str) -> None:
@@ -29,6 +38,12 @@ def evaluate_account(
 ) -> list[EvaluationResult]:
     """Every function of the account and region under every rule, from facts read once for all rules.
     `parameters`: each rule's parsed parameters, by Config rule name (`core.engine.parse_parameters`)."""
+    return evaluate_with_waivers(reader, rules, parameters, progress, account_id)[0]
+
+
+def evaluate_with_waivers(reader: FactReader, rules: Sequence[Rule], parameters: Mapping[str, Mapping[str, Any]],
+              progress: Progress = _quiet, account_id: str = "") -> tuple[list[EvaluationResult], list[Waiver] | None]:
+    """The evaluations, and the waiver tags in force (None when no selected rule reads a tag)."""
     progress("Listing Lambda functions")
     functions = reader.list_functions(tag_keys=frozenset().union(*(rule.tag_keys for rule in rules)))
     in_vpc = sum(1 for function in functions if function.in_vpc)
@@ -38,12 +53,18 @@ def evaluate_account(
     )
     # Without VPC functions every verdict is NOT_APPLICABLE: nothing else needs reading.
     facts = reader.account_facts(needs) if in_vpc else Facts()
+    read_at = now()  # every verdict below is about the estate as read by now
     region = reader.clients.region
     results = []
     for index, rule in enumerate(rules, 1):
         progress(f"Evaluating {rule.config_rule_name} ({index}/{len(rules)})")
         results += evaluate_functions(rule, functions, facts, parameters[rule.config_rule_name], account_id, region)
-    return results
+    tag_keys = frozenset().union(*(rule.tag_keys for rule in rules))
+    waivers = None if not tag_keys else sorted(
+        Waiver(account_id, region, function.name, key, value)
+        for function in functions for key, value in (function.tags or {}).items()
+        if key in tag_keys and key == WAIVER_TAG and value.strip().lower() == "none")
+    return [dataclasses.replace(result, recorded_at=read_at) for result in results], waivers
 
 
 def scan(
@@ -56,10 +77,14 @@ def scan(
     raw_parameters = dict(raw_parameters or {})
     parameters = parse_parameters(rules, raw_parameters)
     account_id = clients.caller_identity()["Account"]
-    evaluations = evaluate_account(FactReader(clients), rules, parameters, progress, account_id)
+    evaluations, waivers = evaluate_with_waivers(FactReader(clients), rules, parameters, progress, account_id)
     generated_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     used = {rule.config_rule_name: rule.parameter_values(raw_parameters) for rule in rules}
-    return ScanReport(account_id, clients.region, generated_at, evaluations, used)
+    read = Covered(account_id, clients.region, evaluations[0].recorded_at if evaluations else generated_at,
+                   len(evaluations) // max(1, len(rules)))
+    coverage = Coverage.of("the caller's own account, with its own credentials", f"one region: {clients.region}",
+                           [read], [], reader=(account_id, clients.region))
+    return ScanReport(account_id, clients.region, generated_at, evaluations, used, coverage, waivers)
 
 
 def scan_session(session: Any, rules: Sequence[Rule] = RULES, raw_parameters: Mapping[str, str] | None = None,

@@ -19,10 +19,14 @@ ACTIONS_BY_MODULE = {
     "config": frozenset({
         "config:GetComplianceDetailsByConfigRule", "config:DescribeConfigRules",
         "config:DescribeAggregateComplianceByConfigRules", "config:GetAggregateComplianceDetailsByConfigRule",
+        "config:DescribeConfigRuleEvaluationStatus",
     }),
+    # many accounts and regions in one run (scan/evidence --accounts/--regions): not granted to the rule roles
+    "organization": frozenset({"organizations:ListAccounts", "sts:AssumeRole", "ec2:DescribeRegions"}),
 }
 # What the rule functions read: the facts, the drift queries, and of AWS Config's view only what the
-# scheduled clean-up reads (the other Config reads serve `evidence` and `scan --skip-config-rules`).
+# scheduled clean-up reads (the other Config reads serve `evidence` and `scan --skip-config-rules`; the
+# organization reads serve a scan or evidence over many accounts and regions).
 READ_ACTIONS = ACTIONS_BY_MODULE["facts"] | ACTIONS_BY_MODULE["drift"] | {"config:GetComplianceDetailsByConfigRule"}
 # The AWS Config calls the handler makes through rdklib's clients: evaluations out, and the configuration
 # history of an oversized item (read by rdklib's init_event).

@@ -49,6 +49,8 @@ PAGE_SIZES = {
     "select_resource_config": 100,
     "get_compliance_details_by_config_rule": 100,  # as rdklib asks for its clean-up
     "get_aggregate_compliance_details_by_config_rule": 100,
+    "describe_config_rule_evaluation_status": 50,
+    "list_accounts": 20,
 }
 
 

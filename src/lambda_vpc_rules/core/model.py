@@ -14,6 +14,8 @@ from typing import TypeVar
 
 from botocore.utils import ArnParser, InvalidArnException
 
+from .coverage import Coverage
+
 T = TypeVar("T")
 
 LAMBDA_RESOURCE_TYPE = "AWS::Lambda::Function"
@@ -293,6 +295,8 @@ class EvaluationResult:
     resource_arn: str | None = None  # the function's ARN, when known (Security Hub needs it)
     account_id: str = ""
     region: str = ""
+    # when the verdict was made: the read time of a scan, AWS Config's ResultRecordedTime (ISO 8601, UTC)
+    recorded_at: str = ""
 
     def as_dict(self) -> dict[str, str]:
         return {
@@ -305,6 +309,17 @@ class EvaluationResult:
         }
 
 
+@dataclass(frozen=True, order=True)
+class Waiver:
+    """A function tagged to change what a rule asks of it (`lambda-vpc-rules:internet-access=none`)."""
+
+    account_id: str
+    region: str
+    resource_id: str
+    tag: str
+    value: str
+
+
 @dataclass(frozen=True)
 class ScanReport:
     """An evaluation of one account and region: what scan, the demo and evidence render."""
@@ -315,6 +330,10 @@ class ScanReport:
     evaluations: list[EvaluationResult] = field(default_factory=list)
     # rule -> the parameter strings it ran with (defaults included): for the evidence manifest
     rule_parameters: dict[str, dict[str, str]] = field(default_factory=dict)
+    # which accounts and regions were expected and read (a run over many: core.coverage); None: this one
+    coverage: Coverage | None = None
+    # the waiver tags in force on the functions read; None: not read (no selected rule reads them)
+    waivers: list[Waiver] | None = None
 
     @property
     def has_non_compliant(self) -> bool:

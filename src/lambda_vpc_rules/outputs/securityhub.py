@@ -14,6 +14,10 @@
   (BatchUpdateFindings, or a Security Hub automation rule; README).
 - `Resources[0]` is the `AwsLambdaFunction` by ARN; severity, remediation and related requirements come
   from the rule metadata.
+- An account-region a run could not read (a coverage gap) is a finding too, in the account and region the
+  run was made from, about the `AwsAccount` it could not read: `Compliance.Status` NOT_AVAILABLE (the
+  check "could not be performed", ASFF Compliance), ACTIVE, severity MEDIUM ("must be addressed but not
+  urgently"): the functions there were not evaluated at all.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 import botocore.session
 
 from ..aws.clients import send_in_batches
+from ..core.coverage import EVERY_REGION, Coverage
 from ..core.model import Compliance, EvaluationResult
 from ..core.rules import metadata_for
 from ..errors import PackError
@@ -93,6 +98,42 @@ def to_finding(result: EvaluationResult, generated_at: str) -> dict[str, Any]:
 
 def to_findings(results: Iterable[EvaluationResult], generated_at: str) -> list[dict]:
     return [to_finding(result, generated_at) for result in results]
+
+
+def coverage_findings(coverage: Coverage, generated_at: str) -> list[dict[str, Any]]:
+    """One finding per gap of `coverage`, reported in the account and region the run was made from."""
+    account_id, region = coverage.reader_account, coverage.reader_region
+    if not (account_id and region):
+        return []
+    partition = partition_of(region)
+    when = _timestamp(generated_at)
+    findings = []
+    for gap in coverage.gaps:
+        where = "every region" if gap.region == EVERY_REGION else gap.region
+        severity = {"Label": "MEDIUM"}
+        findings.append({
+            "SchemaVersion": "2018-10-08",
+            "Id": finding_id("coverage", gap.account_id, gap.region, "account"),
+            "ProductArn": f"arn:{partition}:securityhub:{region}:{account_id}:product/{account_id}/default",
+            "GeneratorId": "lambda-vpc-rules/coverage",
+            "AwsAccountId": account_id,
+            "Types": [FINDING_TYPE],
+            "CreatedAt": when,
+            "UpdatedAt": when,
+            "LastObservedAt": when,
+            "Severity": severity,
+            "FindingProviderFields": {"Severity": dict(severity), "Types": [FINDING_TYPE]},
+            "Title": f"lambda-vpc-rules could not evaluate account {gap.account_id} ({where})"[:256],
+            "Description": f"Not evaluated: {gap.reason}"[:1024],
+            "ProductFields": {"lambda-vpc-rules/Coverage": "NOT_COVERED",
+                              "lambda-vpc-rules/Region": gap.region},
+            "Resources": [{"Type": "AwsAccount", "Id": f"AWS::::Account:{gap.account_id}", "Partition": partition,
+                           "Region": region if gap.region == EVERY_REGION else gap.region}],
+            "Compliance": {"Status": "NOT_AVAILABLE"},
+            "Workflow": {"Status": "NEW"},
+            "RecordState": "ACTIVE",
+        })
+    return findings
 
 
 def import_findings(securityhub, findings: list[dict[str, Any]]) -> int:

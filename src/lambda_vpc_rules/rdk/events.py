@@ -82,6 +82,10 @@ def rdklib_parameter_problem(parameters: dict[str, Any]) -> str | None:
     mode = parameters.get("AssumeRoleMode")
     if mode is not None and mode.strip().lower() not in ("true", "false"):
         return f"AssumeRoleMode: invalid value {mode!r}: expected true or false"
+    role = parameters.get("ExecutionRoleName")  # empty: no role to assume (the single-account pack)
+    if role and not re.fullmatch(r"[\w+=,.@-]{1,64}", role, flags=re.ASCII):
+        # IAM role names: alphanumerics and +=,.@_- up to 64 characters (IAM CreateRole, RoleName)
+        return f"ExecutionRoleName: invalid value {role!r}: expected an IAM role name"
     region = parameters.get("ExecutionRoleRegion")  # rdklib would use "" as a region name
     if region is not None and not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d+", region):
         return f"ExecutionRoleRegion: invalid value {region!r}: expected a region name such as us-east-1"

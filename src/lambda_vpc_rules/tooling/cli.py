@@ -1,10 +1,14 @@
-"""`lambda-vpc-rules`: scan an account (read-only), send findings, write evidence, deploy, or run the demo."""
+"""`lambda-vpc-rules`: scan an account, or many accounts and regions (read-only), send findings, write
+evidence, deploy, or run the demo."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
+import shutil
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from typing import NoReturn
@@ -18,10 +22,12 @@ from ..aws.account import scan
 from ..aws.actions import action_for
 from ..aws.clients import Clients, is_access_denied, session_clients
 from ..aws.config import ConfigReader
+from ..aws.organization import ALL, Fleet, Selection, aggregator_coverage, scan_many, views_of_fleet
+from ..core.coverage import Coverage, Covered
 from ..core.model import ScanReport
 from ..core.rules import RULES, InvalidParameter, Rule, get_rule
 from ..errors import PackError
-from ..outputs.evidence import EvidenceError
+from ..outputs.evidence import EvidenceError, NothingToEvidence
 from ..outputs.report import RENDERERS
 from .deploy import DeployError
 
@@ -32,19 +38,75 @@ class UsageError(PackError):
     """Bad arguments: reported in one line, exit code 2."""
 
 
-def _clients(args: argparse.Namespace) -> Clients:
-    """Clients for the account and region the arguments name."""
-    session = boto3.Session(profile_name=args.profile, region_name=args.region)
+def _session(args: argparse.Namespace, selection: Selection | None = None):
+    """The caller's session; its region is where accounts and regions are listed from (default: the first
+    region named)."""
+    region = args.region
+    if region is None and selection is not None and selection.regions != ALL:
+        region = boto3.Session(profile_name=args.profile).region_name or selection.regions[0]
+    session = boto3.Session(profile_name=args.profile, region_name=region)
     if not session.region_name:
         raise UsageError("no region: pass --region or set AWS_REGION")
-    return Clients(session_clients(session, args.endpoint_url))
+    return session
+
+
+def _clients(args: argparse.Namespace) -> Clients:
+    """Clients for the account and region the arguments name."""
+    return Clients(session_clients(_session(args), args.endpoint_url))
+
+
+def _selection(args: argparse.Namespace, default_all: bool = False) -> Selection | None:
+    """Many accounts or regions, as the arguments ask; None for one account and region (--region)."""
+    if args.regions is None and args.accounts is None and not default_all:
+        for option in ("role_name", "external_id", "excluded_accounts"):
+            if getattr(args, option):
+                raise UsageError(f"--{option.replace('_', '-')} applies to --accounts")
+        return None
+    regions = args.regions or ALL
+    accounts = args.accounts or (ALL if default_all else None)
+    return Selection(regions, accounts, args.role_name, args.external_id, frozenset(args.excluded_accounts or ()))
+
+
+def _fleet(args: argparse.Namespace, selection: Selection) -> Fleet:
+    return Fleet(_session(args, selection), selection, args.endpoint_url)
+
+
+def _parameters_checked(run):
+    try:
+        return run()
+    except InvalidParameter as error:
+        raise UsageError(str(error)) from None
 
 
 def _scan(clients: Clients, args: argparse.Namespace, rules: list[Rule]) -> ScanReport:
-    try:
-        return scan(clients, rules, dict(args.param), _progress_printer())
-    except InvalidParameter as error:
-        raise UsageError(str(error)) from None
+    return _parameters_checked(lambda: scan(clients, rules, dict(args.param), _progress_printer()))
+
+
+def _scan_many(args: argparse.Namespace, selection: Selection, rules: list[Rule]) -> ScanReport:
+    fleet = _fleet(args, selection)
+    return _parameters_checked(lambda: scan_many(fleet, rules, dict(args.param), args.concurrency,
+                                                 _progress_printer()))
+
+
+def _regions(text: str) -> str | tuple[str, ...]:
+    if text.strip() == ALL:
+        return ALL
+    names = tuple(dict.fromkeys(item.strip() for item in text.split(",") if item.strip()))
+    bad = [name for name in names if not all(part.isalnum() for part in name.split("-")) or name.count("-") < 2]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"not region names: {', '.join(bad) or text!r} (e.g. us-east-1,eu-west-1 "
+                                         "or all)")
+    return names
+
+
+def _accounts(text: str) -> str | tuple[str, ...]:
+    return ALL if text.strip() == ALL else tuple(_account_list(text))
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number, 1 or more, got {text!r}")
+    return int(text)
 
 
 def _account_list(text: str) -> list[str]:
@@ -87,8 +149,22 @@ def build_parser() -> argparse.ArgumentParser:
     aws.add_argument("--endpoint-url", type=_endpoint_url, help="AWS endpoint, e.g. a moto server")
     commands = parser.add_subparsers(dest="command", required=True)
 
+    # Many accounts and regions (scan, evidence).
+    many = _Parser(add_help=False)
+    many.add_argument("--regions", type=_regions, metavar="all|R1,R2",
+                      help="regions to read: all (each account's enabled regions) or a list; with it, one merged "
+                      "report whose coverage lists what could not be read")
+    many.add_argument("--accounts", type=_accounts, metavar="all|ID,ID",
+                      help="accounts to read: all (the organization's ACTIVE accounts) or a list; needs --role-name")
+    many.add_argument("--role-name", help="with --accounts: the role to assume in each account")
+    many.add_argument("--external-id", help="with --role-name: the ExternalId the role's trust policy requires")
+    many.add_argument("--excluded-accounts", type=_account_list, default=[], metavar="ID,ID",
+                      help="with --accounts all: accounts to leave out (listed as left out)")
+    many.add_argument("--concurrency", type=_positive, default=4, metavar="N",
+                      help="account-regions read at once (default 4)")
+
     scan = commands.add_parser(
-        "scan", parents=[aws], help="evaluate a live account and region, read-only")
+        "scan", parents=[aws, many], help="evaluate live accounts and regions, read-only")
     _add_evaluation_arguments(scan)
 
     scan.add_argument("--security-hub", action="store_true",
@@ -98,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "region (AWS Config already sends their findings)")
 
     evidence = commands.add_parser(
-        "evidence", parents=[aws], help="write an evidence bundle: evaluations, HTML report, manifest")
+        "evidence", parents=[aws, many], help="write an evidence bundle: evaluations, HTML report, manifest")
     evidence.add_argument("--out", required=True, help="directory for the bundle")
     evidence.add_argument("--source", choices=("scan", "config"), default="scan",
                           help="scan the account now (default) or collect AWS Config's evaluations of the pack's rules")
@@ -148,6 +224,8 @@ def _add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
         "--format", choices=sorted(RENDERERS), help="output format (default: table on a terminal, else json)"
     )
     parser.add_argument("--output", help="write the result to this file instead of standard output")
+    parser.add_argument("--only-failing", action="store_true",
+                        help="list only NON_COMPLIANT verdicts (the summary still counts every verdict)")
 
 
 def _selected_rules(args: argparse.Namespace) -> list[Rule]:
@@ -155,14 +233,23 @@ def _selected_rules(args: argparse.Namespace) -> list[Rule]:
 
 
 def _progress_printer():
+    """One line per step on a terminal's stderr (from several threads: one line at a time)."""
     if not sys.stderr.isatty():
         return lambda message: None
-    return lambda message: print(f"… {message}", file=sys.stderr, flush=True)
+    lock = threading.Lock()
+
+    def show(message: str) -> None:
+        with lock:
+            print(f"… {message}", file=sys.stderr, flush=True)
+
+    return show
 
 
-def _emit(report: ScanReport, fmt: str | None, output: str | None) -> None:
-    fmt = fmt or ("table" if (output is None and sys.stdout.isatty()) else "json")
-    text = RENDERERS[fmt](report)
+def _emit(report: ScanReport, fmt: str | None, output: str | None, only_failing: bool = False) -> None:
+    on_terminal = output is None and sys.stdout.isatty()
+    fmt = fmt or ("table" if on_terminal else "json")
+    width = shutil.get_terminal_size().columns if on_terminal else None
+    text = RENDERERS[fmt](report, only_failing=only_failing, width=width)
     if output:
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -182,7 +269,7 @@ def _send_to_security_hub(clients: Clients, args: argparse.Namespace, report: Sc
 
 
 def _evidence(args: argparse.Namespace) -> int:
-    from ..outputs.evidence import MANIFEST, Evidence, RuleParameters, file_entry, identity, write_bundle
+    from ..outputs.evidence import MANIFEST, Evidence, file_entry, identity, write_bundle
 
     if args.aggregator and args.source != "config":
         raise UsageError("--aggregator reads AWS Config: use it with --source config")
@@ -190,28 +277,68 @@ def _evidence(args: argparse.Namespace) -> int:
         raise UsageError("--param applies to --source scan: AWS Config evaluated with the deployed rules' "
                          "parameters (the manifest records them)")
     rules = _selected_rules(args)
-    clients = _clients(args)
-    caller = identity(clients.caller_identity())
     names = [rule.config_rule_name for rule in rules]
     collected_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    if args.source == "scan":
-        evidence = Evidence.from_scan(_scan(clients, args, rules), "scan", caller)
-    elif args.aggregator:
-        rows = ConfigReader(clients).aggregate_evaluations(args.aggregator, names)
+    if args.aggregator:
+        # expected: the organization's accounts (or those listed) x the regions (default: enabled ones)
+        selection = _selection(args, default_all=True)
+        fleet = _fleet(args, selection)
+        caller = identity(fleet.caller())
+        reader = ConfigReader(fleet.source)
+        sources = reader.aggregate_sources(args.aggregator, names)
+        rows = reader.aggregate_evaluations(args.aggregator, names, sources)
+        coverage = aggregator_coverage(fleet, sources, rows, collected_at)
         # an aggregator does not tell the member accounts' rule parameters: the manifest says so (null)
-        evidence = Evidence(collected_at, f"aggregator:{args.aggregator}", caller, rows, None)
+        evidence = Evidence.from_config(collected_at, f"aggregator:{args.aggregator}", caller, [], coverage)
+        evidence = dataclasses.replace(evidence, rule_parameters=None, rule_statuses=None, rows=rows)
+    elif (selection := _selection(args)) is not None:
+        fleet = _fleet(args, selection)
+        caller = identity(fleet.caller())
+        if args.source == "scan":
+            evidence = Evidence.from_scan(_scan_many(args, selection, rules), "scan", caller)
+        else:
+            views, coverage = views_of_fleet(fleet, names, args.concurrency, _progress_printer())
+            evidence = Evidence.from_config(collected_at, "config", caller, views, coverage, many=True)
     else:
-        reader = ConfigReader(clients)
-        deployed = reader.deployed_rules(names)
-        rows = reader.evaluations(deployed, caller["Account"])
-        parameters = [RuleParameters(d.rule, d.parameters, d.name) for d in deployed]
-        evidence = Evidence(collected_at, "config", caller, rows, parameters)
+        clients = _clients(args)
+        caller = identity(clients.caller_identity())
+        if args.source == "scan":
+            evidence = Evidence.from_scan(_scan(clients, args, rules), "scan", caller)
+        else:
+            view = ConfigReader(clients).view(names, caller["Account"])
+            coverage = Coverage.of("the caller's own account, with its own credentials",
+                                   f"one region: {clients.region}",
+                                   [Covered(caller["Account"], clients.region, collected_at, len(view.evaluations))],
+                                   [], reader=(caller["Account"], clients.region))
+            evidence = Evidence.from_config(collected_at, "config", caller, [view], coverage)
+    evidence = _with_rows_split(evidence)
+    if not evidence.rows:
+        where = evidence.coverage.statement() if evidence.coverage else ""
+        gaps = "; ".join(f"{g.where}: {g.reason}" for g in (evidence.coverage.gaps if evidence.coverage else ())[:3])
+        raise NothingToEvidence(f"nothing to evidence: no evaluation of a Lambda function was collected "
+                                f"({where}{' ' + gaps if gaps else ''}); no bundle written")
     manifest = write_bundle(args.out, evidence)
     digest = file_entry(manifest, MANIFEST)["sha256"]
     print(f"lambda-vpc-rules: wrote {len(evidence.rows)} evaluations and {manifest}", file=sys.stderr)
     # The manifest vouches for the other files; its own digest must be kept apart from the bundle.
     print(f"{MANIFEST} sha256 {digest} (record it: verify-evidence --manifest-sha256 {digest})")
+    if evidence.coverage and not evidence.coverage.complete:
+        print(f"lambda-vpc-rules: coverage incomplete: {evidence.coverage.statement()} (the bundle lists them)",
+              file=sys.stderr)
+        return EXIT_ERROR
     return EXIT_OK
+
+
+def _with_rows_split(evidence):
+    """Only the functions' evaluations are rows; the others (drift's NOT_APPLICABLE on a subnet, a route
+    table, a role) are counted in the manifest."""
+    from ..outputs.evidence import split_rows
+
+    rows, others = split_rows(evidence.rows)
+    counted = dict(evidence.other_evaluations)
+    for resource_type, count in others.items():
+        counted[resource_type] = counted.get(resource_type, 0) + count
+    return dataclasses.replace(evidence, rows=rows, other_evaluations=dict(sorted(counted.items())))
 
 
 def _verify_evidence(bundle: str, manifest_sha256: str | None) -> int:
@@ -264,7 +391,7 @@ def _run(args: argparse.Namespace) -> int:
         from .demo import run_demo
 
         report = run_demo(args.out, _selected_rules(args), dict(args.param), _progress_printer())
-        _emit(report, args.format or "table", args.output)
+        _emit(report, args.format or "table", args.output, args.only_failing)
         return EXIT_OK
     if args.command == "verify-evidence":
         return _verify_evidence(args.bundle, args.manifest_sha256)
@@ -274,11 +401,29 @@ def _run(args: argparse.Namespace) -> int:
         return run(args.command, boto3.Session(profile_name=args.profile, region_name=args.region), args)
     if args.command == "evidence":
         return _evidence(args)
+    selection = _selection(args)
+    if selection is not None:
+        if args.security_hub:
+            raise UsageError("--security-hub imports findings in the account and region scanned: use it with "
+                             "--region (one account and region), or deploy the pack (AWS Config sends them)")
+        report = _scan_many(args, selection, _selected_rules(args))
+        _emit(report, args.format, args.output, args.only_failing)
+        return _exit_code(report)
     clients = _clients(args)
     report = _scan(clients, args, _selected_rules(args))
-    _emit(report, args.format, args.output)
+    _emit(report, args.format, args.output, args.only_failing)
     if args.security_hub:
         _send_to_security_hub(clients, args, report)
+    return _exit_code(report)
+
+
+def _exit_code(report: ScanReport) -> int:
+    """2 when coverage is incomplete (the verdicts of the rest are still written), else 1 when something is
+    NON_COMPLIANT, else 0."""
+    if report.coverage is not None and not report.coverage.complete:
+        print(f"lambda-vpc-rules: coverage incomplete: {report.coverage.statement()} (listed in the report)",
+              file=sys.stderr)
+        return EXIT_ERROR
     return EXIT_NON_COMPLIANT if report.has_non_compliant else EXIT_OK
 
 
@@ -288,7 +433,7 @@ def _describe(error: Exception) -> str:
         return _describe_client_error(error)
     if isinstance(error, NoCredentialsError):
         return "no AWS credentials found (set a profile or AWS_* variables)"
-    if isinstance(error, EvidenceError):
+    if isinstance(error, EvidenceError | NothingToEvidence):
         return f"evidence: {error}"
     if isinstance(error, DeployError):
         return f"deploy failed: {error}"

@@ -35,8 +35,10 @@ DEFAULT_PERIOD = "TwentyFour_Hours"
 PERIODS = ("One_Hour", "Three_Hours", "Six_Hours", "Twelve_Hours", "TwentyFour_Hours")
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # lambda_vpc_rules/
 TEMPLATES_DIR = PACKAGE_DIR / "templates"  # package data: what deploy sends
-# What a rule handler imports: the core, the AWS reads and the rdklib adapter (not the outputs and tooling).
+# What a rule handler imports: the core, the AWS reads and the rdklib adapter (not the outputs and tooling, nor
+# the multi-account scan, which only the CLI runs).
 HANDLER_PARTS = ("__init__.py", "errors.py", "core", "aws", "rdk")
+NOT_IN_BUNDLES = ("aws/organization.py",)
 PACK_TEMPLATE = "conformance-pack.yaml"
 IAM_TEMPLATE = "account-iam.yaml"
 FUNCTIONS_TEMPLATE = "account-functions.yaml"
@@ -253,7 +255,8 @@ def bundle_sources() -> list[Path]:
     for part in HANDLER_PARTS:
         path = PACKAGE_DIR / part
         sources += [path] if path.is_file() else [*path.rglob("*.py"), *path.glob("rules/*.json")]
-    return sorted(s for s in sources if s.name != "schema.json" and "__pycache__" not in s.parts)
+    return sorted(s for s in sources if s.name != "schema.json" and "__pycache__" not in s.parts
+                  and s.relative_to(PACKAGE_DIR).as_posix() not in NOT_IN_BUNDLES)
 
 
 def rdklib_files() -> dict[str, bytes]:
