@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import unittest
 from typing import Any
 
 import boto3
@@ -180,3 +181,13 @@ class Estate:
 
 def _keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
     context["rdk_test_params"] = dict(params)
+
+
+class RuleTestCase(unittest.TestCase):
+    """A rule folder's tests: each on a fresh `Estate`, answered as AWS answers (`self.aws`)."""
+
+    def setUp(self):
+        self.aws = Estate().install()
+
+    def tearDown(self):
+        self.aws.uninstall()

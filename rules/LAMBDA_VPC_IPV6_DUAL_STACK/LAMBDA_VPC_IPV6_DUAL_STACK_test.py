@@ -15,13 +15,7 @@ import rdk_test_support  # noqa: E402
 RULE = "lambda-vpc-ipv6-dual-stack"
 
 
-class Ipv6DualStack(unittest.TestCase):
-    def setUp(self):
-        self.aws = rdk_test_support.Estate().install()
-
-    def tearDown(self):
-        self.aws.uninstall()
-
+class Ipv6DualStack(rdk_test_support.RuleTestCase):
     def test_a_function_outside_a_vpc_is_not_applicable_without_reading_the_network(self):
         self.aws.function_subnets = []
         self.assertEqual(self.aws.verdict(handler, RULE)[0], "NOT_APPLICABLE")

@@ -215,7 +215,7 @@ class ManagedPolicy:
 
 
 class Fact(enum.StrEnum):
-    """Kinds of facts a rule can depend on; the fetch layer reads only the kinds asked for."""
+    """Kinds of facts a rule can depend on; the reads (`aws.facts`) fetch only the kinds asked for."""
 
     VPCS = "vpcs"
     SUBNETS = "subnets"

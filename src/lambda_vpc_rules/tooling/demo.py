@@ -197,7 +197,7 @@ def moto_as_aws_answers():
     """Correct where moto 5.2 answers differently from AWS, for the demo and the tests.
 
     moto nests a subnet's IPv6 association state (`Ipv6CidrBlockState: {"State": "{'State': 'associated'}"}`)
-    where AWS answers `{"State": "associated"}`; the fetch layer reads AWS's shape. moto also lacks filters
+    where AWS answers `{"State": "associated"}`; the reads (`aws.parse`) take AWS's shape. moto also lacks filters
     AWS documents and the pack uses: DescribeVpcEndpoints' `vpc-endpoint-id` and `vpc-id`, DescribeRouteTables'
     `route.destination-prefix-list-id` (it raises FilterNotImplementedError); they are added here.
     """
