@@ -291,8 +291,9 @@ def _coverage_html(evidence: Evidence) -> str:
         parts.append("<h3>Left out (not expected)</h3>" + _table(
             "left-out", ("Account", "Why"), (f"<tr>{_id(x.account_id)}<td>{e(x.reason)}</td></tr>"
                                              for x in coverage.left_out), "", 1))
-    parts.append(f'<details id="covered"><summary>{len(coverage.covered)} account-regions covered (when each was '
-                 "read)</summary>" + _table(
+    covered = len(coverage.covered)
+    parts.append(f'<details id="covered"><summary>{covered} account-region{"" if covered == 1 else "s"} covered '
+                 "(when each was read)</summary>" + _table(
                      "covered-table", ("Account", "Region", "Read at", "Items"),
                      (f"<tr>{_id(c.account_id)}{_id(c.region)}{_id(c.read_at)}<td class=num>{c.items}</td></tr>"
                       for c in coverage.covered), "None.", 3) + "</details>")
