@@ -70,7 +70,7 @@ def measure(shape: Shape, managed_policies: bool = False) -> dict:
             one_by_one.roles_one_by_one([name])
 
         boto3.setup_default_session(region_name=REGION)
-        # steady state: AWS Config holds an earlier evaluation of every function (rdklib's clean-up reads them)
+        # steady state: AWS Config holds an earlier evaluation of every function (the handler's clean-up reads them)
         config_calls = ConfigCalls(previous_results=earlier_evaluations(HANDLER_RULE, names))
         config_calls.install(boto3.DEFAULT_SESSION)
         handler_calls = CallRecorder().install(boto3.DEFAULT_SESSION)
@@ -169,7 +169,7 @@ def main() -> None:
         f"Scan calls at 2,000 functions by operation (AWS pages): {_ops(two['by_operation'])}.", "",
         f"Scheduled handler (`{HANDLER_RULE}`) at 2,000 functions by operation: "
         f"{_ops(two['handler_by_operation'])}. Steady state: AWS Config holds an earlier evaluation of every "
-        "function, which rdklib's clean-up reads back before putting the new ones.", "",
+        "function, which the handler's clean-up reads back (after the whole listing) before putting the new ones.", "",
         "AWS calls count the pages AWS would return (ListFunctions 50 a page, GetAccountAuthorizationDetails and "
         "EC2 listings up to 1,000, DescribeRouteTables and GetComplianceDetailsByConfigRule 100): moto answers a "
         "listing in one page. `IAM role by role` is the per-role read (GetRole, ListRolePolicies, GetRolePolicy, "
