@@ -63,20 +63,18 @@ def _timestamp(iso: str) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def to_finding(result: EvaluationResult, generated_at: str) -> dict[str, Any]:
-    """The finding of one verdict, in the account and region it was made in."""
-    account_id, region = result.account_id, result.region
-    meta = metadata_for(result.rule)
+def _envelope(finding_id_: str, generator: str, account_id: str, region: str, generated_at: str,
+              severity_label: str) -> dict[str, Any]:
+    """What every finding of the pack carries: identity, product, times, severity and types (top-level and in
+    FindingProviderFields)."""
     partition = partition_of(region)
-    status = STATUS[result.compliance]
-    arn = result.resource_arn or f"arn:{partition}:lambda:{region}:{account_id}:function:{result.resource_id}"
     when = _timestamp(generated_at)
-    severity = {"Label": meta.severity if status == "FAILED" else "INFORMATIONAL"}
+    severity = {"Label": severity_label}
     return {
         "SchemaVersion": "2018-10-08",
-        "Id": finding_id(result.rule, account_id, region, result.resource_id),
+        "Id": finding_id_,
         "ProductArn": f"arn:{partition}:securityhub:{region}:{account_id}:product/{account_id}/default",
-        "GeneratorId": f"lambda-vpc-rules/{result.rule}",
+        "GeneratorId": generator,
         "AwsAccountId": account_id,
         "Types": [FINDING_TYPE],
         "CreatedAt": when,
@@ -84,6 +82,19 @@ def to_finding(result: EvaluationResult, generated_at: str) -> dict[str, Any]:
         "LastObservedAt": when,
         "Severity": severity,
         "FindingProviderFields": {"Severity": dict(severity), "Types": [FINDING_TYPE]},
+    }
+
+
+def to_finding(result: EvaluationResult, generated_at: str) -> dict[str, Any]:
+    """The finding of one verdict, in the account and region it was made in."""
+    account_id, region = result.account_id, result.region
+    meta = metadata_for(result.rule)
+    partition = partition_of(region)
+    status = STATUS[result.compliance]
+    arn = result.resource_arn or f"arn:{partition}:lambda:{region}:{account_id}:function:{result.resource_id}"
+    return {
+        **_envelope(finding_id(result.rule, account_id, region, result.resource_id), f"lambda-vpc-rules/{result.rule}",
+                    account_id, region, generated_at, meta.severity if status == "FAILED" else "INFORMATIONAL"),
         "Title": meta.title[:256],
         "Description": f"{result.compliance.value}: {result.annotation} ({meta.description})"[:1024],
         "Remediation": {"Recommendation": {"Text": meta.remediation["text"][:512], "Url": meta.references[0]}},
@@ -106,23 +117,12 @@ def coverage_findings(coverage: Coverage, generated_at: str) -> list[dict[str, A
     if not (account_id and region):
         return []
     partition = partition_of(region)
-    when = _timestamp(generated_at)
     findings = []
     for gap in coverage.gaps:
         where = "every region" if gap.region == EVERY_REGION else gap.region
-        severity = {"Label": "MEDIUM"}
         findings.append({
-            "SchemaVersion": "2018-10-08",
-            "Id": finding_id("coverage", gap.account_id, gap.region, "account"),
-            "ProductArn": f"arn:{partition}:securityhub:{region}:{account_id}:product/{account_id}/default",
-            "GeneratorId": "lambda-vpc-rules/coverage",
-            "AwsAccountId": account_id,
-            "Types": [FINDING_TYPE],
-            "CreatedAt": when,
-            "UpdatedAt": when,
-            "LastObservedAt": when,
-            "Severity": severity,
-            "FindingProviderFields": {"Severity": dict(severity), "Types": [FINDING_TYPE]},
+            **_envelope(finding_id("coverage", gap.account_id, gap.region, "account"), "lambda-vpc-rules/coverage",
+                        account_id, region, generated_at, "MEDIUM"),
             "Title": f"lambda-vpc-rules could not evaluate account {gap.account_id} ({where})"[:256],
             "Description": f"Not evaluated: {gap.reason}"[:1024],
             "ProductFields": {"lambda-vpc-rules/Coverage": "NOT_COVERED",
