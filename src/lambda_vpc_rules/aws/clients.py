@@ -73,11 +73,12 @@ def apply_retry_environment() -> None:
     os.environ.setdefault("AWS_MAX_ATTEMPTS", str(max_attempts()))
 
 
-def session_clients(session: Any, endpoint_url: str | None = None) -> Callable[[str], Any]:
-    """Clients of one boto3 session with the pack's retry configuration (and an emulator's endpoint)."""
+def session_clients(session: Any, endpoint_url: str | None = None) -> Callable[..., Any]:
+    """Clients of one boto3 session with the pack's retry configuration (and an emulator's endpoint), in the
+    session's region or the one given."""
 
-    def client_for(service: str) -> Any:
-        return session.client(service, endpoint_url=endpoint_url, config=retry_config())
+    def client_for(service: str, region: str | None = None) -> Any:
+        return session.client(service, region_name=region, endpoint_url=endpoint_url, config=retry_config())
 
     return client_for
 

@@ -141,13 +141,11 @@ def options_from(args: argparse.Namespace) -> Any:
 
 
 def clients_for(session: Any, endpoint_url: str | None) -> Any:
-    from ..aws.clients import guard, retry_config
+    from ..aws.clients import guard, session_clients
     from .deploy import RegionalClients
 
-    def make(service: str, region: str) -> Any:
-        return guard(session.client(service, region_name=region, endpoint_url=endpoint_url, config=retry_config()))
-
-    return RegionalClients(make, session.region_name)
+    client_for = session_clients(session, endpoint_url)
+    return RegionalClients(lambda service, region: guard(client_for(service, region)), session.region_name)
 
 
 def progress_line(message: str) -> None:

@@ -10,7 +10,10 @@ to resources in an Amazon VPC" (configuration-vpc); [SRC] Lambda guide, "Using s
 control function access behavior" (permissions-source-function-arn); [SAR] Service Authorization
 Reference, "Actions, resources, and condition keys for Amazon EC2" (list_amazonec2); [IDS] EC2 guide,
 "Resource IDs"; [OPS] IAM guide, "Condition operators"; [KEYS] IAM guide, "AWS global condition context
-keys"; [VARS] IAM guide, "Variables and tags"; [EVAL] IAM guide, "Policy evaluation logic".
+keys"; [VARS] IAM guide, "Variables and tags"; [EVAL] IAM guide, "Policy evaluation logic"; [EC2POL] EC2
+guide, "Identity-based policies for Amazon EC2" (iam-policies-for-amazon-ec2: resource-level permissions of
+the resources an action creates). Rows without a source follow the pack's rule that what cannot be
+established is never COMPLIANT (README).
 
 Lambda's requests (P, R, A: partition, region and account of the function's ARN; without an ARN they
 are wildcards and their keys unknown). The EC2 keys of each resource's context are those the reference
@@ -64,26 +67,26 @@ allowed when an Allow may apply to each resource and no Deny surely applies.
 | situation | verdict |
 |---|---|
 | function without VPC configuration | NOT_APPLICABLE |
-| every resource of the six actions allowed, no Deny may apply (the AWS managed policy AWSLambdaVPCAccessExecutionRole, `ec2:*`, NotAction) | COMPLIANT |
+| every resource of the six actions allowed, no Deny may apply (the AWS managed policy AWSLambdaVPCAccessExecutionRole, `ec2:*`, NotAction) [VPC] [EVAL] | COMPLIANT |
 | CreateNetworkInterface allowed on the interface and only the function's own subnets and security groups (least privilege) [SAR] | COMPLIANT |
 | Delete/Assign/Unassign allowed on `network-interface/eni-*` [IDS] | COMPLIANT |
-| CreateNetworkInterface allowed on `network-interface/eni-*` only (the interface being created is `network-interface/*`) | NON_COMPLIANT, resource too narrow |
+| CreateNetworkInterface allowed on `network-interface/eni-*` only (the interface being created is `network-interface/*`; the Decision above) [EC2POL] | NON_COMPLIANT, resource too narrow |
 | an Allow whose Condition holds on known keys (aws:RequestedRegion, aws:PrincipalAccount, aws:PrincipalTag, ec2:Vpc, ec2:Subnet, ...) [OPS] | counts (COMPLIANT if nothing else fails) |
-| an Allow whose Condition does not hold on known keys | NON_COMPLIANT, "condition not met", names the statement and the test |
-| an Allow whose Condition depends on an unknown key (aws:SourceIp), an unknown operator, or an unknown policy variable | NON_COMPLIANT, "condition unknown", names the statement and the key |
+| an Allow whose Condition does not hold on known keys [OPS] [EVAL] | NON_COMPLIANT, "condition not met", names the statement and the test |
+| an Allow whose Condition depends on an unknown key (aws:SourceIp), an unknown operator, or an unknown policy variable [EVAL] | NON_COMPLIANT, "condition unknown", names the statement and the key |
 | the guard AWS recommends: Deny the ENI actions when lambda:SourceFunctionArn equals the function (ArnEquals) or is present (Null false) [SRC] | the Deny does not apply to Lambda's calls: COMPLIANT |
 | a region lock (Deny with StringNotEquals aws:RequestedRegion listing the function's region) [KEYS] | COMPLIANT; the region not listed: NON_COMPLIANT, denied, names the key |
-| a Deny whose Condition depends on an unknown key | NON_COMPLIANT, "denied: conditional Deny on <key> could apply" |
+| a Deny whose Condition depends on an unknown key [EVAL] | NON_COMPLIANT, "denied: conditional Deny on <key> could apply" |
 | a Deny whose resource uses a policy variable without value in a role session (`${aws:username}`) [VARS] | the statement is invalid, it does not deny |
 | a policy variable with a known value in a resource or condition value (`${aws:PrincipalTag/team}`, `${aws:PrincipalAccount}`) [VARS] | substituted, then judged |
-| any action missing, scoped too narrowly, denied, or outside the boundary | NON_COMPLIANT, lists each failing action and why (denied / boundary / condition unknown / condition not met / resource too narrow / missing) |
+| any action missing, scoped too narrowly, denied, or outside the boundary [VPC] [EVAL] | NON_COMPLIANT, lists each failing action and why (denied / boundary / condition unknown / condition not met / resource too narrow / missing) |
 | the role does not exist, or the function names no role | NON_COMPLIANT, says the role is missing |
 | an attached or boundary policy cannot be found | NON_COMPLIANT, names the policy |
 | a policy document (or its Condition) cannot be parsed | NON_COMPLIANT, names the policy |
 | a subnet of the function cannot be found | its keys (ec2:Vpc, zone, tags) are unknown; the verdict is judged without them |
-| `FlagOverbroadEc2` true and a grant comes from `ec2:*`, `*` or a NotAction Allow | NON_COMPLIANT: the function's code gets the same EC2 permissions |
+| `FlagOverbroadEc2` true and a grant comes from `ec2:*`, `*` or a NotAction Allow (the security note of [VPC]) | NON_COMPLIANT: the function's code gets the same EC2 permissions |
 | `RequireFunctionCodeGuard` true and the function's code may be allowed a write action [SRC] | NON_COMPLIANT, names the actions and the granting statement: add the lambda:SourceFunctionArn guard |
-| `RequireFunctionCodeGuard` true, the guard Denies every write action to the function's code | COMPLIANT |
+| `RequireFunctionCodeGuard` true, the guard Denies every write action to the function's code [SRC] | COMPLIANT |
 
 Statements are judged one by one (see `iam_policy`): Allows that only together cover a resource or a
 context do not count, on the safe side. Functions share a verdict only when everything it depends on is

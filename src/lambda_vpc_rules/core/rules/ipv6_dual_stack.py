@@ -13,8 +13,8 @@ the IPv6 CIDR alone.
 | some subnet is IPv6-only (no IPv4 CIDR), whatever `Ipv6AllowedForDualStack` says | NON_COMPLIANT, names it: Lambda does not support IPv6-only subnets | [lambda-ipv6] |
 | `Ipv6AllowedForDualStack` true and every subnet dual-stack | COMPLIANT | [lambda-ipv6] |
 | `Ipv6AllowedForDualStack` true and some subnet not dual-stack | NON_COMPLIANT, names those subnets | [lambda-ipv6] |
-| `Ipv6AllowedForDualStack` false or absent, and not every subnet dual-stack | COMPLIANT | |
-| `Ipv6AllowedForDualStack` false or absent, and every subnet dual-stack | NON_COMPLIANT (the function cannot use the subnets' IPv6), COMPLIANT when `RequireDualStackWhenAvailable` is `false` | |
+| `Ipv6AllowedForDualStack` false or absent, and not every subnet dual-stack | COMPLIANT | [lambda-ipv6] |
+| `Ipv6AllowedForDualStack` false or absent, and every subnet dual-stack | NON_COMPLIANT (the function cannot use the subnets' IPv6), COMPLIANT when `RequireDualStackWhenAvailable` is `false` | [lambda-ipv6] (the setting is what lets the function use them) |
 | `Ipv6AllowedForDualStack` true, `RequireIpv6Egress` `true`, and every IPv6 global unicast destination (2000::/3, less the VPC's own CIDRs) reaches an egress-only internet gateway by longest prefix, whatever the routes are written as (`::/0`, `2000::/3`, two halves), possibly through firewall / Gateway Load Balancer endpoints whose subnets route it there | COMPLIANT | [priority], [eigw], [firewall-arch] |
 | ... some of it has no route, a route that is not `active`, a more specific route elsewhere, an internet gateway (not egress-only), a NAT gateway, or a missing endpoint; or a route table or prefix list cannot be found | NON_COMPLIANT, names the subnet, the range and the hop | [priority], [eigw], [route-state] |
 | ... some of it reaches a kind listed in `AllowedIpv6EgressTargets` as trusted central egress (transit gateway, core network, virtual private gateway, NAT instance, Gateway Load Balancer endpoint) | COMPLIANT; the annotation says the pack does not see beyond it | [reachability] |
