@@ -218,3 +218,24 @@ def test_a_bundle_holds_exactly_what_its_handler_imports(tmp_path):
                if name.startswith("lambda_vpc_rules/") and name.endswith(".py")}
     assert {pathlib.Path(file).relative_to(unzipped).as_posix() for file in loaded} == bundled
     assert not [name for name in bundled if name.startswith(("lambda_vpc_rules/tooling/", "lambda_vpc_rules/outputs/"))]
+
+
+# IAM quotas (IAM User Guide, "IAM and AWS STS quotas"): a role's inline policies together hold at most 10,240
+# characters, white space not counted. Lambda quotas: a deployment package uploaded as a .zip holds at most
+# 50 MB zipped and 250 MB unzipped. moto enforces neither.
+ROLE_INLINE_POLICIES_LIMIT = 10_240
+ZIPPED_LIMIT, UNZIPPED_LIMIT = 50 * 1024 * 1024, 250 * 1024 * 1024
+
+
+def test_the_evaluator_role_fits_iams_inline_policy_quota():
+    role = next(r for r in IAM["Resources"].values() if r["Type"] == "AWS::IAM::Role")
+    documents = [json.dumps(p["PolicyDocument"], separators=(",", ":")) for p in role["Properties"]["Policies"]]
+    size = sum(len("".join(d.split())) for d in documents)
+    assert size <= ROLE_INLINE_POLICIES_LIMIT, size
+
+
+def test_bundles_fit_lambdas_deployment_package_quota(tmp_path):
+    for path in build_bundles(tmp_path):
+        archive = zipfile.ZipFile(path)
+        assert path.stat().st_size <= ZIPPED_LIMIT
+        assert sum(info.file_size for info in archive.infolist()) <= UNZIPPED_LIMIT
