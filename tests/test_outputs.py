@@ -155,6 +155,25 @@ def test_findings_refused_twice_are_an_error_naming_them():
             import_findings(client, findings)
 
 
+def test_findings_build_no_botocore_session_per_finding(monkeypatch):
+    """300 findings once took minutes: a botocore session (its endpoint data) was built twice per finding."""
+    import botocore.session
+
+    from lambda_vpc_rules.outputs import securityhub
+
+    getattr(securityhub.partition_of, "cache_clear", lambda: None)()  # a cold cache: the worst case
+    built = []
+    real = botocore.session.Session.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(1)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.session.Session, "__init__", counting)
+    assert len(_findings(300)) == 300
+    assert len(built) <= 1
+
+
 def test_finding_ids_are_stable_and_distinct():
     assert [f["Id"] for f in _findings(3)] == [f["Id"] for f in _findings(3)]
     assert len({f["Id"] for f in _findings(3)}) == 3
