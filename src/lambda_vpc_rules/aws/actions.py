@@ -21,6 +21,9 @@ ACTIONS_BY_MODULE = {
         "config:DescribeAggregateComplianceByConfigRules", "config:GetAggregateComplianceDetailsByConfigRule",
         "config:DescribeConfigRuleEvaluationStatus",
     }),
+    # an audit period's AWS Config compliance history (evidence --from --to --config-history): not granted to the
+    # rule roles
+    "history": frozenset({"config:ListDiscoveredResources", "config:GetResourceConfigHistory"}),
     # many accounts and regions in one run (scan/evidence --accounts/--regions): not granted to the rule roles
     "organization": frozenset({"organizations:ListAccounts", "sts:AssumeRole", "ec2:DescribeRegions"}),
 }

@@ -34,6 +34,9 @@ from .report import ROW_FIELDS, ordered, row
 
 MANIFEST = "manifest.json"
 FILES = ("evaluations.json", "evaluations.csv", "report.html")
+# the files of an audit period's bundle (outputs/period.py), whose manifest says `"kind": "period"`
+PERIOD_FILES = ("timeline.json", "population.csv", "non-compliant.csv", "exceptions.csv",
+                "oscal-assessment-results.json", "report.html")
 COLOURS = {Compliance.COMPLIANT: "#2e7d32", Compliance.NON_COMPLIANT: "#c62828", Compliance.NOT_APPLICABLE: "#9e9e9e"}
 
 
@@ -517,7 +520,8 @@ def verify_bundle(bundle: str | Path, manifest_sha256: str | None = None) -> lis
         actual = file_entry(path, entry["path"])
         if actual["sha256"] != entry["sha256"] or actual["bytes"] != entry["bytes"]:
             problems.append(f"{entry['path']}: changed (sha256 {actual['sha256']}, expected {entry['sha256']})")
-    unlisted = [name for name in FILES if name not in names]  # a bundle always lists these
+    required = PERIOD_FILES if manifest.get("kind") == "period" else FILES
+    unlisted = [name for name in required if name not in names]  # a bundle always lists these
     problems += [f"{name}: not listed in {MANIFEST}" for name in unlisted]
     problems += [f"{p.name}: not in the manifest" for p in sorted(bundle.iterdir())
                  if p.name not in names and p.name not in unlisted]

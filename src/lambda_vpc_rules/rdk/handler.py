@@ -22,13 +22,17 @@ error response (rdklib's format) with a JSON log line; AccessDenied names the IA
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import functools
 import json
 import logging
+import os
 from collections.abc import Iterator
 from importlib import metadata
 from typing import Any
 
-from botocore.exceptions import ClientError
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 from rdklib import ComplianceType, ConfigRule, Evaluation, InvalidParametersError
 from rdklib.clientfactory import ClientFactory
 from rdklib.evaluator import init_event
@@ -40,11 +44,19 @@ from rdklib.util.service import (
 )
 
 from ..aws.account import evaluate_account
-from ..aws.clients import Clients, apply_retry_environment, is_access_denied, name_missing_permission, send_in_batches
+from ..aws.clients import (
+    Clients,
+    apply_retry_environment,
+    is_access_denied,
+    name_missing_permission,
+    send_in_batches,
+    session_clients,
+)
 from ..aws.config import ConfigReader, DeployedRule
 from ..aws.drift import dependent_functions
 from ..aws.facts import FactReader
 from ..aws.parse import MalformedInput, from_configuration_item
+from ..aws.snapshots import snapshot_document, snapshot_settings, write_snapshot
 from ..core.engine import evaluate_functions
 from ..core.model import LAMBDA_RESOURCE_TYPE, Compliance
 from ..core.rules import InvalidParameter, Rule, get_rule
@@ -93,7 +105,7 @@ class PackEvaluator:
             log("malformed event", logging.ERROR, rule=self.rule.config_rule_name, account=account,
                 outcome="error", error="InvalidEvent", detail=str(error))
             return build_error_response("Malformed event", str(error), "InvalidEvent", str(error))
-        except PutEvaluationsFailed:
+        except (PutEvaluationsFailed, SnapshotFailed):
             raise  # some evaluations may be in already: fail the invocation, so AWS Config shows it
         except ClientError as error:
             response = _client_error_response(error)
@@ -135,8 +147,10 @@ class PackEvaluator:
             reader = FactReader(clients)
             if invoking["messageType"] == "ScheduledNotification":
                 evaluations = self._evaluate_account(event, reader, parameters)
-            else:
-                evaluations = self._evaluate_change(event, invoking["configurationItem"], reader, parameters)
+                put = _put_evaluations(event, clients, evaluations)
+                _record_snapshot(event, self.rule, put)
+                return put
+            evaluations = self._evaluate_change(event, invoking["configurationItem"], reader, parameters)
             return _put_evaluations(event, clients, evaluations)
 
     def _evaluate_change(self, event: dict[str, Any], item: dict[str, Any], reader: FactReader,
@@ -247,6 +261,44 @@ def _put_evaluations(event: dict[str, Any], clients: Clients, evaluations: list[
             resource_type=evaluation.get("ComplianceResourceType"), resource=evaluation.get("ComplianceResourceId"),
             outcome=evaluation.get("ComplianceType"))
     return evaluations
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class SnapshotFailed(RuntimeError):
+    """The evaluations were put, but the run's snapshot could not be written: the invocation fails, so the
+    missing day of evidence is seen (Errors metric, alarms) instead of discovered at audit time."""
+
+
+@functools.cache
+def _own_clients() -> Clients:
+    """The function's own role's clients (not rdklib's, which may be another account's role), built once per
+    Lambda environment: an S3 client costs about 50 ms to build."""
+    return Clients(session_clients(boto3.Session()))
+
+
+def _record_snapshot(event: dict[str, Any], rule: Rule, evaluations: list[dict[str, Any]]) -> None:
+    """A scheduled run's verdicts, kept where the deployment says (aws/snapshots.py), with the function's own
+    role; nothing when no location is set or in AWS Config's test mode."""
+    settings = snapshot_settings()
+    if settings is None or event.get("resultToken") == "TESTMODE":
+        return
+    location, key_id = settings
+    region = event.get("configRuleArn", "").split(":")[3] if event.get("configRuleArn", "").count(":") >= 5 \
+        else os.environ.get("AWS_REGION", "")
+    document = snapshot_document(event.get("accountId", ""), region, rule.config_rule_name,
+                                 event.get("configRuleName", ""), _now(), evaluations)
+    try:
+        key = write_snapshot(_own_clients(), location, document, key_id)
+    except (ClientError, BotoCoreError, PackError) as error:
+        log("snapshot not written", logging.ERROR, rule=rule.config_rule_name, account=event.get("accountId"),
+            outcome="error", error=type(error).__name__, detail=str(error), evaluations_put=len(evaluations))
+        raise SnapshotFailed(f"{len(evaluations)} evaluations were put, but the snapshot was not written to "
+                             f"{location}: {error}") from None
+    log("snapshot", rule=rule.config_rule_name, account=event.get("accountId"), outcome="written",
+        key=key, verdicts=len(document["verdicts"]))
 
 
 def evaluator_for(rule_name: str) -> PackEvaluator:

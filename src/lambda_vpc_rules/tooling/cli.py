@@ -184,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     evidence.add_argument("--param", action="append", type=_key_value, default=[], metavar="NAME=VALUE",
                           help="with --source scan: rule parameter, as in AWS Config (repeatable); the manifest "
                           "records every parameter the rules ran with")
+    from .period_evidence import add_period_arguments
+
+    add_period_arguments(evidence)
 
     verify = commands.add_parser(
         "verify-evidence", parents=[common], help="re-check an evidence bundle's hashes against its manifest")
@@ -270,6 +273,14 @@ def _send_to_security_hub(clients: Clients, args: argparse.Namespace, report: Sc
 
 def _evidence(args: argparse.Namespace) -> int:
     from ..outputs.evidence import MANIFEST, Evidence, file_entry, identity, write_bundle
+
+    if args.period_from or args.period_to or args.snapshots or args.config_history or args.snapshot_key:
+        from .period_evidence import period_evidence
+
+        if not args.period_from:
+            raise UsageError("--to, --snapshots, --snapshot-key and --config-history describe an audit period: "
+                             "give its start with --from")
+        return period_evidence(args, _clients(args))
 
     if args.aggregator and args.source != "config":
         raise UsageError("--aggregator reads AWS Config: use it with --source config")
