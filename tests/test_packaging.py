@@ -137,7 +137,7 @@ def test_pack_functions_are_the_functions_stacks():
 
 
 def test_the_role_grants_exactly_the_rule_actions_and_its_own_logs():
-    [role] = IAM["Resources"].values()
+    role, *optional = IAM["Resources"].values()
     policies = {p["PolicyName"]: p["PolicyDocument"]["Statement"] for p in role["Properties"]["Policies"]}
     [read] = policies["read-and-report"]
     assert set(read["Action"]) == set(rule_actions()) and read["Resource"] == "*"
@@ -149,7 +149,14 @@ def test_the_role_grants_exactly_the_rule_actions_and_its_own_logs():
         f"arn:${{AWS::Partition}}:logs:*:${{AWS::AccountId}}:log-group:{log_group_name(rule)}:*" for rule in RULES]
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
         {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
-    assert "ManagedPolicyArns" not in role["Properties"]  # nothing beyond the two policies
+    assert "ManagedPolicyArns" not in role["Properties"]  # nothing beyond these policies
+    # with a snapshot location only: put under this account's own folder of one prefix, sign with one key
+    put, sign = optional
+    assert (put["Condition"], sign["Condition"]) == ("WriteSnapshots", "WriteSignedSnapshots")
+    [put], [sign] = put["Properties"]["PolicyDocument"]["Statement"], sign["Properties"]["PolicyDocument"]["Statement"]
+    assert put["Action"] == ["s3:PutObject"] and sign["Action"] == ["kms:Sign"]
+    assert put["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::${SnapshotBucket}/${SnapshotPrefix}"
+                                          "${AWS::AccountId}/*"}
 
 
 def test_config_may_invoke_only_from_its_own_account():

@@ -89,6 +89,11 @@ def add_deploy_arguments(parser: argparse.ArgumentParser, account_list: Any, key
                         "signing on the functions; the buckets must be versioned")
     parser.add_argument("--reserved-concurrency", type=int, metavar="N",
                         help="concurrent executions reserved for each function (default: none)")
+    parser.add_argument("--snapshots", metavar="s3://BUCKET/PREFIX",
+                        help="where each scheduled run keeps its verdicts, for evidence over an audit period (an "
+                        "existing bucket, Object Lock recommended: docs/audit-period.md); default: none")
+    parser.add_argument("--snapshot-kms-key", metavar="KEY_ARN",
+                        help="with --snapshots: an asymmetric KMS key (ECC_NIST_P256) that signs each snapshot")
     parser.add_argument("--max-concurrent-percentage", type=_percentage, default=100, metavar="PCT",
                         help="StackSet operations: share of accounts deployed at once, per region (default: 100)")
     parser.add_argument("--failure-tolerance-percentage", type=_percentage, default=10, metavar="PCT",
@@ -132,6 +137,8 @@ def options_from(args: argparse.Namespace) -> Any:
         log_retention_days=getattr(args, "log_retention_days", DEFAULT_RETENTION_DAYS),
         signing_profile=getattr(args, "signing_profile", None),
         reserved_concurrency=getattr(args, "reserved_concurrency", None),
+        snapshots=getattr(args, "snapshots", None),
+        snapshot_kms_key=getattr(args, "snapshot_kms_key", None),
         max_concurrent_percentage=getattr(args, "max_concurrent_percentage", 100),
         failure_tolerance_percentage=getattr(args, "failure_tolerance_percentage", 10),
         aggregator=None if args.no_aggregator else args.aggregator,

@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
+from ..aws.snapshots import Location
 from ..errors import PackError
 from .packaging import (
     PACK_TEMPLATE,
@@ -63,6 +64,8 @@ class DeployOptions:
     log_retention_days: int = DEFAULT_RETENTION_DAYS
     signing_profile: str | None = None  # AWS Signer profile (same name in each region): code signing enforced
     reserved_concurrency: int | None = None
+    snapshots: str | None = None  # s3://BUCKET/PREFIX: each scheduled run's verdicts (aws/snapshots.py)
+    snapshot_kms_key: str | None = None  # the KMS key that signs them
     max_concurrent_percentage: int = 100  # StackSet operations: accounts at a time, per region
     failure_tolerance_percentage: int = 10  # StackSet operations: accounts that may fail before a region stops
     aggregator: str | None = "lambda-vpc-rules"  # organization: the aggregator created or reused (None: none)
@@ -237,8 +240,10 @@ def _sign(signer: Any, s3: Any, bucket: str, prefix: str, versions: dict[str, st
 # ------------------------------------------------------------------------------------------ stacks
 
 
-def iam_parameters() -> dict[str, str]:
-    return {"RoleName": EVALUATOR_ROLE_NAME}
+def iam_parameters(options: DeployOptions) -> dict[str, str]:
+    location = Location.parse(options.snapshots) if options.snapshots else None
+    return {"RoleName": EVALUATOR_ROLE_NAME, "SnapshotBucket": location.bucket if location else "",
+            "SnapshotPrefix": location.prefix if location else "", "SnapshotKmsKeyArn": options.snapshot_kms_key or ""}
 
 
 def functions_parameters(options: DeployOptions, region: str, artifacts: Artifacts) -> dict[str, str]:
@@ -249,6 +254,8 @@ def functions_parameters(options: DeployOptions, region: str, artifacts: Artifac
         "LogRetentionInDays": str(options.log_retention_days),
         "SigningProfileVersionArns": artifacts.signing_arns.get(region, ""),
         "ReservedConcurrency": "" if options.reserved_concurrency is None else str(options.reserved_concurrency),
+        "SnapshotLocation": str(Location.parse(options.snapshots)) if options.snapshots else "",
+        "SnapshotKmsKeyArn": options.snapshot_kms_key or "",
     }
 
 

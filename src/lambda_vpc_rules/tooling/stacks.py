@@ -49,6 +49,38 @@ def _sub(text: str) -> dict:
     return {"Fn::Sub": text}
 
 
+# Snapshots (aws/snapshots.py): the role may put objects under one prefix of one bucket, and sign with one key.
+SNAPSHOT_IAM_PARAMETERS = {
+    "SnapshotBucket": {"Type": "String", "Default": "",
+                       "Description": "Bucket the scheduled runs write their snapshots to (empty: none)."},
+    "SnapshotPrefix": {"Type": "String", "Default": "", "Description": "Key prefix of the snapshots, ending in /."},
+    "SnapshotKmsKeyArn": {"Type": "String", "Default": "",
+                          "Description": "KMS key that signs the snapshots (empty: unsigned)."},
+}
+SNAPSHOT_IAM_CONDITIONS = {
+    "WriteSnapshots": {"Fn::Not": [{"Fn::Equals": ["", _ref("SnapshotBucket")]}]},
+    "WriteSignedSnapshots": {"Fn::And": [{"Condition": "WriteSnapshots"},
+                                         {"Fn::Not": [{"Fn::Equals": ["", _ref("SnapshotKmsKeyArn")]}]}]},
+}
+
+
+def _snapshot_policies() -> dict[str, Any]:
+    """Only with a snapshot location: put objects under this account's own folder of one prefix (an account
+    cannot write another's record), and sign with one key."""
+    def policy(condition: str, name: str, statement: dict[str, Any]) -> dict[str, Any]:
+        return {"Type": "AWS::IAM::Policy", "Condition": condition, "Properties": {
+            "PolicyName": name, "Roles": [_ref("EvaluatorRole")],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [statement]}}}
+
+    return {
+        "SnapshotWriterPolicy": policy("WriteSnapshots", "write-snapshots", {
+            "Sid": "PutSnapshots", "Effect": "Allow", "Action": ["s3:PutObject"],
+            "Resource": _sub("arn:${AWS::Partition}:s3:::${SnapshotBucket}/${SnapshotPrefix}${AWS::AccountId}/*")}),
+        "SnapshotSignerPolicy": policy("WriteSignedSnapshots", "sign-snapshots", {
+            "Sid": "SignSnapshots", "Effect": "Allow", "Action": ["kms:Sign"], "Resource": _ref("SnapshotKmsKeyArn")}),
+    }
+
+
 def iam_template() -> dict[str, Any]:
     log_groups = [_sub("arn:${AWS::Partition}:logs:*:${AWS::AccountId}:log-group:" + log_group_name(rule) + ":*")
                   for rule in RULES]
@@ -59,7 +91,9 @@ def iam_template() -> dict[str, Any]:
         "Parameters": {
             "RoleName": {"Type": "String", "Default": EVALUATOR_ROLE_NAME,
                          "Description": "Name of the rule functions' role (the same in every region)."},
+            **SNAPSHOT_IAM_PARAMETERS,
         },
+        "Conditions": SNAPSHOT_IAM_CONDITIONS,
         "Resources": {
             "EvaluatorRole": {
                 "Type": "AWS::IAM::Role",
@@ -91,7 +125,8 @@ def iam_template() -> dict[str, Any]:
                         },
                     ],
                 },
-            }
+            },
+            **_snapshot_policies(),
         },
         "Outputs": {"EvaluatorRoleArn": {"Value": {"Fn::GetAtt": ["EvaluatorRole", "Arn"]}}},
     }
@@ -131,6 +166,9 @@ def functions_template() -> dict[str, Any]:
                 "CodeSigningConfigArn": {"Fn::If": ["Signing", _ref("CodeSigningConfig"), _ref("AWS::NoValue")]},
                 "ReservedConcurrentExecutions": {"Fn::If": ["ReserveConcurrency", _ref("ReservedConcurrency"),
                                                             _ref("AWS::NoValue")]},
+                # aws/snapshots.py: where each scheduled run keeps its verdicts (empty: nowhere)
+                "Environment": {"Variables": {"LAMBDA_VPC_RULES_SNAPSHOTS": _ref("SnapshotLocation"),
+                                              "LAMBDA_VPC_RULES_SNAPSHOT_KMS_KEY": _ref("SnapshotKmsKeyArn")}},
             },
         }
         # AWS Config of this account only (SourceAccount): one statement, whatever the size of the organization.
@@ -161,6 +199,12 @@ def functions_template() -> dict[str, Any]:
                 "code must carry (empty: no code signing)."},
             "ReservedConcurrency": {"Type": "String", "Default": "", "AllowedPattern": r"^\d*$",
                                     "Description": "Concurrent executions reserved for each function (empty: none)."},
+            "SnapshotLocation": {"Type": "String", "Default": "", "AllowedPattern": r"^(s3://[a-z0-9.-]{3,63}(/.*)?)?$",
+                                 "Description": "s3://BUCKET/PREFIX where each scheduled run writes its verdicts "
+                                 "(evidence over an audit period; empty: none)."},
+            "SnapshotKmsKeyArn": {"Type": "String", "Default": "",
+                                  "Description": "Asymmetric KMS key (ECC_NIST_P256, SIGN_VERIFY) that signs the "
+                                  "snapshots (empty: unsigned)."},
         },
         "Conditions": {
             "Signing": {"Fn::Not": [{"Fn::Equals": ["", _ref("SigningProfileVersionArns")]}]},
