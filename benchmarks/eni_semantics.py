@@ -195,8 +195,8 @@ def emit(count: int, seed: int, path: Path) -> None:
 
 
 OLD_REASON = re.compile(r"(\bec2:\w+) \((missing|resource too narrow|denied|boundary)(?:: ([^)\[]*))?")
-NEW_REASON = re.compile(
-    r"\((denied|boundary|condition unknown|condition not met|resource too narrow|missing)(?:: ([^)]*))?")
+NEW_REASON = re.compile(r"\((denied|boundary|condition unknown|variable without value|condition not met|"
+                        r"resource too narrow|missing)(?:: ([^)]*))?")
 SID = re.compile(r"[/#]((?:Allow|Deny|Base)\d+Q[a-z0-9]+Q[A-Z]+Q[a-z0-9]+Q[A-Z]+Q[a-z]+)")
 DENY_CONDITIONS_WHY = {
     "guardarn": "AWS's lambda:SourceFunctionArn guard (absent in Lambda's calls)",

@@ -140,6 +140,28 @@ SHAPES = [
           "NON_COMPLIANT", ("conditional Deny on aws:SourceIp could apply",)),
     Shape("deny-per-user-name", lambda env: [
         allow(SIX), deny("ec2:*", env.ec2("network-interface/${aws:username}-*"))], "COMPLIANT"),
+    # A variable without value in one entry of several: the others are judged, the statement's reach is
+    # unknown (IAM, "Variables and tags": it "might cause the entire statement to be invalid").
+    Shape("deny-with-an-entry-without-value", lambda env: [allow(SIX), deny(CREATE, [
+        env.ec2("network-interface/${aws:username}"), env.ec2("network-interface/*")], Sid="PerUser")],
+          "NON_COMPLIANT", ("denied: by inline:eni/PerUser: ${aws:username} has no value (in its Resource), so it "
+                            "could apply",)),
+    Shape("deny-on-a-tag-the-role-lacks", lambda env: [allow(SIX), deny(CREATE, [
+        env.ec2("subnet/${aws:PrincipalTag/subnet}"), env.ec2("subnet/*")], Sid="TaggedSubnets")],
+          "NON_COMPLIANT", ("by inline:eni/TaggedSubnets: ${aws:PrincipalTag/subnet} has no value",)),
+    Shape("deny-with-entries-without-value-only-elsewhere", lambda env: [allow(SIX), deny(CREATE, [
+        env.ec2("network-interface/${aws:username}"), env.ec2("subnet/subnet-other")])], "COMPLIANT"),
+    Shape("deny-not-resource-without-value", lambda env: [allow(SIX), {
+        "Effect": "Deny", "Action": CREATE, "NotResource": env.ec2("network-interface/${aws:username}"),
+        "Sid": "AllButMine"}], "NON_COMPLIANT", ("by inline:eni/AllButMine: ${aws:username} has no value",)),
+    Shape("deny-on-a-condition-variable-without-value", lambda env: [allow(SIX), deny(
+        "ec2:*", Sid="SameUser", Condition={"StringNotEquals": {"aws:PrincipalTag/team": "${aws:username}"}})],
+          "NON_COMPLIANT",
+          ("by inline:eni/SameUser: StringNotEquals aws:PrincipalTag/team: ${aws:username} has no value, so it "
+           "could apply",), role_tags={"team": "payments"}),
+    Shape("allow-with-an-entry-without-value", lambda env: [allow(SIX, ["*", env.ec2(
+        "network-interface/${aws:username}")], Sid="Mixed")], "NON_COMPLIANT",
+          ("variable without value: inline:eni/Mixed: ${aws:username} has no value: the statement may be invalid",)),
     Shape("allow-on-known-keys", known_keys, "COMPLIANT", role_tags={"team": "payments"}),
     Shape("allow-on-every-known-key", every_known_key, "COMPLIANT"),
     Shape("allow-on-unknown-variable", lambda env: all_six_if(

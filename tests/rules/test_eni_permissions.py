@@ -117,6 +117,9 @@ TABLE = [
     ("boundary-lacks-action", dict(attached=[MANAGED_ARN], boundary=BOUNDARY,
                                    policies=customer("boundary", doc(allow(["ec2:Describe*", "logs:*"])))),
      Compliance.NON_COMPLIANT, ["ec2:CreateNetworkInterface", "boundary"]),
+    ("boundary-entry-without-value", dict(attached=[MANAGED_ARN], boundary=BOUNDARY, policies=customer(
+        "boundary", doc(allow(["ec2:*", "logs:*"], ["*", f"arn:aws:ec2:*:{ACCOUNT}:subnet/${{aws:username}}"])))),
+     Compliance.NON_COMPLIANT, ["boundary variable without value", "${aws:username} has no value"]),
     ("customer-managed-default-version", dict(attached=[CUSTOM], policies=customer("custom", doc(allow(SIX)))),
      Compliance.COMPLIANT, []),
     ("url-encoded-document", dict(inline={"eni": quote(json.dumps(doc(allow(SIX))))}), Compliance.COMPLIANT, []),

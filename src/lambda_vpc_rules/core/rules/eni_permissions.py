@@ -77,9 +77,12 @@ allowed when an Allow may apply to each resource and no Deny surely applies.
 | the guard AWS recommends: Deny the ENI actions when lambda:SourceFunctionArn equals the function (ArnEquals) or is present (Null false) [SRC] | the Deny does not apply to Lambda's calls: COMPLIANT |
 | a region lock (Deny with StringNotEquals aws:RequestedRegion listing the function's region) [KEYS] | COMPLIANT; the region not listed: NON_COMPLIANT, denied, names the key |
 | a Deny whose Condition depends on an unknown key [EVAL] | NON_COMPLIANT, "denied: conditional Deny on <key> could apply" |
-| a Deny whose resource uses a policy variable without value in a role session (`${aws:username}`) [VARS] | the statement is invalid, it does not deny |
+| a Deny whose Resource entries that could reach the resource all use a policy variable without value in a role session (`${aws:username}`) [VARS] | it does not deny: that entry matches nothing, and the statement may be void |
+| a Deny with one Resource (or NotResource) entry whose variable has no value (`network-interface/${aws:username}`; `subnet/${aws:PrincipalTag/subnet}` for a role without that tag) beside entries that reach the resource; a NotResource of only such entries [VARS] ("if AWS cannot resolve a variable this might cause the entire statement to be invalid") | the other entries are judged as usual and the statement's reach is unknown, never nothing: NON_COMPLIANT, denied, names the statement and the variable |
+| a Condition value whose variable has no value (a Deny `StringNotEquals aws:PrincipalTag/team: ${aws:username}`) [VARS] [OPS] | the match fails; where the statement could still apply, it is unknown: NON_COMPLIANT, denied, names the test and the variable (a positive test that fails either way: the Deny does not apply) |
+| an Allow or the permissions boundary with such an entry or value, where it is what grants [VARS] | it may be void: NON_COMPLIANT, "variable without value", names the statement and the variable |
 | a policy variable with a known value in a resource or condition value (`${aws:PrincipalTag/team}`, `${aws:PrincipalAccount}`) [VARS] | substituted, then judged |
-| any action missing, scoped too narrowly, denied, or outside the boundary [VPC] [EVAL] | NON_COMPLIANT, lists each failing action and why (denied / boundary / condition unknown / condition not met / resource too narrow / missing) |
+| any action missing, scoped too narrowly, denied, or outside the boundary [VPC] [EVAL] | NON_COMPLIANT, lists each failing action and why (denied / boundary / condition unknown / variable without value / condition not met / resource too narrow / missing) |
 | the role does not exist, or the function names no role | NON_COMPLIANT, says the role is missing |
 | an attached or boundary policy cannot be found | NON_COMPLIANT, names the policy |
 | a policy document (or its Condition) cannot be parsed | NON_COMPLIANT, names the policy |
