@@ -152,13 +152,19 @@ class RequestContext:
             return ABSENT
         return UNKNOWN
 
-    def with_values(self, values: Mapping[str, Value], tags: Mapping[str, Mapping[str, str]] | None = None
+    def with_values(self, values: Mapping[str, Value], tags: Mapping[str, Mapping[str, str] | None] | None = None
                     ) -> RequestContext:
-        """This context with more keys (and closed tag namespaces); built without normalizing it all again."""
+        """This context with more keys and closed tag namespaces (a namespace given as None: open again, its
+        tags unknown); built without normalizing it all again."""
         derived = object.__new__(RequestContext)
         object.__setattr__(derived, "values", {**self.values, **{k.lower(): v for k, v in values.items()}})
-        object.__setattr__(derived, "tags", {**self.tags, **{k.lower(): dict(v) for k, v in tags.items()}}
-                           if tags else self.tags)
+        merged = dict(self.tags)
+        for prefix, namespace in (tags or {}).items():
+            if namespace is None:
+                merged.pop(prefix.lower(), None)
+            else:
+                merged[prefix.lower()] = dict(namespace)
+        object.__setattr__(derived, "tags", merged)
         return derived
 
 

@@ -36,6 +36,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache, cached_property
 from typing import Any
 from urllib.parse import unquote
@@ -45,10 +46,13 @@ from .iam_conditions import (
     ConditionResult,
     ConditionTest,
     InvalidVariable,
+    Kind,
     RequestContext,
     Tri,
     evaluate_conditions,
     parse_conditions,
+    parse_date,
+    parse_operator,
     resolve_variable,
     tri_and,
 )
@@ -492,6 +496,12 @@ def _evaluate(policies: Sequence[Policy], action: str, authorizations: Sequence[
     return _Outcome(True, overbroad=any(s.broad_ec2 for s in granting.values()))
 
 
+def evaluate(policies: Sequence[Policy], action: str, required: Sequence[Authorization | str]) -> _Outcome:
+    """One set of policies on its own (an SCP level): allowed for every authorization whatever the unknown
+    keys are, and no Deny that may apply; else the reason (REASONS) and the deciding statement."""
+    return _evaluate(policies, action, _authorizations(required))
+
+
 def _authorizations(required: Sequence[Authorization | str]) -> list[Authorization]:
     """Plain resources (no context: every key unknown) or authorizations."""
     return [r if isinstance(r, Authorization) else Authorization(r) for r in required]
@@ -542,3 +552,26 @@ def may_allow(
             return None
         label = label or found
     return label
+
+
+TIME_KEYS = ("aws:currenttime", "aws:epochtime")
+
+
+def valid_until(policies: Iterable[Policy], actions: Iterable[str], now: datetime) -> datetime | None:
+    """The first moment after `now` at which a Date or Numeric test on aws:CurrentTime / aws:EpochTime of a
+    statement for `actions` may change its answer (its policy value); None when none lies ahead. Verdicts
+    judged at `now` hold until then."""
+    actions = tuple(actions)
+    earliest = None
+    for policy in policies:
+        for statement in {id(s): s for a in actions for s in policy.statements_for(a)}.values():
+            for test in statement.conditions:
+                operator = parse_operator(test.operator)
+                if (test.key.lower() not in TIME_KEYS or operator is None
+                        or operator.kind not in (Kind.DATE, Kind.NUMERIC)):
+                    continue
+                for value in test.values:
+                    moment = parse_date(value)
+                    if moment is not None and moment > now and (earliest is None or moment < earliest):
+                        earliest = moment
+    return earliest
