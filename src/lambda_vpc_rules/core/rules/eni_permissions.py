@@ -12,8 +12,10 @@ Reference, "Actions, resources, and condition keys for Amazon EC2" (list_amazone
 "Resource IDs"; [OPS] IAM guide, "Condition operators"; [KEYS] IAM guide, "AWS global condition context
 keys"; [VARS] IAM guide, "Variables and tags"; [EVAL] IAM guide, "Policy evaluation logic"; [EC2POL] EC2
 guide, "Identity-based policies for Amazon EC2" (iam-policies-for-amazon-ec2: resource-level permissions of
-the resources an action creates). Rows without a source follow the pack's rule that what cannot be
-established is never COMPLIANT (README).
+the resources an action creates); [SCPEVAL] AWS Organizations guide, "SCP evaluation"; [SCP] AWS
+Organizations guide, "Service control policies" (the management account). Rows without a source follow the
+pack's rule that what cannot be established is never COMPLIANT (README). SCPs and RCPs: `core.scp`,
+docs/scp.md.
 
 Lambda's requests (P, R, A: partition, region and account of the function's ARN; without an ARN they
 are wildcards and their keys unknown). The EC2 keys of each resource's context are those the reference
@@ -86,6 +88,12 @@ allowed when an Allow may apply to each resource and no Deny surely applies.
 | an Allow or the permissions boundary with such an entry or value, where it is what grants [VARS] | it may be void: NON_COMPLIANT, "variable without value", names the statement and the variable |
 | a policy variable with a known value in a resource or condition value (`${aws:PrincipalTag/team}`, `${aws:PrincipalAccount}`) [VARS] | substituted, then judged |
 | any action missing, scoped too narrowly, denied, or outside the boundary [VPC] [EVAL] | NON_COMPLIANT, lists each failing action and why (denied / boundary / condition unknown / variable without value / condition not met / resource too narrow / missing) |
+| organization scan: the account's SCP chain (root, each OU, the account) allows the six actions at every level, no SCP Deny may apply [SCPEVAL] | COMPLIANT, "The SCP chain (N levels) allows them." |
+| organization scan: an SCP at the root, an OU or the account denies ec2:CreateNetworkInterface [SCPEVAL] | NON_COMPLIANT, names the SCP statement and its level (`denied by SCP no-enis/NoNetworkInterfaces (account 111...)`) |
+| organization scan: a level with no SCP that allows an action (FullAWSAccess detached, an allow-list without it) [SCPEVAL] | NON_COMPLIANT, `not allowed at <level>` |
+| organization scan: an SCP Deny conditioned on keys Lambda's requests do not carry known (aws:SourceIp, aws:ViaAWSService) [SCPEVAL] [EVAL] | NON_COMPLIANT, the Deny could apply; exempting the role by aws:PrincipalArn (known): COMPLIANT |
+| the function in the management account [SCP] | SCPs do not apply: judged on the role alone, the annotation says so |
+| no SCP chain read (one-account scan, the deployed rules) or Organizations refused the reads | judged on the role alone; the annotation says SCPs were not considered (and why) |
 | the role does not exist, or the function names no role | NON_COMPLIANT, says the role is missing |
 | an attached or boundary policy cannot be found | NON_COMPLIANT, names the policy |
 | a policy document (or its Condition) cannot be parsed | NON_COMPLIANT, names the policy |
