@@ -58,6 +58,9 @@ def resources(subnets: tuple[str, ...], group: str | None) -> dict[str, object]:
         "oneeni": f"{EC2}:network-interface/eni-0123456789abcdef0", "othersubnet": f"{EC2}:subnet/subnet-9z9",
         "otherregion": f"arn:aws:ec2:eu-west-1:{ACCOUNT}:*", "username": f"{EC2}:network-interface/${{aws:username}}",
         "tagvar": f"{EC2}:subnet/${{aws:PrincipalTag/subnets}}*", "subnetstar": f"{EC2}:subnet/*",
+        # an entry whose variable has no value in the role's session, beside one that matches
+        "usermixed": [f"{EC2}:network-interface/${{aws:username}}", f"{EC2}:network-interface/*"],
+        "tagmixed": [f"{EC2}:subnet/${{aws:PrincipalTag/none}}", f"{EC2}:subnet/*", "*"],
     }
 
 
@@ -81,9 +84,13 @@ CONDITIONS = {  # kind -> Condition value
     "future": {"DateLessThan": {"aws:CurrentTime": "2999-01-01T00:00:00Z"}},
     "past": {"DateLessThan": {"aws:CurrentTime": "2020-01-01T00:00:00Z"}},
     "principalarn": {"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/*"}},
+    "vpcarn": {"ArnEquals": {"ec2:Vpc": f"{EC2}:vpc/{VPC}"}},
+    "ec2region": {"StringEquals": {"ec2:Region": REGION}},
+    "groupsifexists": {"StringEqualsIfExists": {"ec2:SecurityGroupID": [GROUP]}},
 }
 ALLOW_CONDITIONS = ["regionown", "regionother", "account", "tagmatch", "tagmismatch", "vpcifexists", "vpcplain",
-                    "ownsubnets", "subnettier", "sourceip", "future", "past", "principalarn", "mfa"]
+                    "ownsubnets", "subnettier", "sourceip", "future", "past", "principalarn", "mfa", "vpcarn",
+                    "ec2region", "groupsifexists"]
 DENY_CONDITIONS = ["locklists", "lockexcludes", "guardarn", "guardnull", "notsourceip", "mfa", "tagmismatch",
                    "regionother", "past", "regionown"]
 
@@ -195,8 +202,8 @@ def emit(count: int, seed: int, path: Path) -> None:
 
 
 OLD_REASON = re.compile(r"(\bec2:\w+) \((missing|resource too narrow|denied|boundary)(?:: ([^)\[]*))?")
-NEW_REASON = re.compile(
-    r"\((denied|boundary|condition unknown|condition not met|resource too narrow|missing)(?:: ([^)]*))?")
+NEW_REASON = re.compile(r"\((denied|boundary|condition unknown|variable without value|condition not met|"
+                        r"resource too narrow|missing)(?:: ([^)]*))?")
 SID = re.compile(r"[/#]((?:Allow|Deny|Base)\d+Q[a-z0-9]+Q[A-Z]+Q[a-z0-9]+Q[A-Z]+Q[a-z]+)")
 DENY_CONDITIONS_WHY = {
     "guardarn": "AWS's lambda:SourceFunctionArn guard (absent in Lambda's calls)",
@@ -217,6 +224,8 @@ DENY_RESOURCES_WHY = {
     "oneeni": "one interface ID (not the interface being created)",
     "otherregion": "another region",
     "tagvar": "a resource from the role's tags",
+    "usermixed": "${aws:username} beside network-interface/*",
+    "tagmixed": "${aws:PrincipalTag/none} beside subnet/* and *",
 }
 
 

@@ -140,6 +140,28 @@ SHAPES = [
           "NON_COMPLIANT", ("conditional Deny on aws:SourceIp could apply",)),
     Shape("deny-per-user-name", lambda env: [
         allow(SIX), deny("ec2:*", env.ec2("network-interface/${aws:username}-*"))], "COMPLIANT"),
+    # A variable without value in one entry of several: the others are judged, the statement's reach is
+    # unknown (IAM, "Variables and tags": it "might cause the entire statement to be invalid").
+    Shape("deny-with-an-entry-without-value", lambda env: [allow(SIX), deny(CREATE, [
+        env.ec2("network-interface/${aws:username}"), env.ec2("network-interface/*")], Sid="PerUser")],
+          "NON_COMPLIANT", ("denied: by inline:eni/PerUser: ${aws:username} has no value (in its Resource), so it "
+                            "could apply",)),
+    Shape("deny-on-a-tag-the-role-lacks", lambda env: [allow(SIX), deny(CREATE, [
+        env.ec2("subnet/${aws:PrincipalTag/subnet}"), env.ec2("subnet/*")], Sid="TaggedSubnets")],
+          "NON_COMPLIANT", ("by inline:eni/TaggedSubnets: ${aws:PrincipalTag/subnet} has no value",)),
+    Shape("deny-with-entries-without-value-only-elsewhere", lambda env: [allow(SIX), deny(CREATE, [
+        env.ec2("network-interface/${aws:username}"), env.ec2("subnet/subnet-other")])], "COMPLIANT"),
+    Shape("deny-not-resource-without-value", lambda env: [allow(SIX), {
+        "Effect": "Deny", "Action": CREATE, "NotResource": env.ec2("network-interface/${aws:username}"),
+        "Sid": "AllButMine"}], "NON_COMPLIANT", ("by inline:eni/AllButMine: ${aws:username} has no value",)),
+    Shape("deny-on-a-condition-variable-without-value", lambda env: [allow(SIX), deny(
+        "ec2:*", Sid="SameUser", Condition={"StringNotEquals": {"aws:PrincipalTag/team": "${aws:username}"}})],
+          "NON_COMPLIANT",
+          ("by inline:eni/SameUser: StringNotEquals aws:PrincipalTag/team: ${aws:username} has no value, so it "
+           "could apply",), role_tags={"team": "payments"}),
+    Shape("allow-with-an-entry-without-value", lambda env: [allow(SIX, ["*", env.ec2(
+        "network-interface/${aws:username}")], Sid="Mixed")], "NON_COMPLIANT",
+          ("variable without value: inline:eni/Mixed: ${aws:username} has no value: the statement may be invalid",)),
     Shape("allow-on-known-keys", known_keys, "COMPLIANT", role_tags={"team": "payments"}),
     Shape("allow-on-every-known-key", every_known_key, "COMPLIANT"),
     Shape("allow-on-unknown-variable", lambda env: all_six_if(
@@ -164,6 +186,39 @@ SHAPES = [
         env.ec2("subnet/${aws:PrincipalTag/subnets}*")), "COMPLIANT", role_tags={"subnets": "subnet-"}),
     Shape("expired-grant", lambda env: all_six_if("Until2020", {"DateLessThan": {"aws:EpochTime": "1577836800"}}),
           "NON_COMPLIANT", ("condition not met: inline:eni/Until2020: DateLessThan aws:EpochTime does not hold",)),
+    # Known values are known: the keys the Service Authorization Reference lists for each resource of each
+    # action (its per-resource-type rows), with the values read.
+    Shape("create-in-own-vpc", lambda env: [*create_on(env, env.ec2("network-interface/*")), allow(
+        CREATE, [env.ec2("subnet/*"), env.ec2("security-group/*")], Sid="OwnVpc",
+        Condition={"ArnEquals": {"ec2:Vpc": env.ec2(f"vpc/{env.vpc_id}")}})], "COMPLIANT"),
+    Shape("create-in-another-vpc", lambda env: [*create_on(env, env.ec2("network-interface/*")), allow(
+        CREATE, [env.ec2("subnet/*"), env.ec2("security-group/*")], Sid="OtherVpc",
+        Condition={"ArnEquals": {"ec2:Vpc": env.ec2("vpc/vpc-other")}})], "NON_COMPLIANT",
+          ("condition not met: inline:eni/OtherVpc: ArnEquals ec2:Vpc does not hold",)),
+    Shape("deny-outside-own-vpc", lambda env: [allow(SIX), deny(
+        CREATE, [env.ec2("subnet/*"), env.ec2("security-group/*")], Sid="OnlyOwnVpc",
+        Condition={"ArnNotEquals": {"ec2:Vpc": env.ec2(f"vpc/{env.vpc_id}")}})], "COMPLIANT"),
+    Shape("deny-in-another-vpc-on-any-resource", lambda env: [allow(SIX), deny(
+        CREATE, Sid="NotThatVpc", Condition={"ArnEquals": {"ec2:Vpc": env.ec2("vpc/vpc-other")}})], "COMPLIANT"),
+    Shape("describe-in-own-region", lambda env: [
+        allow(DESCRIBE, Sid="HereOnly", Condition={"StringEquals": {"ec2:Region": REGION}}),
+        allow(ON_INTERFACE, env.ec2("network-interface/eni-*")), allow(CREATE, env.own_resources)], "COMPLIANT"),
+    Shape("describe-in-another-region", lambda env: [
+        allow(DESCRIBE, Sid="EuOnly", Condition={"StringEquals": {"ec2:Region": "eu-west-1"}}),
+        allow(ON_INTERFACE, env.ec2("network-interface/eni-*")), allow(CREATE, env.own_resources)], "NON_COMPLIANT",
+          ("condition not met: inline:eni/EuOnly: StringEquals ec2:Region does not hold",)),
+    Shape("create-with-own-groups-if-exists", lambda env: [*describe_and_manage(env), allow(
+        CREATE, Sid="OwnGroups", Condition={"StringEqualsIfExists": {"ec2:SecurityGroupID": list(env.group_ids)}})],
+          "COMPLIANT"),
+    Shape("create-with-other-groups-if-exists", lambda env: [*describe_and_manage(env), allow(
+        CREATE, Sid="OtherGroups", Condition={"StringEqualsIfExists": {"ec2:SecurityGroupID": ["sg-other"]}})],
+          "NON_COMPLIANT", ("condition not met: inline:eni/OtherGroups: StringEqualsIfExists ec2:SecurityGroupID",)),
+    Shape("grant-until-a-date", lambda env: all_six_if("Until2099", {
+        "DateLessThan": {"aws:CurrentTime": "2099-01-01T00:00:00Z"}}), "COMPLIANT",
+          ("valid until 2099-01-01T00:00:00Z",)),
+    Shape("denied-from-a-date", lambda env: [allow(SIX), deny("ec2:*", Sid="From2099", Condition={
+        "NumericGreaterThanEquals": {"aws:EpochTime": "4070908800"}})], "COMPLIANT",
+          ("valid until 2099-01-01T00:00:00Z",)),
     Shape("managed-and-guard", lambda env: [guard(env)], "COMPLIANT", parameters=GUARD, managed=True),
     Shape("managed-without-guard", lambda env: [allow("logs:*")], "NON_COMPLIANT",
           ("can call all 4 ENI write actions",), parameters=GUARD, managed=True),

@@ -187,9 +187,17 @@ def test_policy_variables_in_condition_values(value, context, expected):
     assert result("StringLike", value, ("pay",), context=context) is expected
 
 
-def test_an_invalid_variable_makes_even_a_negated_test_false():
-    """IAM: any attempt to match a variable that is not present fails and invalidates the statement."""
-    assert result("StringNotEquals", "${aws:username}", ("x",), context={"aws:username": ABSENT}) is F
+def test_a_variable_without_value_fails_its_match_and_leaves_the_statement_in_doubt():
+    """IAM ("Variables and tags"): "if AWS cannot resolve a variable this might cause the entire statement to
+    be invalid". The match fails (a positive test is FALSE either way); a negated test would hold if only the
+    match failed and the statement would be void if it is invalid: UNKNOWN, naming the variable."""
+    absent = {"aws:username": ABSENT}
+    assert result("StringEquals", "${aws:username}", ("x",), context=absent) is F
+    assert result("StringNotEquals", "${aws:username}", ("x",), context=absent) is U
+    assert result("StringEqualsIfExists", "${aws:username}", ABSENT, context=absent) is U
+    assert result("StringEquals", ["${aws:username}", "x"], ("x",), context=absent) is U  # another value holds
+    test = ConditionTest("StringNotEquals", "aws:PrincipalTag/team", ("${aws:username}",))
+    assert evaluate_test(test, RequestContext(absent)).why == "${aws:username} has no value"
 
 
 def test_variables_in_arn_values_and_literal_wildcards():

@@ -14,10 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lambda_vpc_rules.core.iam_conditions import ABSENT, RequestContext
+from lambda_vpc_rules.core.iam_conditions import ABSENT, RequestContext, Tri
 from lambda_vpc_rules.core.iam_policy import (
     Authorization,
     PolicyParseError,
+    applies,
     check_action,
     covers,
     may_allow,
@@ -477,3 +478,37 @@ def test_statement_order_does_not_matter(pair):
     original, shuffled = pair
     for parameters in PARAMETER_SETS:
         assert verdict(original, **parameters) is verdict(list(shuffled), **parameters)
+
+
+WITHOUT_VALUE = [f"{EC2}:network-interface/${{aws:username}}", f"{EC2}:subnet/${{aws:PrincipalTag/none}}",
+                 "arn:aws:ec2:*:*:${aws:referer}/*", "${aws:username}"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(roles(), statements(effect="Deny"), st.sampled_from(WITHOUT_VALUE), st.sampled_from(PARAMETER_SETS))
+def test_an_entry_without_value_added_to_a_deny_never_makes_a_role_compliant(existing, denial, entry, parameters):
+    """IAM ("Variables and tags"): a variable AWS cannot resolve "might cause the entire statement to be
+    invalid", so the entry leaves the Deny's reach in doubt: never a reason for COMPLIANT."""
+    key = "NotResource" if "NotResource" in denial else "Resource"
+    widened = {**denial, key: [*denial[key], entry]}
+    if verdict([*existing, denial], **parameters) is Compliance.NON_COMPLIANT:
+        assert verdict([*existing, widened], **parameters) is Compliance.NON_COMPLIANT
+
+
+@pytest.mark.parametrize(
+    ("resources", "not_resource", "expected"),
+    [
+        ([ENIS, f"{EC2}:network-interface/${{aws:username}}"], False, Tri.UNKNOWN),  # the other entry reaches it
+        ([SUBNETS, f"{EC2}:network-interface/${{aws:username}}"], False, Tri.FALSE),  # nothing else reaches it
+        ([f"{EC2}:network-interface/${{aws:username}}"], False, Tri.FALSE),
+        ([f"{EC2}:network-interface/${{aws:username}}"], True, Tri.UNKNOWN),  # all but nothing, or void
+        ([ENIS, f"{EC2}:network-interface/${{aws:username}}"], True, Tri.FALSE),  # excluded either way
+    ],
+)
+def test_an_entry_without_value_leaves_the_reach_unknown_never_nothing(resources, not_resource, expected):
+    statement = parse_policy("p", {"Statement": [{"Effect": "Deny", "Action": "ec2:*",
+                                                  ("NotResource" if not_resource else "Resource"): resources}]})
+    context = RequestContext({"aws:username": ABSENT})
+    result = applies(statement.statements[0], Authorization(ENIS.replace("*", "eni-1"), context))
+    assert result.value is expected
+    assert (result.why == "${aws:username} has no value") is (expected is Tri.UNKNOWN)

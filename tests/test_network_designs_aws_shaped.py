@@ -185,3 +185,38 @@ def test_drift_follows_the_regional_nat_gateway_to_its_table_and_the_firewall(ec
         assert "subnet-0app" in affected_subnets(*changed, False, network), changed
         assert "subnet-0vpn" not in affected_subnets(*changed, False, network), changed
     assert affected_subnets("AWS::EC2::RouteTable", "rtb-0vpn", False, network) == {"subnet-0vpn"}
+
+
+CORE_NETWORK = f"arn:aws:networkmanager::{ACCOUNT}:core-network/core-network-0a1b2c3d4e5f60718"
+
+
+def test_a_route_to_a_cloud_wan_core_network_is_central_egress_like_a_transit_gateway(ec2):
+    """DescribeRouteTables names a Cloud WAN core network by `CoreNetworkArn` (EC2 API reference, Route):
+    read as the kind `core-network`, it is central egress exactly where `AllowedEgressTargets` lists it, as a
+    transit gateway is where `transit-gateway` is listed."""
+    client, stubber = ec2
+    wan = [subnet("subnet-0wan", "10.0.4.0/24"), subnet("subnet-0tgw", "10.0.5.0/24", "b")]
+    tables = [table("rtb-0wan", [static("0.0.0.0/0", CoreNetworkArn=CORE_NETWORK)], ["subnet-0wan"]),
+              table("rtb-0tgw", [static("0.0.0.0/0", TransitGatewayId="tgw-0")], ["subnet-0tgw"]),
+              table("rtb-0main", [], main=True)]
+    stubber.add_response("describe_subnets", {"Subnets": wan}, page("describe_subnets"))
+    stubber.add_response("describe_route_tables", {"RouteTables": tables}, page("describe_route_tables"))
+    stubber.add_response("describe_nat_gateways", {"NatGateways": []}, page("describe_nat_gateways"))
+    facts = FactReader(lambda service: client).account_facts(NAT_RULE.needs)
+    route = facts.route_tables["rtb-0wan"].route_for("0.0.0.0/0")
+    assert (route.target_kind.value, route.target_id) == ("core-network", CORE_NETWORK)
+    verdicts = {}
+    for allowed in ("", "core-network", "transit-gateway", "core-network,transit-gateway"):
+        parameters = NAT_RULE.parse_parameters({"AllowedEgressTargets": allowed} if allowed else {})
+        verdicts[allowed] = {name: NAT_RULE.evaluate(fn(name), facts, parameters) for name in ("subnet-0wan",
+                                                                                               "subnet-0tgw")}
+    assert verdicts[""]["subnet-0wan"].compliance.value == "NON_COMPLIANT"
+    assert verdicts[""]["subnet-0wan"].annotation == (  # the ARN's resource ID names it, as an ID names a gateway
+        "subnet subnet-0wan: 0.0.0.0/0 -> core-network-0a1b2c3d4e5f60718: core-network "
+        "core-network-0a1b2c3d4e5f60718 not in AllowedEgressTargets")
+    assert verdicts["core-network"]["subnet-0wan"].compliance.value == "COMPLIANT"
+    assert "core-network" in verdicts["core-network"]["subnet-0wan"].annotation
+    assert verdicts["core-network"]["subnet-0tgw"].compliance.value == "NON_COMPLIANT"
+    assert verdicts["transit-gateway"]["subnet-0wan"].compliance.value == "NON_COMPLIANT"
+    assert verdicts["transit-gateway"]["subnet-0tgw"].compliance.value == "COMPLIANT"
+    assert {v.compliance.value for v in verdicts["core-network,transit-gateway"].values()} == {"COMPLIANT"}

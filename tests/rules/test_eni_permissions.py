@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from eni_shapes import SHAPES, SUBNET_TAGS, Env, Shape
+from eni_shapes import SHAPES, SUBNET_TAGS, Env, Shape, all_six_if
 from lambda_vpc_rules.core.model import Compliance, Facts, LambdaFunction, ManagedPolicy, Role, Subnet
 from lambda_vpc_rules.core.rules import InvalidParameter, get_rule
 
@@ -117,6 +117,9 @@ TABLE = [
     ("boundary-lacks-action", dict(attached=[MANAGED_ARN], boundary=BOUNDARY,
                                    policies=customer("boundary", doc(allow(["ec2:Describe*", "logs:*"])))),
      Compliance.NON_COMPLIANT, ["ec2:CreateNetworkInterface", "boundary"]),
+    ("boundary-entry-without-value", dict(attached=[MANAGED_ARN], boundary=BOUNDARY, policies=customer(
+        "boundary", doc(allow(["ec2:*", "logs:*"], ["*", f"arn:aws:ec2:*:{ACCOUNT}:subnet/${{aws:username}}"])))),
+     Compliance.NON_COMPLIANT, ["boundary variable without value", "${aws:username} has no value"]),
     ("customer-managed-default-version", dict(attached=[CUSTOM], policies=customer("custom", doc(allow(SIX)))),
      Compliance.COMPLIANT, []),
     ("url-encoded-document", dict(inline={"eni": quote(json.dumps(doc(allow(SIX))))}), Compliance.COMPLIANT, []),
@@ -246,3 +249,23 @@ def test_verdicts_are_shared_only_between_functions_with_the_same_inputs():
     with_guard = RULE.parse_parameters({"RequireFunctionCodeGuard": "true"})
     assert RULE.evaluate(shape_function(), guarded, with_guard).compliance is Compliance.COMPLIANT
     assert RULE.evaluate(twin, guarded, with_guard).compliance is Compliance.NON_COMPLIANT  # the guard names fn only
+
+
+def test_a_time_bound_verdict_changes_when_its_moment_passes():
+    """aws:CurrentTime / aws:EpochTime are the evaluation time: the verdict says until when it holds, and
+    past that moment it is judged anew (and no longer says so when nothing lies ahead)."""
+    later = datetime(2099, 1, 1, tzinfo=UTC)
+    for name in ("grant-until-a-date", "denied-from-a-date"):
+        before = RULE.evaluate(shape_function(), shape_facts(shape(name)), RULE.parse_parameters({}))
+        after = RULE.evaluate(shape_function(), shape_facts(shape(name), evaluated_at=later), RULE.parse_parameters({}))
+        assert before.compliance is Compliance.COMPLIANT and "valid until 2099-01-01T00:00:00Z" in before.annotation
+        assert after.compliance is Compliance.NON_COMPLIANT and "valid until" not in after.annotation
+
+
+def test_valid_until_survives_a_long_annotation():
+    sid = "S" * 220
+    shape_ = Shape("long", lambda env: all_six_if(sid, {"DateLessThan": {"aws:CurrentTime": "2099-01-01"},
+                                                        "IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}), "NON_COMPLIANT")
+    result = RULE.evaluate(shape_function(), shape_facts(shape_), RULE.parse_parameters({}))
+    assert result.compliance is Compliance.NON_COMPLIANT and sid[:100] in result.annotation
+    assert len(result.annotation) == 256 and result.annotation.endswith("... (valid until 2099-01-01T00:00:00Z)")

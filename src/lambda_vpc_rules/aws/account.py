@@ -11,9 +11,10 @@ from typing import Any
 
 from ..core.coverage import Coverage, Covered
 from ..core.engine import evaluate_functions, parse_parameters
-from ..core.model import EvaluationResult, Facts, ScanReport, Waiver
+from ..core.model import EvaluationResult, Fact, Facts, ScanReport, Waiver
 from ..core.rules import RULES, Rule
 from ..core.rules.private_subnet_nat import INTERNET_ACCESS_TAG as WAIVER_TAG
+from ..core.scp import ScpChain
 from .clients import Clients, session_clients
 from .facts import FactReader
 
@@ -42,8 +43,10 @@ def evaluate_account(
 
 
 def evaluate_with_waivers(reader: FactReader, rules: Sequence[Rule], parameters: Mapping[str, Mapping[str, Any]],
-              progress: Progress = _quiet, account_id: str = "") -> tuple[list[EvaluationResult], list[Waiver] | None]:
-    """The evaluations, and the waiver tags in force (None when no selected rule reads a tag)."""
+              progress: Progress = _quiet, account_id: str = "", scps: Callable[[], ScpChain] | None = None,
+              ) -> tuple[list[EvaluationResult], list[Waiver] | None]:
+    """The evaluations, and the waiver tags in force (None when no selected rule reads a tag). `scps`: reads
+    the account's SCP chain (an organization scan), called only when a rule reads IAM for a VPC function."""
     progress("Listing Lambda functions")
     functions = reader.list_functions(tag_keys=frozenset().union(*(rule.tag_keys for rule in rules)))
     in_vpc = sum(1 for function in functions if function.in_vpc)
@@ -53,6 +56,8 @@ def evaluate_with_waivers(reader: FactReader, rules: Sequence[Rule], parameters:
     )
     # Without VPC functions every verdict is NOT_APPLICABLE: nothing else needs reading.
     facts = reader.account_facts(needs) if in_vpc else Facts()
+    if scps is not None and in_vpc and Fact.IAM in needs:
+        facts = dataclasses.replace(facts, scp_chain=scps())
     read_at = now()  # every verdict below is about the estate as read by now
     region = reader.clients.region
     results = []

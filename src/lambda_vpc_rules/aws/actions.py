@@ -26,6 +26,11 @@ ACTIONS_BY_MODULE = {
     "history": frozenset({"config:ListDiscoveredResources", "config:GetResourceConfigHistory"}),
     # many accounts and regions in one run (scan/evidence --accounts/--regions): not granted to the rule roles
     "organization": frozenset({"organizations:ListAccounts", "sts:AssumeRole", "ec2:DescribeRegions"}),
+    # the SCP chain of each account, in a scan over the organization's accounts (the caller's, not the rule roles)
+    "organization_policies": frozenset({
+        "organizations:DescribeOrganization", "organizations:ListParents", "organizations:ListPoliciesForTarget",
+        "organizations:DescribePolicy",
+    }),
 }
 # What the rule functions read: the facts, the drift queries, and of AWS Config's view only what the
 # scheduled clean-up reads (the other Config reads serve `evidence` and `scan --skip-config-rules`; the

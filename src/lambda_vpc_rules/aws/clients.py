@@ -51,6 +51,8 @@ PAGE_SIZES = {
     "get_aggregate_compliance_details_by_config_rule": 100,
     "describe_config_rule_evaluation_status": 50,
     "list_accounts": 20,
+    "list_parents": 20,
+    "list_policies_for_target": 20,
 }
 
 

@@ -60,6 +60,7 @@ from .actions import action_for
 from .clients import Clients, is_access_denied, max_attempts, result, retry_config, session_clients
 from .config import ConfigReader, ConfigView
 from .facts import FactReader
+from .organization_policies import OrganizationPolicies
 
 T = TypeVar("T")
 ALL = "all"
@@ -422,9 +423,12 @@ def scan_many(
     whose coverage lists what could not be read (and why) beside the verdicts of the rest."""
     raw_parameters = dict(raw_parameters or {})
     parameters = parse_parameters(rules, raw_parameters)
+    # the SCP chain of each account, read by the caller (organization_policies); not for the caller's own account
+    scps = OrganizationPolicies(fleet.source) if fleet.selection.accounts is not None else None
 
     def work(clients: Clients, target: Target) -> tuple[tuple[list[EvaluationResult], list[Waiver] | None], int]:
-        results, waivers = evaluate_with_waivers(FactReader(clients), rules, parameters, account_id=target.account_id)
+        results, waivers = evaluate_with_waivers(FactReader(clients), rules, parameters, account_id=target.account_id,
+                                                 scps=scps and (lambda: scps.chain(target.account_id)))
         return (results, waivers), len(results) // max(1, len(rules))
 
     evaluations: list[EvaluationResult] = []

@@ -30,9 +30,10 @@ it is multivalued: IAM's single-valued operators are for single-valued keys) (`U
 absent; `maybe(v)`: absent or v); the test is TRUE or FALSE only if it is for every such value (`StringLikeIfExists` with `*`
 holds for all). Policy variables (`${aws:username}`, `${aws:PrincipalTag/team}`, with a default
 `${aws:username, 'none'}`) are resolved in String, ARN and Bool values: a known value is substituted
-literally, an absent one takes its default or makes the statement invalid (IAM: "any attempt to match
-it fails and causes the statement to be invalid": the test is FALSE whatever the operator), an unknown
-one makes the test UNKNOWN. Key names are case-insensitive; tag keys (after `/`) are matched exactly,
+literally, an absent one takes its default or, without one, fails to match (IAM, "Variables and tags":
+"if AWS cannot resolve a variable this might cause the entire statement to be invalid"): the value matches
+no request value, and since the statement may also be void, the test is FALSE where it fails either way
+and UNKNOWN otherwise (a negated test: UNKNOWN, never TRUE); an unknown one makes the test UNKNOWN. Key names are case-insensitive; tag keys (after `/`) are matched exactly,
 and a tag known only under another case is UNKNOWN.
 """  # noqa: E501 (the table)
 
@@ -151,13 +152,19 @@ class RequestContext:
             return ABSENT
         return UNKNOWN
 
-    def with_values(self, values: Mapping[str, Value], tags: Mapping[str, Mapping[str, str]] | None = None
+    def with_values(self, values: Mapping[str, Value], tags: Mapping[str, Mapping[str, str] | None] | None = None
                     ) -> RequestContext:
-        """This context with more keys (and closed tag namespaces); built without normalizing it all again."""
+        """This context with more keys and closed tag namespaces (a namespace given as None: open again, its
+        tags unknown); built without normalizing it all again."""
         derived = object.__new__(RequestContext)
         object.__setattr__(derived, "values", {**self.values, **{k.lower(): v for k, v in values.items()}})
-        object.__setattr__(derived, "tags", {**self.tags, **{k.lower(): dict(v) for k, v in tags.items()}}
-                           if tags else self.tags)
+        merged = dict(self.tags)
+        for prefix, namespace in (tags or {}).items():
+            if namespace is None:
+                merged.pop(prefix.lower(), None)
+            else:
+                merged[prefix.lower()] = dict(namespace)
+        object.__setattr__(derived, "tags", merged)
         return derived
 
 
@@ -295,7 +302,7 @@ _ESCAPES = {"*": "*", "?": "?", "$": "$"}
 
 
 class InvalidVariable(Exception):
-    """A policy variable with no value and no default: its statement is invalid (applies to nothing)."""
+    """A policy variable with no value and no default: its match fails, and its statement may be invalid."""
 
 
 class _Unresolved(Exception):
@@ -462,6 +469,8 @@ def _policy_value(operator: Operator, text: str, context: RequestContext) -> _Po
     raise AssertionError(kind)
 
 
+_NOTHING = _PolicyValue(lambda v: Tri.FALSE)  # a value whose variable has no value: matches no request value
+
 # ------------------------------------------------------------------------------------------- evaluation
 
 
@@ -531,13 +540,16 @@ def evaluate_test(test: ConditionTest, context: RequestContext) -> TestResult:
         return TestResult(Tri.UNKNOWN, f"unknown operator {test.operator}")
     state = context.get(test.key)
     compiled: list[_PolicyValue] | None = []
-    unresolved = ""
+    unresolved = invalid = ""
     if operator.kind is not Kind.NULL:
         for text in test.values:
             try:
                 compiled.append(_policy_value(operator, text, context))
             except InvalidVariable as variable:
-                return TestResult(Tri.FALSE, f"${{{variable}}} has no value")
+                # IAM: the match fails, and the statement "might" be invalid. The value matches nothing
+                # here; below, the doubt about the whole statement makes any answer but FALSE unknown.
+                invalid = invalid or f"${{{variable}}}"
+                compiled.append(_NOTHING)
             except _Unresolved as what:
                 unresolved = unresolved or str(what)
         compiled = None if unresolved else compiled
@@ -551,6 +563,8 @@ def evaluate_test(test: ConditionTest, context: RequestContext) -> TestResult:
     elif isinstance(state, Unknown):
         outcomes |= _present_possibilities(operator, compiled, test.values)
     result = _from_outcomes(outcomes)
+    if invalid and result is not Tri.FALSE:  # the statement may be invalid (applies to nothing), or not
+        return TestResult(Tri.UNKNOWN, f"{invalid} has no value")
     if result is not Tri.UNKNOWN:
         return TestResult(result)
     if unresolved:

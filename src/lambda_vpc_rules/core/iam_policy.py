@@ -14,8 +14,11 @@ Semantics followed (IAM User Guide, "Policy evaluation logic" and "IAM JSON poli
 - A resource required as the bare string `*` means an action without resource-level permissions
   (ec2:Describe*): only a statement whose `Resource` matches the literal `*` applies to it.
 - Policy variables in a resource take their value from the request context: known, substituted
-  literally; absent, its default (`${aws:username, 'none'}`) or, without one, the statement is invalid
-  and applies to nothing; unknown, it may stand for anything (matches nothing for an Allow).
+  literally; absent, its default (`${aws:username, 'none'}`) or, without one, that entry matches nothing
+  and the statement "might" be invalid (IAM, "Variables and tags"): the other entries are judged as usual,
+  and where they reach the resource the statement's reach is UNKNOWN, never nothing (a Deny then denies,
+  an Allow does not grant, and the detail names the variable); unknown, it may stand for anything
+  (matches nothing for an Allow).
 - An explicit Deny overrides any Allow; a Deny that may reach any of the request's resources denies.
 - With a permissions boundary, the action must also be allowed (and not denied) by the boundary.
 
@@ -33,6 +36,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache, cached_property
 from typing import Any
 from urllib.parse import unquote
@@ -42,10 +46,13 @@ from .iam_conditions import (
     ConditionResult,
     ConditionTest,
     InvalidVariable,
+    Kind,
     RequestContext,
     Tri,
     evaluate_conditions,
     parse_conditions,
+    parse_date,
+    parse_operator,
     resolve_variable,
     tri_and,
 )
@@ -325,7 +332,8 @@ def overlaps(a: tuple[Token, ...], b: tuple[Token, ...]) -> bool:
 # ------------------------------------------------------------------------------------------ evaluation
 
 # Why an action is not allowed, most decisive first.
-REASONS = ("denied", "boundary", "condition unknown", "condition not met", "resource too narrow", "missing")
+REASONS = ("denied", "boundary", "condition unknown", "variable without value", "condition not met",
+           "resource too narrow", "missing")
 
 
 @dataclass(frozen=True)
@@ -351,7 +359,7 @@ class Applies:
     value: Tri
     resource: Tri
     condition: ConditionResult | None = None  # None: not evaluated (the resource did not match)
-    why: str = ""  # what made the resource fail (a policy variable without value)
+    why: str = ""  # what made the resource UNKNOWN: a policy variable without value (`${aws:username}`)
 
 
 _RESOURCE_ESCAPES = {"*": "${*}", "?": "${?}", "$": "${$}"}
@@ -359,7 +367,7 @@ _RESOURCE_ESCAPES = {"*": "${*}", "?": "${?}", "$": "${$}"}
 
 def _resolved_resource(pattern: str, context: RequestContext) -> str:
     """The pattern with the policy variables whose value is known written in literally; unknown ones stay
-    variables. Raises InvalidVariable for one without value or default."""
+    variables. Raises InvalidVariable for one without value or default (that entry matches nothing)."""
 
     if "${" not in pattern:
         return pattern
@@ -374,26 +382,35 @@ def _resolved_resource(pattern: str, context: RequestContext) -> str:
     return _VARIABLE.sub(replace, pattern)
 
 
-def _resource_applies(statement: Statement, required: str, context: RequestContext) -> Tri:
+def _resource_applies(statement: Statement, required: str, context: RequestContext) -> tuple[Tri, str]:
+    """Whether the Resource (NotResource) reaches `required`, and the first variable without value. An entry
+    with such a variable matches nothing; the statement itself may be void (IAM: "might cause the entire
+    statement to be invalid"), so an answer other than FALSE becomes UNKNOWN."""
     need = required_tokens(required)
-    patterns = [_resolved_resource(pattern, context) for pattern in statement.resources]
+    patterns, invalid = [], ""
+    for pattern in statement.resources:
+        try:
+            patterns.append(_resolved_resource(pattern, context))
+        except InvalidVariable as variable:
+            invalid = invalid or f"${{{variable}}}"
     covered = any(covers(resource_tokens(p), need) for p in patterns)
     touched = covered or any(overlaps(resource_tokens(p, "any"), need) for p in patterns)
     if statement.not_resource:  # applies to every resource but those
-        return Tri.FALSE if covered else Tri.UNKNOWN if touched else Tri.TRUE
-    return Tri.TRUE if covered else Tri.UNKNOWN if touched else Tri.FALSE
+        reach = Tri.FALSE if covered else Tri.UNKNOWN if touched else Tri.TRUE
+    else:
+        reach = Tri.TRUE if covered else Tri.UNKNOWN if touched else Tri.FALSE
+    if invalid and reach is not Tri.FALSE:
+        return Tri.UNKNOWN, f"{invalid} has no value"
+    return reach, ""
 
 
 def applies(statement: Statement, authorization: Authorization) -> Applies:
     """Whether the statement's Resource and Condition hold for this resource and request context."""
-    try:
-        resource = _resource_applies(statement, authorization.resource, authorization.context)
-    except InvalidVariable as variable:  # IAM: the statement is invalid, it applies to nothing
-        return Applies(Tri.FALSE, Tri.FALSE, why=f"${{{variable}}} has no value")
+    resource, why = _resource_applies(statement, authorization.resource, authorization.context)
     if resource is Tri.FALSE:
         return Applies(Tri.FALSE, resource)
     condition = evaluate_conditions(statement.conditions, authorization.context)
-    return Applies(tri_and((resource, condition.value)), resource, condition)
+    return Applies(tri_and((resource, condition.value)), resource, condition, why)
 
 
 def _condition_words(label: str, condition: ConditionResult, verb: str) -> str:
@@ -415,9 +432,13 @@ def _deny_detail(label: str, statement: Statement, result: Applies, authorizatio
             return f"by {label}"
         keys = ", ".join(dict.fromkeys(test.key for test in statement.conditions))
         return f"by {label}: its condition on {keys} holds"
+    if result.why:  # a Resource entry whose variable has no value
+        return f"by {label}: {result.why} (in its Resource), so it could apply"
     if condition is not None and condition.value is Tri.UNKNOWN:
         if condition.why.startswith("unknown operator"):
             return f"by {label}: {condition.why}, so it could apply"
+        if condition.why.endswith("has no value"):
+            return f"by {label}: {condition.deciding.describe()}: {condition.why}, so it could apply"
         return f"by {label}: conditional Deny on {condition.key} could apply"
     return f"by {label}: may reach {authorization.shown}"
 
@@ -436,6 +457,11 @@ def _statements(policies: Iterable[Policy], action: str) -> list[tuple[str, Stat
 
 def _why_not(authorization: Authorization, allows: list[tuple[str, Statement, Applies]]) -> tuple[str, str]:
     """Why no Allow grants this authorization: (reason, detail)."""
+    for policy, statement, result in allows:
+        if result.value is Tri.UNKNOWN and (result.why or (result.condition and result.condition.value is Tri.UNKNOWN
+                                                            and result.condition.why.endswith("has no value"))):
+            why = result.why or f"{result.condition.deciding.describe()}: {result.condition.why}"
+            return "variable without value", f"{statement.label(policy)}: {why}: the statement may be invalid"
     for wanted, reason in ((Tri.UNKNOWN, "condition unknown"), (Tri.FALSE, "condition not met")):
         for policy, statement, result in allows:
             if result.resource is Tri.TRUE and result.condition and result.condition.value is wanted:
@@ -468,6 +494,12 @@ def _evaluate(policies: Sequence[Policy], action: str, authorizations: Sequence[
         reason, detail = min(failures, key=lambda failure: REASONS.index(failure[0]))
         return _Outcome(False, reason, detail)
     return _Outcome(True, overbroad=any(s.broad_ec2 for s in granting.values()))
+
+
+def evaluate(policies: Sequence[Policy], action: str, required: Sequence[Authorization | str]) -> _Outcome:
+    """One set of policies on its own (an SCP level): allowed for every authorization whatever the unknown
+    keys are, and no Deny that may apply; else the reason (REASONS) and the deciding statement."""
+    return _evaluate(policies, action, _authorizations(required))
 
 
 def _authorizations(required: Sequence[Authorization | str]) -> list[Authorization]:
@@ -520,3 +552,26 @@ def may_allow(
             return None
         label = label or found
     return label
+
+
+TIME_KEYS = ("aws:currenttime", "aws:epochtime")
+
+
+def valid_until(policies: Iterable[Policy], actions: Iterable[str], now: datetime) -> datetime | None:
+    """The first moment after `now` at which a Date or Numeric test on aws:CurrentTime / aws:EpochTime of a
+    statement for `actions` may change its answer (its policy value); None when none lies ahead. Verdicts
+    judged at `now` hold until then."""
+    actions = tuple(actions)
+    earliest = None
+    for policy in policies:
+        for statement in {id(s): s for a in actions for s in policy.statements_for(a)}.values():
+            for test in statement.conditions:
+                operator = parse_operator(test.operator)
+                if (test.key.lower() not in TIME_KEYS or operator is None
+                        or operator.kind not in (Kind.DATE, Kind.NUMERIC)):
+                    continue
+                for value in test.values:
+                    moment = parse_date(value)
+                    if moment is not None and moment > now and (earliest is None or moment < earliest):
+                        earliest = moment
+    return earliest

@@ -15,6 +15,7 @@ from typing import TypeVar
 from botocore.utils import ArnParser, InvalidArnException
 
 from .coverage import Coverage
+from .scp import ScpChain
 
 T = TypeVar("T")
 
@@ -243,6 +244,8 @@ class Facts:
     roles: Mapping[str, Role] = field(default_factory=dict)  # by role name
     policies: Mapping[str, ManagedPolicy] = field(default_factory=dict)  # by policy ARN
     evaluated_at: datetime | None = None  # when they were read (aws:CurrentTime); None: not known
+    # the account's service control policies (organization scan, `scp.ScpChain`); None: not read
+    scp_chain: ScpChain | None = None
     _derived: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

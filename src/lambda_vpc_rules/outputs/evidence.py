@@ -202,11 +202,12 @@ def _parameters_html(evidence: Evidence, rule: str) -> str:
 
 
 LIMITATIONS = (
-    "Service control policies (SCPs), resource control policies (RCPs) and session policies are not "
-    "evaluated: the ENI-permission rule reads the execution role's identity policies and permissions boundary "
-    "only, so an SCP can still deny what the role allows.",
-    "An Allow statement with a Condition is not counted as granting the ENI permissions (the request context "
-    "is unknown); a Deny counts with or without one.",
+    "Session policies are not evaluated. Service control policies (SCPs) are evaluated only in an organization "
+    "scan (--accounts), where each ENI-permission verdict says whether the account's SCP chain was considered; "
+    "elsewhere (one account, AWS Config's rules) an SCP can still deny what the role allows. Resource control "
+    "policies (RCPs) cannot reach EC2's network-interface requests (docs/scp.md).",
+    "An Allow statement with a Condition counts as granting the ENI permissions only if it holds whatever the "
+    "request-context keys the pack cannot know are; a Deny counts if it could hold.",
     "Security groups, network ACLs and VPC endpoint policies are not evaluated; the private-subnet rule judges "
     "the route tables, NAT gateways and internet gateways only.",
     "Verdicts describe the configuration when it was read (each row's recorded time), not before or after.",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..iam_conditions import ABSENT, PRESENT_UNKNOWN, UNKNOWN, RequestContext, Value, maybe
+from ..iam_conditions import ABSENT, PRESENT_UNKNOWN, UNKNOWN, RequestContext, Value
 from ..iam_policy import Authorization
 from ..model import Facts, LambdaFunction, Role
 
@@ -29,7 +29,7 @@ MADE_INTERFACE = "network-interface/eni-*"  # any interface Lambda made: every I
 PRINCIPAL_TAGS = "aws:PrincipalTag/"
 RESOURCE_TAGS = ("aws:ResourceTag/", "ec2:ResourceTag/")
 EC2_RESOURCE_KEYS = ("ec2:Vpc", "ec2:Subnet", "ec2:SubnetID", "ec2:SecurityGroupID", "ec2:AvailabilityZone",
-                     "ec2:NetworkInterfaceID")
+                     "ec2:AvailabilityZoneId", "ec2:NetworkInterfaceID", "ec2:ManagedResourceOperator")
 
 
 def _account_of(arn: str) -> Value:
@@ -73,60 +73,51 @@ def _known(value: str | None, *needed: str) -> Value:
 
 
 def lambda_requests(function: LambdaFunction, role: Role, facts: Facts) -> dict[str, tuple[Authorization, ...]]:
-    """Per required action, the authorizations of Lambda's own requests for this function."""
+    """Per required action, the authorizations of Lambda's own requests for this function. Each resource
+    carries the EC2 keys the Service Authorization Reference lists for it under the action (its row for that
+    resource type, plus the action's own row: ec2:Region); a key it does not list there is absent."""
     partition, region, account = _where(function)
     lambda_context = principal_context(role, facts.evaluated_at).with_values({
         "lambda:SourceFunctionArn": ABSENT,  # Lambda's own ENI calls do not carry it (Lambda guide)
         "aws:RequestedRegion": _known(region, region),
-    })
+        "ec2:Region": _known(region, region),  # listed for all six actions (SAR)
+        **{key: ABSENT for key in EC2_RESOURCE_KEYS},  # unless the resource's row lists it (below)
+    }, {prefix: {} for prefix in RESOURCE_TAGS})
     subnets = [(subnet_id, facts.subnets.get(subnet_id)) for subnet_id in function.subnet_ids]
     vpc_ids = {subnet.vpc_id for _, subnet in subnets if subnet is not None}
     vpc = _known(_arn(function, f"vpc/{next(iter(vpc_ids))}") if len(vpc_ids) == 1 else None,
                  partition, region, account)
-    ec2_region = _known(region, region)
     group_ids = tuple(dict.fromkeys(function.security_group_ids))
-    # Keys a resource of the request may carry (the reference lists them for the action, not per resource):
-    # absent, or these values.
-    group_values = maybe(*group_ids) if group_ids else UNKNOWN
-
-    def possibly(value: Value) -> Value:
-        return maybe(*value) if isinstance(value, tuple) else UNKNOWN
+    unread_tags = {prefix: None for prefix in RESOURCE_TAGS}  # tags not read: unknown
 
     new_interfaces, interfaces, own_subnets, groups = [], [], [], []
     for subnet_id, subnet in subnets:
         subnet_arn = _known(_arn(function, f"subnet/{subnet_id}"), partition, region, account)
         zone = _known(subnet.availability_zone if subnet else None)
-        tags = {prefix: subnet.tags for prefix in RESOURCE_TAGS} if subnet is not None else None
-        # CreateNetworkInterface: its keys do not include ec2:Subnet (SAR); being created, the interface has
-        # no ID yet: IAM evaluates `network-interface/*`, a literal `*`.
-        create = {"ec2:Region": ec2_region, "ec2:Subnet": ABSENT}
+        zone_id = _known(subnet.availability_zone_id if subnet else None)
+        # CreateNetworkInterface, network-interface row: aws:RequestTag/*, aws:TagKeys, ec2:NetworkInterfaceID.
+        # Being created, the interface has no ID yet: IAM evaluates `network-interface/*`, a literal `*`.
         new_interfaces.append(Authorization(_arn(function, NEW_INTERFACE), lambda_context.with_values({
-            **create, "ec2:Vpc": possibly(vpc), "ec2:AvailabilityZone": possibly(zone),
-            "ec2:SubnetID": maybe(subnet_id), "ec2:SecurityGroupID": group_values,
-        })))
+            "ec2:NetworkInterfaceID": UNKNOWN})))
+        # subnet row: ec2:AvailabilityZone(Id), ec2:SubnetID, ec2:Vpc, the subnet's tags
         own_subnets.append(Authorization(_arn(function, f"subnet/{subnet_id}"), lambda_context.with_values({
-            **create, "ec2:Vpc": vpc, "ec2:AvailabilityZone": zone, "ec2:SubnetID": (subnet_id,),
-            "ec2:SecurityGroupID": group_values,
-        }, tags)))
+            "ec2:Vpc": vpc, "ec2:AvailabilityZone": zone, "ec2:AvailabilityZoneId": zone_id,
+            "ec2:SubnetID": (subnet_id,)}, {prefix: subnet.tags for prefix in RESOURCE_TAGS} if subnet is not None
+            else unread_tags)))
+        # security-group row: ec2:SecurityGroupID, ec2:Vpc, the group's tags (not read)
         for group_id in group_ids or ("sg-*",):  # none listed: the VPC's default group, whose ID is not read
             groups.append(Authorization(_arn(function, f"security-group/{group_id}"), lambda_context.with_values({
-                **create, "ec2:Vpc": vpc, "ec2:AvailabilityZone": possibly(zone), "ec2:SubnetID": maybe(subnet_id),
-                "ec2:SecurityGroupID": (group_id,) if group_ids else UNKNOWN,
-            })))
-        # Delete/Assign/Unassign on an interface Lambda made in this subnet: their keys (SAR) are the
-        # interface's, ec2:SubnetID and ec2:SecurityGroupID are not among them.
+                "ec2:Vpc": vpc, "ec2:SecurityGroupID": (group_id,) if group_ids else UNKNOWN}, unread_tags)))
+        # Delete/Assign/Unassign, network-interface row: ec2:AvailabilityZone, ec2:Subnet, ec2:Vpc,
+        # ec2:NetworkInterfaceID, ec2:ManagedResourceOperator and the interface's tags (the last three not known)
         interfaces.append(Authorization(_arn(function, MADE_INTERFACE), lambda_context.with_values({
-            "ec2:Region": ec2_region, "ec2:Subnet": subnet_arn, "ec2:Vpc": vpc, "ec2:AvailabilityZone": zone,
-            "ec2:SubnetID": ABSENT, "ec2:SecurityGroupID": ABSENT,
-        })))
-    # The Describe calls name no resource: no resource key is present (IAM: resource keys "only exist when
-    # accessing that type of resource"); the reference may list ec2:Region for them.
-    describe_context = lambda_context.with_values({"ec2:Region": possibly(ec2_region),
-                                                   **{key: ABSENT for key in EC2_RESOURCE_KEYS}},
-                                                  {prefix: {} for prefix in RESOURCE_TAGS})
+            "ec2:Subnet": subnet_arn, "ec2:Vpc": vpc, "ec2:AvailabilityZone": zone,
+            "ec2:NetworkInterfaceID": UNKNOWN, "ec2:ManagedResourceOperator": UNKNOWN}, unread_tags)))
+    # The Describe calls name no resource: only the action's row (ec2:Region) applies.
+    describe = Authorization("*", lambda_context)
     requests: dict[str, tuple[Authorization, ...]] = {CREATE: (*new_interfaces, *own_subnets, *groups)}
     for action in DESCRIBE_ACTIONS:
-        requests[action] = (Authorization("*", describe_context),)
+        requests[action] = (describe,)
     for action in ON_INTERFACE_ACTIONS:
         requests[action] = tuple(interfaces)
     return {action: requests[action] for action in REQUIRED_ACTIONS}

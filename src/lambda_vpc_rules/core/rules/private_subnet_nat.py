@@ -31,6 +31,7 @@ Internet access is traced hop by hop from the subnet (`egress.py`, as [reachabil
 | a path that loops (a NAT gateway's subnet routed back to it) | NON_COMPLIANT, names where | [reachability] |
 | a gateway VPC endpoint (the Amazon S3 or DynamoDB prefix list) | those destinations reach the service: fine | [gateway-endpoint] |
 | public destinations to a transit gateway, Cloud WAN core network, virtual private gateway, NAT instance (instance or network-interface target), or a Gateway Load Balancer endpoint | NON_COMPLIANT by default, naming the kind; COMPLIANT when that kind is listed in `AllowedEgressTargets`, and the annotation says the pack does not see beyond it | [lambda-internet] |
+| a route to a Cloud WAN core network (`CoreNetworkArn` in DescribeRouteTables, read as the kind `core-network`) | followed as a transit gateway is: COMPLIANT only where `AllowedEgressTargets` lists `core-network`, naming the core network (the ARN's resource ID) | [route-state], [cloudwan] |
 | public destinations to anything else (VPC peering connection, local or carrier gateway, the VPC itself) | NON_COMPLIANT, names the range and the target: no internet path | [reachability] |
 | a prefix list a route refers to cannot be read | NON_COMPLIANT, names it | [prefix-lists] |
 | an IPv6-only subnet (no IPv4 CIDR) while internet access is required | NON_COMPLIANT: no IPv4 path, and Lambda does not support IPv6-only subnets | [lambda-ipv6] |
@@ -39,6 +40,7 @@ Internet access is traced hop by hop from the subnet (`egress.py`, as [reachabil
 [subnets]: https://docs.aws.amazon.com/vpc/latest/userguide/configure-subnets.html
 [priority]: https://docs.aws.amazon.com/vpc/latest/userguide/route-tables-priority.html
 [route-state]: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Route.html
+[cloudwan]: https://docs.aws.amazon.com/network-manager/latest/cloudwan/cloudwan-how-routing-works.html ("a core network edge ... similar to a transit gateway in a Region")
 [prefix-lists]: https://docs.aws.amazon.com/vpc/latest/userguide/managed-prefix-lists.html
 [iana]: https://www.iana.org/assignments/iana-ipv4-special-registry/
 [lambda-vpc]: https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html

@@ -1,0 +1,106 @@
+"""Service control policies (SCPs): does an account's SCP chain let a request through? Pure; no AWS calls.
+
+AWS Organizations User Guide, "SCP evaluation" (orgs_manage_policies_scps_evaluation):
+- "For a permission to be allowed for a specific account, there must be an explicit Allow statement at every
+  level from the root through each OU in the direct path to the account (including the target account
+  itself)": each level of the chain (root, each OU, the account) must allow the request on its own. An
+  SCP grants nothing; it only lets an identity policy's grant through. The AWS managed SCP FullAWSAccess
+  (Allow `*` on `*`) is attached at every level when SCPs are enabled; where it is detached and nothing
+  replaces it, that level allows nothing.
+- "If a Deny statement at any level ... applies, the request is denied": any Deny that may apply denies.
+- SCPs do not affect the management account's principals ("SCPs don't affect users or roles in the
+  management account", orgs_manage_policies_scps), nor service-linked roles; Lambda's ENI requests are made
+  with the function's execution role, which is neither an SLR nor exempt, so they count in member accounts.
+
+Statements are judged with the identity-policy semantics of `iam_policy` (Action/NotAction, Resource/
+NotResource, Condition with three values, policy variables): an Allow lets a request through only if it
+applies whatever the unknown keys are; a Deny denies if it may apply (doubt about a Deny is doubt).
+
+Resource control policies (RCPs) apply only to the resources of the services AWS lists for them (Amazon S3,
+AWS STS, AWS KMS, Amazon SQS, AWS Secrets Manager, and the services AWS added since: "List of AWS services
+that support RCPs", orgs_manage_policies_rcps); Amazon EC2 is not among them, so no RCP can reach Lambda's
+EC2 requests for its network interfaces, and the pack does not read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .iam_policy import Authorization, Policy, PolicyParseError, evaluate, parse_policy
+
+
+@dataclass(frozen=True)
+class ScpLevel:
+    """One level of an account's path: the root, an OU, or the account itself, with its SCPs."""
+
+    target: str  # "root r-ab12", "OU ou-ab12-cd34ef56", "account 111122223333"
+    policies: tuple[tuple[str, object], ...] = ()  # (policy name, document) of every SCP attached there
+
+
+@dataclass(frozen=True)
+class ScpChain:
+    """An account's SCP chain as read, root first. `unread`: why it could not be read (then `levels` is
+    empty and nothing is known of it); `management`: the organization's management account, which SCPs do
+    not affect."""
+
+    account_id: str
+    levels: tuple[ScpLevel, ...] = ()
+    management: bool = False
+    unread: str = ""
+
+
+@dataclass(frozen=True)
+class ScpCheck:
+    allowed: bool
+    detail: str = ""  # when not allowed: the deciding SCP statement (or level) and why
+
+
+def _parsed(chain: ScpChain) -> list[tuple[str, list[Policy]]] | str:
+    """The chain's levels with their SCPs parsed (once per chain), or why one cannot be parsed."""
+    known = chain.__dict__.get("_parsed")
+    if known is None:
+        known = _parse(chain)
+        object.__setattr__(chain, "_parsed", known)
+    return known
+
+
+def _parse(chain: ScpChain) -> list[tuple[str, list[Policy]]] | str:
+    levels = []
+    for level in chain.levels:
+        policies = []
+        for name, document in level.policies:
+            try:
+                policies.append(parse_policy(f"SCP {name}", document))
+            except PolicyParseError as error:
+                return f"SCP {name} ({level.target}) cannot be parsed: {error}"
+        levels.append((level.target, policies))
+    return levels
+
+
+def check_scps(chain: ScpChain, action: str, authorizations: Sequence[Authorization]) -> ScpCheck:
+    """Whether every level of the chain lets `action` through for every authorization, and no Deny may apply.
+    A Deny anywhere decides first; then the first level whose Allows do not cover the request."""
+    if chain.management:
+        return ScpCheck(True)
+    levels = _parsed(chain)
+    if isinstance(levels, str):
+        return ScpCheck(False, levels)
+    outcomes = [(target, evaluate(policies, action, authorizations)) for target, policies in levels]
+    for target, outcome in outcomes:
+        if outcome.reason == "denied":
+            return ScpCheck(False, f"denied {outcome.detail} ({target})")
+    for target, outcome in outcomes:
+        if not outcome.allowed:
+            why = "no SCP there allows it" if outcome.reason == "missing" else f"{outcome.reason}: {outcome.detail}"
+            return ScpCheck(False, f"not allowed at {target} ({why})")
+    return ScpCheck(True)
+
+
+
+def scp_policies(chain: ScpChain | None) -> list[Policy]:
+    """The chain's parsed SCPs, every level (for `iam_policy.valid_until`); none when unread or unparseable."""
+    if chain is None or chain.unread or chain.management:
+        return []
+    levels = _parsed(chain)
+    return [] if isinstance(levels, str) else [policy for _, policies in levels for policy in policies]
