@@ -202,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_destroy_arguments(commands.add_parser(
         "destroy", parents=[aws], help="remove everything deploy created"), _account_list)
 
+    from .remediate import add_remediate_arguments
+
+    add_remediate_arguments(commands.add_parser(
+        "remediate", parents=[aws], help="fix NON_COMPLIANT functions with the pack's documents (--dry-run: show)"),
+        _key_value)
+
     demo = commands.add_parser(
         "demo", parents=[common], help="evaluate a built-in demo estate in an in-process moto mock")
     demo.add_argument("--out", default="out", help="directory for the JSON result (default: out)")
@@ -401,6 +407,10 @@ def _run(args: argparse.Namespace) -> int:
         return run(args.command, boto3.Session(profile_name=args.profile, region_name=args.region), args)
     if args.command == "evidence":
         return _evidence(args)
+    if args.command == "remediate":
+        from .remediate import run as remediate
+
+        return _parameters_checked(lambda: remediate(args, _clients(args), _progress_printer()))
     selection = _selection(args)
     if selection is not None:
         if args.security_hub:
