@@ -184,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     evidence.add_argument("--param", action="append", type=_key_value, default=[], metavar="NAME=VALUE",
                           help="with --source scan: rule parameter, as in AWS Config (repeatable); the manifest "
                           "records every parameter the rules ran with")
+    evidence.add_argument("--remediation-records", metavar="FILE",
+                          help="include the executions `remediate` recorded in FILE (remediations.json, the report)")
 
     verify = commands.add_parser(
         "verify-evidence", parents=[common], help="re-check an evidence bundle's hashes against its manifest")
@@ -318,6 +320,10 @@ def _evidence(args: argparse.Namespace) -> int:
                                    [], reader=(caller["Account"], clients.region))
             evidence = Evidence.from_config(collected_at, "config", caller, [view], coverage)
     evidence = _with_rows_split(evidence)
+    if args.remediation_records:
+        from .remediate import read_records
+
+        evidence = dataclasses.replace(evidence, remediations=read_records(args.remediation_records))
     if not evidence.rows:
         where = evidence.coverage.statement() if evidence.coverage else ""
         gaps = "; ".join(f"{g.where}: {g.reason}" for g in (evidence.coverage.gaps if evidence.coverage else ())[:3])
