@@ -393,3 +393,86 @@ def test_current_state_reads_what_a_change_touches(demo):
     assert current_state(clients, "function/orders-api", {})["SubnetIds"]
     with pytest.raises(ValueError, match="unknown resource"):
         current_state(clients, "bucket/x", {})
+
+
+# ------------------------------------------------------------------------------------------ table rows, pure facts
+
+
+def _facts(**changes):
+    from lambda_vpc_rules.core.model import Facts, Subnet, Vpc
+
+    subnets = {
+        "subnet-dual-a": Subnet("subnet-dual-a", "vpc-1", ("2600:1f18::/64",), False, "10.0.1.0/24", "us-east-1a",
+                                "use1-az1"),
+        "subnet-dual-b": Subnet("subnet-dual-b", "vpc-1", ("2600:1f18:0:1::/64",), False, "10.0.2.0/24", "us-east-1b",
+                                "use1-az2"),
+        "subnet-v6only": Subnet("subnet-v6only", "vpc-1", ("2600:1f18:0:2::/64",), False, None, "us-east-1a",
+                                "use1-az1"),
+        "subnet-host": Subnet("subnet-host", "vpc-host", (), False, "10.9.0.0/24", "us-east-1a", "use1-az1"),
+    }
+    vpcs = {"vpc-1": Vpc("vpc-1", "default"), "vpc-host": Vpc("vpc-host", "host")}
+    broad = Role("broad", "arn:aws:iam::123456789012:role/broad",
+                 {"all": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:*",
+                                                                  "Resource": "*", "Condition": {"StringEquals": {
+                                                                      "aws:RequestedRegion": "eu-west-1"}}},
+                                                                 {"Effect": "Allow", "Action": "ec2:Describe*",
+                                                                  "Resource": "*"}]}})
+    return Facts(vpcs=vpcs, subnets=subnets, roles={"broad": broad}, **changes)
+
+
+def _function(**changes):
+    from lambda_vpc_rules.core.model import LambdaFunction
+
+    fields = {"name": "fn", "arn": "arn:aws:lambda:us-east-1:123456789012:function:fn",
+              "role_arn": "arn:aws:iam::123456789012:role/broad", "subnet_ids": ("subnet-dual-a", "subnet-dual-b")}
+    return LambdaFunction(**{**fields, **changes})
+
+
+@pytest.mark.parametrize("changes, facts, why", [
+    ({"arn": None}, {}, "ARN is not known"),
+    ({"role_arn": "arn:aws:iam::123456789012:role/gone"}, {}, "gone not found"),
+    ({"role_arn": None}, {}, "names no execution role"),
+])
+def test_eni_refusals_of_the_table(changes, facts, why):
+    found = plan(ENI, _function(**changes), _facts(**facts), Context(DEFAULTS))
+    assert found.status is Status.REFUSED and why in found.summary and not found.calls
+
+
+def test_eni_refuses_when_the_rule_flags_an_overbroad_grant_the_policy_cannot_take_away():
+    ec2_all = Role("broad", "arn:aws:iam::123456789012:role/broad", {"all": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}]}})
+    facts = _facts()
+    facts = changed_facts(facts, roles={"broad": ec2_all})
+    strict = {**DEFAULTS, ENI: {**DEFAULTS[ENI], "FlagOverbroadEc2": True}}
+    found = plan(ENI, _function(), facts, Context(strict))
+    assert found.status is Status.REFUSED and "FlagOverbroadEc2" in found.summary
+    assert "its other policies" in found.summary
+    # with the default parameters the same role is COMPLIANT: no plan at all
+    assert plan(ENI, _function(), facts, Context(DEFAULTS)) is None
+
+
+def test_ipv6_refusals_of_the_table():
+    only6 = plan(IPV6, _function(subnet_ids=("subnet-dual-a", "subnet-v6only")), _facts(), Context(DEFAULTS))
+    assert only6.status is Status.REFUSED and "IPv6-only" in only6.summary
+    egress = {**DEFAULTS, IPV6: {**DEFAULTS[IPV6], "RequireIpv6Egress": True}}  # no route tables: no egress
+    routes = plan(IPV6, _function(ipv6_allowed_for_dual_stack=True), _facts(), Context(egress))
+    assert routes.status is Status.REFUSED and "already true" in routes.summary
+
+
+def test_tenancy_refuses_what_modify_vpc_tenancy_cannot_change():
+    found = plan(TENANCY, _function(subnet_ids=("subnet-host",)), _facts(), Context(DEFAULTS))
+    assert found.status is Status.REFUSED and "'host'" in found.summary
+
+
+def test_the_planner_reads_only_what_the_rules_role_grants(demo):
+    """The planner function runs with the rules' role: every call it makes is one of `rule_actions()`."""
+    from aws_support import CallRecorder
+    from lambda_vpc_rules.rdk.remediation import plan_one
+    from lambda_vpc_rules.tooling.packaging import rule_actions
+
+    session = boto3.Session(region_name=REGION)
+    recorder = CallRecorder().install(session)
+    answer = plan_one(Clients(session_clients(session)), {"rule": MULTI_AZ, "function": "inventory-sync"})
+    assert answer["status"] in ("proposed", "planned", "compliant")
+    assert recorder.actions - {"sts:GetCallerIdentity"} <= set(rule_actions())
+    assert recorder.actions
