@@ -463,16 +463,3 @@ def test_tenancy_refuses_what_modify_vpc_tenancy_cannot_change():
     found = plan(TENANCY, _function(subnet_ids=("subnet-host",)), _facts(), Context(DEFAULTS))
     assert found.status is Status.REFUSED and "'host'" in found.summary
 
-
-def test_the_planner_reads_only_what_the_rules_role_grants(demo):
-    """The planner function runs with the rules' role: every call it makes is one of `rule_actions()`."""
-    from aws_support import CallRecorder
-    from lambda_vpc_rules.rdk.remediation import plan_one
-    from lambda_vpc_rules.tooling.packaging import rule_actions
-
-    session = boto3.Session(region_name=REGION)
-    recorder = CallRecorder().install(session)
-    answer = plan_one(Clients(session_clients(session)), {"rule": MULTI_AZ, "function": "inventory-sync"})
-    assert answer["status"] in ("proposed", "planned", "compliant")
-    assert recorder.actions - {"sts:GetCallerIdentity"} <= set(rule_actions())
-    assert recorder.actions
