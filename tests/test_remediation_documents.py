@@ -177,6 +177,11 @@ def test_the_pack_attaches_remediation_manual_by_default_bounded_and_with_retrie
         assert controls["ConcurrentExecutionRatePercentage"] < 100 and controls["ErrorPercentage"] < 100
         assert 1 <= properties["MaximumAutomaticAttempts"] <= 25 and 1 <= properties["RetryAttemptSeconds"] <= 2_678_000
         assert properties["Parameters"]["FunctionName"] == {"ResourceValue": {"Value": "RESOURCE_ID"}}
+        # the rule's own parameters reach the planner: every one, each the pack parameter the rule gets
+        [text] = properties["Parameters"]["RuleParameters"]["StaticValue"]["Values"]
+        rule_inputs = pack["Resources"][get_rule(rule).logical_id]["Properties"]["InputParameters"]
+        expected = {name: "${" + value["Ref"] + "}" for name, value in rule_inputs.items() if isinstance(value, dict)}
+        assert json.loads(text["Fn::Sub"] if expected else text) == expected
         if rule == TENANCY:
             assert properties["Automatic"] is False  # manual only: no parameter can turn it on
         else:

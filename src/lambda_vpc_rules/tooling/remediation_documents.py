@@ -231,6 +231,15 @@ def pack_parameters() -> dict[str, Any]:
         for rule in CONFIG_REMEDIATED if MODES[rule] is Mode.AUTOMATIC_ALLOWED}
 
 
+def rule_parameters_sub(rule: str) -> dict[str, str] | str:
+    """The rule's parameters as the pack passes them to the rule (its pack parameters, named as
+    `packaging.pack_parameter_name` names them), as the JSON text the documents' RuleParameters takes."""
+    parameters = get_rule(rule).parameters
+    if not parameters:
+        return "{}"
+    return _sub("{" + ", ".join(f'"{p.name}": "${{{get_rule(rule).logical_id}{p.name}}}"' for p in parameters) + "}")
+
+
 def pack_resources() -> dict[str, Any]:
     """A RemediationConfiguration per rule Config may remediate: manual by default; tenancy manual only."""
     resources = {}
@@ -251,6 +260,8 @@ def pack_resources() -> dict[str, Any]:
                     "FunctionName": {"ResourceValue": {"Value": "RESOURCE_ID"}},
                     "AutomationAssumeRole": {"StaticValue": {"Values": [
                         _sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/" + REMEDIATION_ROLE_NAME)]}},
+                    # the planner judges with the parameters the pack's rule runs with
+                    "RuleParameters": {"StaticValue": {"Values": [rule_parameters_sub(rule)]}},
                 },
             },
         }
