@@ -30,6 +30,7 @@ from lambda_vpc_rules.tooling.demo import moto_as_aws_answers
 from lambda_vpc_rules.tooling.deploy import DeployError, config_rules_from_pack
 from lambda_vpc_rules.tooling.deploy import RegionalClients as Clients
 from lambda_vpc_rules.tooling.packaging import PACKAGE_DIR, RDKLIB_VERSION, TEMPLATES_DIR, conformance_pack
+from lambda_vpc_rules.tooling.remediation_documents import PLANNER_FUNCTION
 from org_support import ModelAnswers, RequestLog, all_allowed, buckets, config_recording
 
 BUCKET = "rule-bundles"
@@ -92,7 +93,7 @@ def test_functions_run_the_uploaded_bundles_with_their_own_role_and_log_group(de
     groups = {g["logGroupName"]: g for g in aws.client("logs").describe_log_groups(
         logGroupNamePrefix="/aws/lambda/lambda-vpc-")["logGroups"]}
     assert {name: g.get("retentionInDays") for name, g in groups.items()} == {
-        f"/aws/lambda/{rule.function_name}": 365 for rule in RULES}
+        f"/aws/lambda/{name}": 365 for name in [*(rule.function_name for rule in RULES), PLANNER_FUNCTION]}
     role = aws.client("iam").get_role(RoleName="lambda-vpc-rules-evaluator")["Role"]
     assert role["Arn"].endswith(":role/lambda-vpc-rules-evaluator")
     for step in ("pre-flight: 0 problem(s)", "stack lambda-vpc-rules-iam (us-east-1): created",
@@ -305,7 +306,8 @@ def test_a_conformance_pack_in_each_region(account, capsys):
     assert [r["RoleName"] for r in aws.client("iam").list_roles()["Roles"]].count("lambda-vpc-rules-evaluator") == 1
     for region in (REGION, "eu-west-1"):
         lam = aws.client("lambda", region_name=region)
-        assert {f["FunctionName"] for f in lam.list_functions()["Functions"]} == {r.function_name for r in RULES}
+        assert {f["FunctionName"] for f in lam.list_functions()["Functions"]} == {
+            *(r.function_name for r in RULES), PLANNER_FUNCTION}  # and the remediation planner
 
 
 def test_several_regions_need_a_bucket_per_region(account, capsys):

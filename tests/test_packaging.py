@@ -29,6 +29,7 @@ from lambda_vpc_rules.tooling.packaging import (
     rule_actions,
     templates,
 )
+from lambda_vpc_rules.tooling.remediation_documents import PLANNER_LOG_GROUP
 from lambda_vpc_rules.tooling.stacks import LOG_ACTIONS, log_group_name
 
 PACK = yaml.safe_load((TEMPLATES_DIR / "conformance-pack.yaml").read_text())
@@ -104,8 +105,10 @@ def test_rdk_accepts_runtime_resource_types_and_period():
 
 def test_conformance_pack_runs_in_any_account_with_the_functions_own_role():
     """One template and one set of input parameters for every account: no account ID among the parameters."""
+    from lambda_vpc_rules.tooling.remediation_documents import pack_parameters
+
     assert set(PACK["Parameters"]) == {"MaximumExecutionFrequency"} | {
-        pack_parameter_name(rule, p.name) for rule in RULES for p in rule.parameters}
+        pack_parameter_name(rule, p.name) for rule in RULES for p in rule.parameters} | set(pack_parameters())
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.rdk_name)
@@ -128,16 +131,18 @@ def test_conformance_pack_rule(rule):
 
 
 def test_pack_functions_are_the_functions_stacks():
+    from lambda_vpc_rules.tooling.remediation_documents import PLANNER_FUNCTION
+
     names = {r["Properties"]["FunctionName"] for r in FUNCTIONS["Resources"].values()
              if r["Type"] == "AWS::Lambda::Function"}
-    assert names == {rule.function_name for rule in RULES}
+    assert names == {rule.function_name for rule in RULES} | {PLANNER_FUNCTION}
 
 
 # ------------------------------------------------------------------------------------------ stacks
 
 
 def test_the_role_grants_exactly_the_rule_actions_and_its_own_logs():
-    role, *optional = IAM["Resources"].values()
+    role = IAM["Resources"]["EvaluatorRole"]  # (the other one: the remediation documents' role)
     policies = {p["PolicyName"]: p["PolicyDocument"]["Statement"] for p in role["Properties"]["Policies"]}
     [read] = policies["read-and-report"]
     assert set(read["Action"]) == set(rule_actions()) and read["Resource"] == "*"
@@ -146,12 +151,13 @@ def test_the_role_grants_exactly_the_rule_actions_and_its_own_logs():
     [logs] = policies["write-logs"]
     assert set(logs["Action"]) == set(LOG_ACTIONS)
     assert [r["Fn::Sub"] for r in logs["Resource"]] == [
-        f"arn:${{AWS::Partition}}:logs:*:${{AWS::AccountId}}:log-group:{log_group_name(rule)}:*" for rule in RULES]
+        f"arn:${{AWS::Partition}}:logs:*:${{AWS::AccountId}}:log-group:{name}:*"
+        for name in [*map(log_group_name, RULES), PLANNER_LOG_GROUP]]  # the planner runs with this role too
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
         {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
     assert "ManagedPolicyArns" not in role["Properties"]  # nothing beyond these policies
     # with a snapshot location only: put under this account's own folder of one prefix, sign with one key
-    put, sign = optional
+    put, sign = IAM["Resources"]["SnapshotWriterPolicy"], IAM["Resources"]["SnapshotSignerPolicy"]
     assert (put["Condition"], sign["Condition"]) == ("WriteSnapshots", "WriteSignedSnapshots")
     [put], [sign] = put["Properties"]["PolicyDocument"]["Statement"], sign["Properties"]["PolicyDocument"]["Statement"]
     assert put["Action"] == ["s3:PutObject"] and sign["Action"] == ["kms:Sign"]
@@ -211,12 +217,17 @@ def test_rdklib_pin_is_the_packages():
 
 def test_a_bundle_holds_exactly_what_its_handler_imports(tmp_path):
     """No tooling or outputs in a Lambda bundle, and nothing the handler needs left out: import the handler from
-    the unzipped bundle alone and compare the package modules it loaded with the bundle's."""
+    the unzipped bundle alone and compare the package modules it loaded with the bundle's. The bundle also serves
+    the remediation planner (`rdk.remediation`, remediation_documents.PLANNER_BUNDLE): imported too."""
+    from lambda_vpc_rules.tooling.remediation_documents import PLANNER_BUNDLE
+
     rule = RULES[0]
+    assert rule.rdk_name == PLANNER_BUNDLE
     [path] = [p for p in build_bundles(tmp_path / "dist") if p.stem == rule.rdk_name]
     unzipped = tmp_path / "bundle"
     zipfile.ZipFile(path).extractall(unzipped)
-    script = (f"import sys; sys.path.insert(0, {str(unzipped)!r}); import {rule.rdk_name}, json; print(json.dumps("
+    script = (f"import sys; sys.path.insert(0, {str(unzipped)!r}); import {rule.rdk_name}, json; "
+              "import lambda_vpc_rules.rdk.remediation; print(json.dumps("
               "sorted(m.__file__ for n, m in sys.modules.items() if n.startswith('lambda_vpc_rules'))))")
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     loaded = json.loads(run.stdout)

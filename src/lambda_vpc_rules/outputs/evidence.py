@@ -30,6 +30,7 @@ from ..core.coverage import Coverage
 from ..core.model import LAMBDA_RESOURCE_TYPE, Compliance, EvaluationResult, ScanReport, Waiver
 from ..core.rules import RULES, metadata_for, rule_version
 from ..errors import PackError
+from .remediations import REMEDIATIONS_FILE, remediations_html, remediations_json
 from .report import ROW_FIELDS, ordered, row
 
 MANIFEST = "manifest.json"
@@ -75,6 +76,7 @@ class Evidence:
     # subnet, route table or role): counted, not rows
     other_evaluations: Mapping[str, int] = field(default_factory=dict)
     waivers: Sequence[Waiver] | None = None  # the waiver tags in force; None: not known
+    remediations: Sequence[Mapping[str, Any]] | None = None  # `remediate`'s records; None: not included
 
     @classmethod
     def from_scan(cls, report: ScanReport, source: str, caller: dict[str, str]) -> Evidence:
@@ -406,6 +408,8 @@ Regions: <span class="id">{e(", ".join(evidence.regions) or "none")}</span>.</p>
 evaluations.json.</p>
 <h2>Waivers in force</h2>
 {_waivers_html(evidence)}
+<h2>Remediations</h2>
+{remediations_html(evidence.remediations)}
 <h2>The rules and their controls</h2>
 {rules_text}
 <h2>Limitations</h2>
@@ -445,12 +449,16 @@ def write_bundle(out_dir: str | Path, evidence: Evidence) -> Path:
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise EvidenceError(f"{out} exists and is not a directory")
-    foreign = sorted(p.name for p in out.iterdir() if p.name not in (*FILES, MANIFEST)) if out.exists() else []
+    known = (*FILES, MANIFEST, REMEDIATIONS_FILE)
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in known) if out.exists() else []
     if foreign:
         raise EvidenceError(f"{out} holds files that are not part of a bundle ({', '.join(foreign[:5])}"
                             f"{', ...' if len(foreign) > 5 else ''}): choose an empty or new directory")
     out.mkdir(parents=True, exist_ok=True)
     contents = {"evaluations.json": evaluations_json(evidence), "evaluations.csv": evaluations_csv(evidence)}
+    if evidence.remediations is not None:
+        contents[REMEDIATIONS_FILE] = remediations_json(evidence.remediations)
+    (out / REMEDIATIONS_FILE).unlink(missing_ok=True)  # an earlier bundle's
     contents["report.html"] = report_html(evidence, {name: hashlib.sha256(text.encode("utf-8")).hexdigest()
                                                      for name, text in contents.items()})
     for name, text in contents.items():
@@ -472,7 +480,9 @@ def write_bundle(out_dir: str | Path, evidence: Evidence) -> Path:
         "waivers": (None if evidence.waivers is None else [w.__dict__ for w in evidence.waivers]),
         "evaluations": {"rows": len(evidence.rows), **{c.value: n for c, n in _totals(evidence).items()},
                         "other_resource_types_not_rows": dict(evidence.other_evaluations)},
-        "files": [file_entry(out / name, name) for name in FILES],
+        "remediations": None if evidence.remediations is None else len(evidence.remediations),
+        "files": [file_entry(out / name, name) for name in (*FILES, *([REMEDIATIONS_FILE] if REMEDIATIONS_FILE
+                                                                         in contents else []))],
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return out / MANIFEST

@@ -184,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     evidence.add_argument("--param", action="append", type=_key_value, default=[], metavar="NAME=VALUE",
                           help="with --source scan: rule parameter, as in AWS Config (repeatable); the manifest "
                           "records every parameter the rules ran with")
+    evidence.add_argument("--remediation-records", metavar="FILE",
+                          help="include the executions `remediate` recorded in FILE (remediations.json, the report)")
     from .period_evidence import add_period_arguments
 
     add_period_arguments(evidence)
@@ -204,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
         _account_list)
     add_destroy_arguments(commands.add_parser(
         "destroy", parents=[aws], help="remove everything deploy created"), _account_list)
+
+    from .remediate import add_remediate_arguments
+
+    add_remediate_arguments(commands.add_parser(
+        "remediate", parents=[aws], help="fix NON_COMPLIANT functions with the pack's documents (--dry-run: show)"),
+        _key_value)
 
     demo = commands.add_parser(
         "demo", parents=[common], help="evaluate a built-in demo estate in an in-process moto mock")
@@ -323,6 +331,10 @@ def _evidence(args: argparse.Namespace) -> int:
                                    [], reader=(caller["Account"], clients.region))
             evidence = Evidence.from_config(collected_at, "config", caller, [view], coverage)
     evidence = _with_rows_split(evidence)
+    if args.remediation_records:
+        from .remediate import read_records
+
+        evidence = dataclasses.replace(evidence, remediations=read_records(args.remediation_records))
     if not evidence.rows:
         where = evidence.coverage.statement() if evidence.coverage else ""
         gaps = "; ".join(f"{g.where}: {g.reason}" for g in (evidence.coverage.gaps if evidence.coverage else ())[:3])
@@ -412,6 +424,10 @@ def _run(args: argparse.Namespace) -> int:
         return run(args.command, boto3.Session(profile_name=args.profile, region_name=args.region), args)
     if args.command == "evidence":
         return _evidence(args)
+    if args.command == "remediate":
+        from .remediate import run as remediate
+
+        return _parameters_checked(lambda: remediate(args, _clients(args), _progress_printer()))
     selection = _selection(args)
     if selection is not None:
         if args.security_hub:

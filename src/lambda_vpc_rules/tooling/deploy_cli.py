@@ -82,6 +82,8 @@ def add_deploy_arguments(parser: argparse.ArgumentParser, account_list: Any, key
     _placement_arguments(parser, account_list)
     parser.add_argument("--pack-param", action="append", type=key_value, default=[], metavar="NAME=VALUE",
                         help="conformance pack parameter, e.g. LambdaVpcEniPermissionsFlagOverbroadEc2=true")
+    parser.add_argument("--remediation", action="append", type=key_value, default=[], metavar="RULE=automatic",
+                        help="let AWS Config remediate the rule by itself (default: manual; docs/remediation.md)")
     parser.add_argument("--log-retention-days", type=_retention, default=DEFAULT_RETENTION_DAYS, metavar="DAYS",
                         help=f"how long the functions' logs are kept (default: {DEFAULT_RETENTION_DAYS})")
     parser.add_argument("--signing-profile", metavar="NAME",
@@ -118,6 +120,15 @@ def add_destroy_arguments(parser: argparse.ArgumentParser, account_list: Any) ->
                         help="seconds between two looks at a running operation (default: 10)")
 
 
+def _remediation(choices: list[tuple[str, str]]) -> dict[str, str]:
+    from .remediation_documents import remediation_pack_parameters
+
+    try:
+        return remediation_pack_parameters(choices)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+
+
 def options_from(args: argparse.Namespace) -> Any:
     from .deploy import DeployOptions
 
@@ -133,7 +144,7 @@ def options_from(args: argparse.Namespace) -> Any:
         organization=args.organization,
         delegated_admin=args.delegated_admin,
         excluded_accounts=args.excluded_accounts,
-        pack_parameters=dict(getattr(args, "pack_param", [])),
+        pack_parameters={**_remediation(getattr(args, "remediation", [])), **dict(getattr(args, "pack_param", []))},
         log_retention_days=getattr(args, "log_retention_days", DEFAULT_RETENTION_DAYS),
         signing_profile=getattr(args, "signing_profile", None),
         reserved_concurrency=getattr(args, "reserved_concurrency", None),

@@ -27,6 +27,7 @@ from typing import Any
 
 from ..core.rules import RULES, Rule
 from ..rdk.handler import RDKLIB_VERSION  # what the handlers are built on (pyproject pins the same); vendored
+from . import remediation_documents
 from .stacks import aggregator_role_template, functions_template, iam_template, rule_actions
 
 RDK_RUNTIME = "python3.12-lib"  # RDK's name for python3.12 with the rdklib layer
@@ -38,7 +39,8 @@ TEMPLATES_DIR = PACKAGE_DIR / "templates"  # package data: what deploy sends
 # What a rule handler imports: the core, the AWS reads and the rdklib adapter (not the outputs and tooling, nor
 # the multi-account scan, which only the CLI runs).
 HANDLER_PARTS = ("__init__.py", "errors.py", "core", "aws", "rdk")
-NOT_IN_BUNDLES = ("aws/organization.py", "aws/organization_policies.py", "aws/history.py")
+NOT_IN_BUNDLES = ("aws/organization.py", "aws/organization_policies.py", "aws/history.py",
+                  "aws/remediation.py")  # the CLI's only
 PACK_TEMPLATE = "conformance-pack.yaml"
 IAM_TEMPLATE = "account-iam.yaml"
 FUNCTIONS_TEMPLATE = "account-functions.yaml"
@@ -130,6 +132,8 @@ def conformance_pack() -> dict[str, Any]:
                 },
             },
         }
+    parameters.update(remediation_documents.pack_parameters())  # manual by default (remediation_documents)
+    resources.update(remediation_documents.pack_resources())
     return {
         "Description": f"lambda-vpc-rules: Lambda functions attached to a VPC, checked against the AWS Lambda docs. "
         f"{GENERATED_NOTE}",

@@ -74,6 +74,8 @@ STACK_RESOURCE_ACTIONS = frozenset({
     "lambda:UpdateFunctionConfiguration", "lambda:AddPermission", "lambda:RemovePermission",
     "lambda:PutFunctionConcurrency", "lambda:CreateCodeSigningConfig", "lambda:PutFunctionCodeSigningConfig",
     "logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:DescribeLogGroups",
+    # the remediation documents (remediation_documents; UpdateMethod NewVersion: update, then make it the default)
+    "ssm:CreateDocument", "ssm:GetDocument", "ssm:UpdateDocument", "ssm:UpdateDocumentDefaultVersion",
 })
 
 

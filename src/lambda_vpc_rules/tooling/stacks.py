@@ -18,6 +18,7 @@ from typing import Any
 
 from ..aws.actions import RDKLIB_ACTIONS, READ_ACTIONS
 from ..core.rules import RULES, Rule
+from . import remediation_documents
 
 EVALUATOR_ROLE_NAME = "lambda-vpc-rules-evaluator"
 AGGREGATOR_ROLE_NAME = "lambda-vpc-rules-aggregator"
@@ -82,8 +83,8 @@ def _snapshot_policies() -> dict[str, Any]:
 
 
 def iam_template() -> dict[str, Any]:
-    log_groups = [_sub("arn:${AWS::Partition}:logs:*:${AWS::AccountId}:log-group:" + log_group_name(rule) + ":*")
-                  for rule in RULES]
+    log_groups = [_sub("arn:${AWS::Partition}:logs:*:${AWS::AccountId}:log-group:" + name + ":*")
+                  for name in [*map(log_group_name, RULES), remediation_documents.PLANNER_LOG_GROUP]]
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "lambda-vpc-rules, once per account (IAM is global): the role the rule functions run with, "
@@ -127,6 +128,7 @@ def iam_template() -> dict[str, Any]:
                 },
             },
             **_snapshot_policies(),
+            **remediation_documents.role_resources(),  # the SSM documents' role
         },
         "Outputs": {"EvaluatorRoleArn": {"Value": {"Fn::GetAtt": ["EvaluatorRole", "Arn"]}}},
     }
@@ -181,6 +183,9 @@ def functions_template() -> dict[str, Any]:
                 "SourceAccount": _ref("AWS::AccountId"),
             },
         }
+    resources.update(remediation_documents.function_resources(  # the planner and the SSM documents
+        _ref("CodeBucket"), _sub("${CodeKeyPrefix}" + remediation_documents.PLANNER_BUNDLE + ".zip"),
+        _sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${RoleName}"), _ref("LogRetentionInDays")))
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "lambda-vpc-rules, in each region evaluated: the rule functions, their log groups, and AWS "
