@@ -15,7 +15,14 @@ from typing import NoReturn
 from urllib.parse import urlparse
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ProfileNotFound,
+)
 
 from .. import __version__
 from ..aws.account import scan
@@ -24,12 +31,15 @@ from ..aws.clients import Clients, is_access_denied, session_clients
 from ..aws.config import ConfigReader
 from ..aws.organization import ALL, Fleet, Selection, aggregator_coverage, scan_many, views_of_fleet
 from ..core.coverage import Coverage, Covered
+from ..core.engine import parse_parameters
 from ..core.model import ScanReport
 from ..core.rules import RULES, InvalidParameter, Rule, get_rule
 from ..errors import PackError
+from ..outputs.evidence import MANIFEST as MANIFEST_NAME
 from ..outputs.evidence import EvidenceError, NothingToEvidence
 from ..outputs.report import RENDERERS
 from .deploy import DeployError
+from .endpoint import EndpointUnreachable, check_endpoint, describe_connection_error
 
 EXIT_OK, EXIT_NON_COMPLIANT, EXIT_ERROR = 0, 1, 2
 
@@ -124,6 +134,13 @@ def _endpoint_url(text: str) -> str:
     return text
 
 
+def _sha256(text: str) -> str:
+    digest = text.strip().lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise argparse.ArgumentTypeError(f"not a SHA-256 (64 hex digits): {text!r}")
+    return digest
+
+
 def _key_value(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -177,7 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
         "evidence", parents=[aws, many], help="write an evidence bundle: evaluations, HTML report, manifest")
     evidence.add_argument("--out", required=True, help="directory for the bundle")
     evidence.add_argument("--source", choices=("scan", "config"), default="scan",
-                          help="scan the account now (default) or collect AWS Config's evaluations of the pack's rules")
+                          help="scan: evaluate the account now; config: collect AWS Config's evaluations of the pack's "
+                          "rules (default: scan)")
     evidence.add_argument("--aggregator", help="with --source config: a Config aggregator, for a whole organization")
     evidence.add_argument("--rule", action="append", choices=[rule.config_rule_name for rule in RULES],
                           help="rule to include (repeatable; default: all)")
@@ -188,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify = commands.add_parser(
         "verify-evidence", parents=[common], help="re-check an evidence bundle's hashes against its manifest")
     verify.add_argument("bundle", help="the bundle directory")
-    verify.add_argument("--manifest-sha256", metavar="HEX",
+    verify.add_argument("--manifest-sha256", metavar="HEX", type=_sha256,
                         help="also check manifest.json against the SHA-256 `evidence` printed when it wrote the bundle")
 
     from .deploy_cli import add_deploy_arguments, add_destroy_arguments, add_status_arguments
@@ -204,12 +222,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo", parents=[common], help="evaluate a built-in demo estate in an in-process moto mock")
-    demo.add_argument("--out", default="out", help="directory for the JSON result (default: out)")
-    _add_evaluation_arguments(demo)
+    demo.add_argument("--out", default="out",
+                      help="directory for everything the demo writes: demo-scan.json, demo-findings.asff.json, "
+                      "demo-estate.json (what each demo function is meant to show) and the evidence/ bundle "
+                      "(default: out)")
+    _add_evaluation_arguments(demo, default_format="table")
+
+    from .rules_cli import add_rules_arguments
+
+    add_rules_arguments(commands.add_parser(
+        "rules", parents=[common], help="list the rules and their parameters (type, default, allowed values)"))
     return parser
 
 
-def _add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_evaluation_arguments(parser: argparse.ArgumentParser, default_format: str | None = None) -> None:
     names = [rule.config_rule_name for rule in RULES]
     parser.add_argument("--rule", action="append", choices=names, help="rule to run (repeatable; default: all)")
     parser.add_argument(
@@ -218,11 +244,12 @@ def _add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
         type=_key_value,
         default=[],
         metavar="NAME=VALUE",
-        help="rule parameter, as in AWS Config (repeatable)",
+        help="rule parameter, as in AWS Config (repeatable; `lambda-vpc-rules rules` lists them)",
     )
     parser.add_argument(
-        "--format", choices=sorted(RENDERERS), help="output format (default: table on a terminal, else json)"
-    )
+        "--format", choices=sorted(RENDERERS), default=default_format,
+        help=f"output format (default: {default_format})" if default_format
+        else "output format (default: table on a terminal, else json)")
     parser.add_argument("--output", help="write the result to this file instead of standard output")
     parser.add_argument("--only-failing", action="store_true",
                         help="list only NON_COMPLIANT verdicts (the summary still counts every verdict)")
@@ -321,12 +348,22 @@ def _evidence(args: argparse.Namespace) -> int:
     digest = file_entry(manifest, MANIFEST)["sha256"]
     print(f"lambda-vpc-rules: wrote {len(evidence.rows)} evaluations and {manifest}", file=sys.stderr)
     # The manifest vouches for the other files; its own digest must be kept apart from the bundle.
-    print(f"{MANIFEST} sha256 {digest} (record it: verify-evidence --manifest-sha256 {digest})")
+    for line in manifest_digest_lines(args.out, digest):
+        print(line)
     if evidence.coverage and not evidence.coverage.complete:
         print(f"lambda-vpc-rules: coverage incomplete: {evidence.coverage.statement()} (the bundle lists them)",
               file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
+
+
+def manifest_digest_lines(bundle: str, digest: str) -> list[str]:
+    """The manifest's SHA-256 and the exact command that checks the bundle against it later."""
+    import shlex
+
+    return [f"{MANIFEST_NAME} sha256 {digest} (record it apart from the bundle; it vouches for every file)",
+            f"verify later with: lambda-vpc-rules verify-evidence {shlex.quote(str(bundle))} "
+            f"--manifest-sha256 {digest}"]
 
 
 def _with_rows_split(evidence):
@@ -346,6 +383,8 @@ def _verify_evidence(bundle: str, manifest_sha256: str | None) -> int:
 
     from ..outputs.evidence import verify_bundle
 
+    if Path(bundle).exists() and not Path(bundle).is_dir():
+        raise UsageError(f"{bundle}: a file, not a bundle directory (pass the directory `evidence --out` wrote)")
     if not Path(bundle).is_dir():
         raise UsageError(f"{bundle}: no such bundle directory")
     problems = verify_bundle(bundle, manifest_sha256)
@@ -386,12 +425,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def _check_before_set_up(args: argparse.Namespace) -> None:
+    """What can be refused without AWS is refused before any set-up: rule parameters, an unreachable
+    --endpoint-url."""
+    if getattr(args, "param", None) and getattr(args, "source", "scan") == "scan":
+        _parameters_checked(lambda: parse_parameters(_selected_rules(args), dict(args.param)))
+    if getattr(args, "endpoint_url", None):
+        check_endpoint(args.endpoint_url)
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "rules":
+        from .rules_cli import run
+
+        return run(args)
+    _check_before_set_up(args)
     if args.command == "demo":
         from .demo import run_demo
 
         report = run_demo(args.out, _selected_rules(args), dict(args.param), _progress_printer())
-        _emit(report, args.format or "table", args.output, args.only_failing)
+        _emit(report, args.format, args.output, args.only_failing)
         return EXIT_OK
     if args.command == "verify-evidence":
         return _verify_evidence(args.bundle, args.manifest_sha256)
@@ -437,6 +490,10 @@ def _describe(error: Exception) -> str:
         return f"evidence: {error}"
     if isinstance(error, DeployError):
         return f"deploy failed: {error}"
+    if isinstance(error, EndpointUnreachable):
+        return str(error)
+    if isinstance(error, EndpointConnectionError | ConnectTimeoutError):
+        return describe_connection_error(error)
     if isinstance(error, BotoCoreError):
         return f"AWS error: {error}"
     if isinstance(error, PackError | ProfileNotFound | OSError):
