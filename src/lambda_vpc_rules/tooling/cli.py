@@ -8,9 +8,9 @@ import dataclasses
 import datetime as dt
 import shutil
 import sys
-import threading
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlparse
 
@@ -89,13 +89,13 @@ def _parameters_checked(run):
 
 
 def _scan(clients: Clients, args: argparse.Namespace, rules: list[Rule]) -> ScanReport:
-    return _parameters_checked(lambda: scan(clients, rules, dict(args.param), _progress_printer()))
+    return _parameters_checked(lambda: scan(clients, rules, dict(args.param), args.reporter))
 
 
 def _scan_many(args: argparse.Namespace, selection: Selection, rules: list[Rule]) -> ScanReport:
     fleet = _fleet(args, selection)
     return _parameters_checked(lambda: scan_many(fleet, rules, dict(args.param), args.concurrency,
-                                                 _progress_printer()))
+                                                 args.reporter))
 
 
 def _regions(text: str) -> str | tuple[str, ...]:
@@ -165,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     aws.add_argument("--profile", help="AWS named profile")
     aws.add_argument("--endpoint-url", type=_endpoint_url, help="AWS endpoint, e.g. a moto server")
     commands = parser.add_subparsers(dest="command", required=True)
+    shown = _Parser(add_help=False)
+    shown.add_argument("--quiet", "-q", action="store_true",
+                       help="no progress and no list of the files written on stderr (errors are still said)")
 
     # Many accounts and regions (scan, evidence).
     many = _Parser(add_help=False)
@@ -181,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="account-regions read at once (default 4)")
 
     scan = commands.add_parser(
-        "scan", parents=[aws, many], help="evaluate live accounts and regions, read-only")
+        "scan", parents=[aws, many, shown], help="evaluate live accounts and regions, read-only")
     _add_evaluation_arguments(scan)
 
     scan.add_argument("--security-hub", action="store_true",
@@ -191,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "region (AWS Config already sends their findings)")
 
     evidence = commands.add_parser(
-        "evidence", parents=[aws, many], help="write an evidence bundle: evaluations, HTML report, manifest")
+        "evidence", parents=[aws, many, shown], help="write an evidence bundle: evaluations, HTML report, manifest")
     evidence.add_argument("--out", required=True, help="directory for the bundle")
     evidence.add_argument("--source", choices=("scan", "config"), default="scan",
                           help="scan: evaluate the account now; config: collect AWS Config's evaluations of the pack's "
@@ -221,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         "destroy", parents=[aws], help="remove everything deploy created"), _account_list)
 
     demo = commands.add_parser(
-        "demo", parents=[common], help="evaluate a built-in demo estate in an in-process moto mock")
+        "demo", parents=[common, shown], help="evaluate a built-in demo estate in an in-process moto mock")
     demo.add_argument("--out", default="out",
                       help="directory for everything the demo writes: demo-scan.json, demo-findings.asff.json, "
                       "demo-estate.json (what each demo function is meant to show) and the evidence/ bundle "
@@ -259,27 +262,20 @@ def _selected_rules(args: argparse.Namespace) -> list[Rule]:
     return [get_rule(name) for name in args.rule] if args.rule else list(RULES)
 
 
-def _progress_printer():
-    """One line per step on a terminal's stderr (from several threads: one line at a time)."""
-    if not sys.stderr.isatty():
-        return lambda message: None
-    lock = threading.Lock()
+def _emit(report: ScanReport, fmt: str | None, output: str | None, only_failing: bool = False,
+          reporter=None) -> None:
+    from ..outputs.terminal import colour_wanted
 
-    def show(message: str) -> None:
-        with lock:
-            print(f"… {message}", file=sys.stderr, flush=True)
-
-    return show
-
-
-def _emit(report: ScanReport, fmt: str | None, output: str | None, only_failing: bool = False) -> None:
     on_terminal = output is None and sys.stdout.isatty()
     fmt = fmt or ("table" if on_terminal else "json")
     width = shutil.get_terminal_size().columns if on_terminal else None
-    text = RENDERERS[fmt](report, only_failing=only_failing, width=width)
+    text = RENDERERS[fmt](report, only_failing=only_failing, width=width,
+                          colour=on_terminal and colour_wanted(sys.stdout))
     if output:
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(text)
+        if reporter:
+            reporter.wrote(output, f"the verdicts ({fmt})")
     else:
         sys.stdout.write(text)
 
@@ -291,7 +287,9 @@ def _send_to_security_hub(clients: Clients, args: argparse.Namespace, report: Sc
     if args.skip_config_rules:
         deployed = {d.rule for d in ConfigReader(clients).deployed_rules([rule.config_rule_name for rule in RULES])}
         results = [result for result in results if result.rule not in deployed]
-    sent = import_findings(clients("securityhub"), to_findings(results, report.generated_at))
+    findings = to_findings(results, report.generated_at)
+    args.reporter(f"Sending {len(findings)} findings to Security Hub (BatchImportFindings)")
+    sent = import_findings(clients("securityhub"), findings)
     print(f"lambda-vpc-rules: sent {sent} findings to Security Hub", file=sys.stderr)
 
 
@@ -324,7 +322,7 @@ def _evidence(args: argparse.Namespace) -> int:
         if args.source == "scan":
             evidence = Evidence.from_scan(_scan_many(args, selection, rules), "scan", caller)
         else:
-            views, coverage = views_of_fleet(fleet, names, args.concurrency, _progress_printer())
+            views, coverage = views_of_fleet(fleet, names, args.concurrency, args.reporter)
             evidence = Evidence.from_config(collected_at, "config", caller, views, coverage, many=True)
     else:
         clients = _clients(args)
@@ -344,9 +342,11 @@ def _evidence(args: argparse.Namespace) -> int:
         gaps = "; ".join(f"{g.where}: {g.reason}" for g in (evidence.coverage.gaps if evidence.coverage else ())[:3])
         raise NothingToEvidence(f"nothing to evidence: no evaluation of a Lambda function was collected "
                                 f"({where}{' ' + gaps if gaps else ''}); no bundle written")
+    args.reporter(f"Writing the evidence bundle ({len(evidence.rows)} evaluations) to {args.out}")
     manifest = write_bundle(args.out, evidence)
     digest = file_entry(manifest, MANIFEST)["sha256"]
-    print(f"lambda-vpc-rules: wrote {len(evidence.rows)} evaluations and {manifest}", file=sys.stderr)
+    args.reporter.wrote(f"{args.out}/", f"evidence bundle: {len(evidence.rows)} evaluations, report.html, "
+                                        f"{MANIFEST}")
     # The manifest vouches for the other files; its own digest must be kept apart from the bundle.
     for line in manifest_digest_lines(args.out, digest):
         print(line)
@@ -440,11 +440,28 @@ def _run(args: argparse.Namespace) -> int:
 
         return run(args)
     _check_before_set_up(args)
+    try:
+        from ..outputs.terminal import Reporter
+    except ImportError as error:
+        raise PackError(f"the command line's output needs rich ({error}): pip install 'lambda-vpc-rules[cli]'"
+                        ) from None
+    args.reporter = Reporter(quiet=getattr(args, "quiet", False))
+    try:
+        return _run_command(args)
+    finally:
+        args.reporter.close()
+
+
+def _run_command(args: argparse.Namespace) -> int:
     if args.command == "demo":
+        from ..outputs.evidence import file_entry
         from .demo import run_demo
 
-        report = run_demo(args.out, _selected_rules(args), dict(args.param), _progress_printer())
-        _emit(report, args.format, args.output, args.only_failing)
+        report = run_demo(args.out, _selected_rules(args), dict(args.param), args.reporter, args.reporter.wrote)
+        _emit(report, args.format, args.output, args.only_failing, args.reporter)
+        bundle = Path(args.out, "evidence")
+        args.reporter.close(manifest_digest_lines(str(bundle), file_entry(bundle / MANIFEST_NAME,
+                                                                          MANIFEST_NAME)["sha256"]))
         return EXIT_OK
     if args.command == "verify-evidence":
         return _verify_evidence(args.bundle, args.manifest_sha256)
@@ -460,11 +477,11 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError("--security-hub imports findings in the account and region scanned: use it with "
                              "--region (one account and region), or deploy the pack (AWS Config sends them)")
         report = _scan_many(args, selection, _selected_rules(args))
-        _emit(report, args.format, args.output, args.only_failing)
+        _emit(report, args.format, args.output, args.only_failing, args.reporter)
         return _exit_code(report)
     clients = _clients(args)
     report = _scan(clients, args, _selected_rules(args))
-    _emit(report, args.format, args.output, args.only_failing)
+    _emit(report, args.format, args.output, args.only_failing, args.reporter)
     if args.security_hub:
         _send_to_security_hub(clients, args, report)
     return _exit_code(report)

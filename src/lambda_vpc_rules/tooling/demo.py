@@ -261,8 +261,11 @@ def run_demo(
     rules: Sequence[Rule] = RULES,
     raw_parameters: dict[str, str] | None = None,
     progress=lambda message: None,
+    wrote=lambda path, what: None,
 ) -> ScanReport:
-    """Build the demo estate in moto, scan it like a live account, write `<out_dir>/demo-scan.json`."""
+    """Build the demo estate in moto, scan it like a live account, write into `out_dir`: demo-estate.json (what
+    each function is meant to show), demo-scan.json, demo-findings.asff.json and the evidence/ bundle.
+    `progress` is told each stage, `wrote` each file written."""
     try:
         from moto import mock_aws  # a test/demo dependency, imported only here
     except ImportError as error:
@@ -282,14 +285,21 @@ def run_demo(
         stack.enter_context(mock_aws())
         stack.enter_context(moto_as_aws_answers())
         session = boto3.Session(region_name=REGION)
+        progress("Building the demo estate in moto (VPCs, subnets, roles, functions)")
         stories = build_demo_estate(session)
         report = scan_session(session, rules, raw_parameters, progress=progress)
         caller = session.client("sts").get_caller_identity()
     path = Path(out_dir)
     path.mkdir(parents=True, exist_ok=True)
+    progress(f"Writing the verdicts (JSON) and each function's story to {path}")
     (path / "demo-estate.json").write_text(json.dumps(stories, indent=2) + "\n", encoding="utf-8")
+    wrote(path / "demo-estate.json", f"what each of the {len(stories)} demo functions is meant to show")
     (path / "demo-scan.json").write_text(to_json(report), encoding="utf-8")
+    wrote(path / "demo-scan.json", f"the {len(report.evaluations)} verdicts (JSON, as `scan --format json`)")
+    progress(f"Writing {len(report.evaluations)} Security Hub findings (ASFF)")
     (path / "demo-findings.asff.json").write_text(to_asff(report), encoding="utf-8")
+    wrote(path / "demo-findings.asff.json", "the same verdicts as Security Hub findings (ASFF)")
+    progress("Writing the evidence bundle (evaluations, report.html, manifest.json)")
     write_bundle(path / "evidence", Evidence.from_scan(report, "scan (demo estate)", identity(caller)))
-    progress(f"Wrote {path / 'demo-scan.json'}, {path / 'demo-findings.asff.json'} and {path / 'evidence'}/")
+    wrote(f"{path / 'evidence'}/", "evidence bundle: evaluations.json/.csv, report.html, manifest.json")
     return report
