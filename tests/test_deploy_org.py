@@ -217,7 +217,7 @@ def test_an_organization_of_300_accounts_in_two_regions_then_one_more(org_aws, m
     code, out, err = org.deploy(monkeypatch, capsys)
     assert code == 0, err
     writes = {r.action for r in org.log.requests if WRITES.match(r.operation)}
-    assert writes == {"config:PutOrganizationConformancePack"}  # re-submitted as it is (see README)
+    assert writes == {"config:PutOrganizationConformancePack"}  # re-submitted as it is (see docs/deploying.md)
     assert "StackSet lambda-vpc-rules-iam: unchanged" in err
 
 
