@@ -362,8 +362,15 @@ def manifest_digest_lines(bundle: str, digest: str) -> list[str]:
     import shlex
 
     return [f"{MANIFEST_NAME} sha256 {digest} (record it apart from the bundle; it vouches for every file)",
-            f"verify later with: lambda-vpc-rules verify-evidence {shlex.quote(str(bundle))} "
+            f"verify later with: {shlex.quote(_program())} verify-evidence {shlex.quote(str(bundle))} "
             f"--manifest-sha256 {digest}"]
+
+
+def _program() -> str:
+    """How to call this command again: its name when it is on PATH, else the path it was run by (a fresh
+    checkout's `.venv/bin/lambda-vpc-rules`)."""
+    invoked = sys.argv[0] if sys.argv and Path(sys.argv[0]).name == "lambda-vpc-rules" else ""
+    return invoked if invoked and not shutil.which("lambda-vpc-rules") else "lambda-vpc-rules"
 
 
 def _with_rows_split(evidence):
