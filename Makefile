@@ -19,8 +19,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP) ## evaluate the built-in demo estate (moto, no AWS account); writes out/
 	$(BIN)/lambda-vpc-rules demo --out out
 
-test: $(STAMP) lint ## lint, then run the test suite
-	$(BIN)/python -m pytest
+test: $(STAMP) lint ## lint, then run the test suite on every core (pytest-xdist; ARGS="-n 0" runs it serially)
+	$(BIN)/python -m pytest -n auto --dist worksteal $(ARGS)
 
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check src tests rules benchmarks

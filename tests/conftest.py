@@ -5,10 +5,13 @@ GetComplianceDetailsByConfigRule)."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from moto import mock_aws
 
@@ -21,6 +24,24 @@ from aws_support import ConfigCalls, Estate  # noqa: E402
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+
+# One botocore data loader for every session the tests make, as `aws.organization.Fleet` shares one across the
+# accounts it opens: each new session would otherwise parse the service models again (EC2's alone takes about
+# half a second), in nearly every test. The loader caches what it parsed; sessions only read it.
+_LOADERS: dict[str | None, botocore.loaders.Loader] = {}
+_create_loader = botocore.loaders.create_loader
+
+
+def _shared_loader(search_path_string: str | None = None) -> botocore.loaders.Loader:
+    if search_path_string not in _LOADERS:
+        _LOADERS[search_path_string] = _create_loader(search_path_string)
+    return _LOADERS[search_path_string]
+
+
+botocore.session.create_loader = _shared_loader
+# moto's EC2 backend loads 1,300 default AMIs (with a volume and a snapshot each) every time it is reset, in
+# every region a test touches: about 0.3 s per test. No test reads an AMI.
+os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
 
 
 FAKE_ENVIRONMENT = {

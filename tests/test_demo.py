@@ -47,8 +47,19 @@ EXPECTED = {
 
 def test_demo_prints_a_table_and_writes_json(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path)]) == 0
-    table = capsys.readouterr().out
-    assert "RULE" in table and "VERDICT" in table
+    captured = capsys.readouterr()
+    table = captured.out
+    assert "RULE" in table and "VERDICT" in table and "SEVERITY" in table
+    # every stage said on stderr (not a terminal here), then the files written and how to verify the bundle
+    progress = captured.err.splitlines()
+    for stage in ("Building the demo estate", "Listing Lambda functions", "Evaluating lambda-vpc-multi-az (5/5)",
+                  "Security Hub findings (ASFF)", "Writing the evidence bundle"):
+        assert any(stage in line for line in progress), stage
+    for written in ("demo-estate.json", "demo-scan.json", "demo-findings.asff.json", "evidence/"):
+        assert any(line.strip().startswith(str(tmp_path / written)) for line in progress), written
+    assert progress[-1].startswith("verify later with: lambda-vpc-rules verify-evidence ")
+    verify = progress[-1].removeprefix("verify later with: lambda-vpc-rules ").split()
+    assert main(verify) == 0 and verify[-2] == "--manifest-sha256"
     report = json.loads((tmp_path / "demo-scan.json").read_text())
     verdicts = {(e["rule"], e["resource_id"]): e["compliance"] for e in report["evaluations"]}
     for key, compliance in EXPECTED.items():

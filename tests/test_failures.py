@@ -266,7 +266,8 @@ def on_every_new_session(error: AwsError):
 
 
 def _scan(capsys) -> tuple[int, str, str]:
-    code = main(["scan", "--region", REGION, "--format", "json"])
+    """--quiet: no progress on stderr, so what is left there is the error alone."""
+    code = main(["scan", "--region", REGION, "--format", "json", "--quiet"])
     out = capsys.readouterr()
     return code, out.out, out.err
 

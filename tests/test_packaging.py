@@ -228,9 +228,12 @@ def test_a_bundle_holds_exactly_what_its_handler_imports(tmp_path):
     zipfile.ZipFile(path).extractall(unzipped)
     script = (f"import sys; sys.path.insert(0, {str(unzipped)!r}); import {rule.rdk_name}, json; "
               "import lambda_vpc_rules.rdk.remediation; print(json.dumps("
-              "sorted(m.__file__ for n, m in sys.modules.items() if n.startswith('lambda_vpc_rules'))))")
+              "sorted(m.__file__ for n, m in sys.modules.items() if n.startswith('lambda_vpc_rules'))));"
+              "print(json.dumps(sorted(n for n in sys.modules if n.split('.')[0] in ('rich', 'moto'))))")
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    loaded = json.loads(run.stdout)
+    loaded_json, others = run.stdout.splitlines()
+    loaded = json.loads(loaded_json)
+    assert json.loads(others) == []  # the CLI's terminal library and the test AWS stay out of the handler
     assert all(file.startswith(str(unzipped)) for file in loaded)
     bundled = {name for name in zipfile.ZipFile(path).namelist()
                if name.startswith("lambda_vpc_rules/") and name.endswith(".py")}

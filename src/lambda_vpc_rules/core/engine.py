@@ -27,5 +27,7 @@ def parse_parameters(rules: Sequence[Rule], raw: Mapping[str, Any]) -> dict[str,
     known = {parameter.name for rule in rules for parameter in rule.parameters}
     unknown = sorted(set(raw) - known)
     if unknown:
-        raise InvalidParameter(f"no selected rule has parameter {', '.join(unknown)}")
+        valid = ", ".join(sorted(known)) if known else "none (the selected rules take no parameters)"
+        raise InvalidParameter(f"no selected rule has parameter {', '.join(unknown)}; valid: {valid} "
+                               "(`lambda-vpc-rules rules` lists them)")
     return {rule.config_rule_name: rule.parse_parameters(raw) for rule in rules}

@@ -8,14 +8,21 @@ import dataclasses
 import datetime as dt
 import shutil
 import sys
-import threading
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlparse
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ProfileNotFound,
+)
 
 from .. import __version__
 from ..aws.account import scan
@@ -24,12 +31,15 @@ from ..aws.clients import Clients, is_access_denied, session_clients
 from ..aws.config import ConfigReader
 from ..aws.organization import ALL, Fleet, Selection, aggregator_coverage, scan_many, views_of_fleet
 from ..core.coverage import Coverage, Covered
+from ..core.engine import parse_parameters
 from ..core.model import ScanReport
 from ..core.rules import RULES, InvalidParameter, Rule, get_rule
 from ..errors import PackError
+from ..outputs.evidence import MANIFEST as MANIFEST_NAME
 from ..outputs.evidence import EvidenceError, NothingToEvidence
 from ..outputs.report import RENDERERS
 from .deploy import DeployError
+from .endpoint import EndpointUnreachable, check_endpoint, describe_connection_error
 
 EXIT_OK, EXIT_NON_COMPLIANT, EXIT_ERROR = 0, 1, 2
 
@@ -79,13 +89,13 @@ def _parameters_checked(run):
 
 
 def _scan(clients: Clients, args: argparse.Namespace, rules: list[Rule]) -> ScanReport:
-    return _parameters_checked(lambda: scan(clients, rules, dict(args.param), _progress_printer()))
+    return _parameters_checked(lambda: scan(clients, rules, dict(args.param), args.reporter))
 
 
 def _scan_many(args: argparse.Namespace, selection: Selection, rules: list[Rule]) -> ScanReport:
     fleet = _fleet(args, selection)
     return _parameters_checked(lambda: scan_many(fleet, rules, dict(args.param), args.concurrency,
-                                                 _progress_printer()))
+                                                 args.reporter))
 
 
 def _regions(text: str) -> str | tuple[str, ...]:
@@ -124,6 +134,13 @@ def _endpoint_url(text: str) -> str:
     return text
 
 
+def _sha256(text: str) -> str:
+    digest = text.strip().lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise argparse.ArgumentTypeError(f"not a SHA-256 (64 hex digits): {text!r}")
+    return digest
+
+
 def _key_value(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -148,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     aws.add_argument("--profile", help="AWS named profile")
     aws.add_argument("--endpoint-url", type=_endpoint_url, help="AWS endpoint, e.g. a moto server")
     commands = parser.add_subparsers(dest="command", required=True)
+    shown = _Parser(add_help=False)
+    shown.add_argument("--quiet", "-q", action="store_true",
+                       help="no progress and no list of the files written on stderr (errors are still said)")
 
     # Many accounts and regions (scan, evidence).
     many = _Parser(add_help=False)
@@ -164,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="account-regions read at once (default 4)")
 
     scan = commands.add_parser(
-        "scan", parents=[aws, many], help="evaluate live accounts and regions, read-only")
+        "scan", parents=[aws, many, shown], help="evaluate live accounts and regions, read-only")
     _add_evaluation_arguments(scan)
 
     scan.add_argument("--security-hub", action="store_true",
@@ -174,10 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
                       "region (AWS Config already sends their findings)")
 
     evidence = commands.add_parser(
-        "evidence", parents=[aws, many], help="write an evidence bundle: evaluations, HTML report, manifest")
+        "evidence", parents=[aws, many, shown], help="write an evidence bundle: evaluations, HTML report, manifest")
     evidence.add_argument("--out", required=True, help="directory for the bundle")
     evidence.add_argument("--source", choices=("scan", "config"), default="scan",
-                          help="scan the account now (default) or collect AWS Config's evaluations of the pack's rules")
+                          help="scan: evaluate the account now; config: collect AWS Config's evaluations of the pack's "
+                          "rules (default: scan)")
     evidence.add_argument("--aggregator", help="with --source config: a Config aggregator, for a whole organization")
     evidence.add_argument("--rule", action="append", choices=[rule.config_rule_name for rule in RULES],
                           help="rule to include (repeatable; default: all)")
@@ -193,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify = commands.add_parser(
         "verify-evidence", parents=[common], help="re-check an evidence bundle's hashes against its manifest")
     verify.add_argument("bundle", help="the bundle directory")
-    verify.add_argument("--manifest-sha256", metavar="HEX",
+    verify.add_argument("--manifest-sha256", metavar="HEX", type=_sha256,
                         help="also check manifest.json against the SHA-256 `evidence` printed when it wrote the bundle")
 
     from .deploy_cli import add_deploy_arguments, add_destroy_arguments, add_status_arguments
@@ -214,13 +235,21 @@ def build_parser() -> argparse.ArgumentParser:
         _key_value)
 
     demo = commands.add_parser(
-        "demo", parents=[common], help="evaluate a built-in demo estate in an in-process moto mock")
-    demo.add_argument("--out", default="out", help="directory for the JSON result (default: out)")
-    _add_evaluation_arguments(demo)
+        "demo", parents=[common, shown], help="evaluate a built-in demo estate in an in-process moto mock")
+    demo.add_argument("--out", default="out",
+                      help="directory for everything the demo writes: demo-scan.json, demo-findings.asff.json, "
+                      "demo-estate.json (what each demo function is meant to show) and the evidence/ bundle "
+                      "(default: out)")
+    _add_evaluation_arguments(demo, default_format="table")
+
+    from .rules_cli import add_rules_arguments
+
+    add_rules_arguments(commands.add_parser(
+        "rules", parents=[common], help="list the rules and their parameters (type, default, allowed values)"))
     return parser
 
 
-def _add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_evaluation_arguments(parser: argparse.ArgumentParser, default_format: str | None = None) -> None:
     names = [rule.config_rule_name for rule in RULES]
     parser.add_argument("--rule", action="append", choices=names, help="rule to run (repeatable; default: all)")
     parser.add_argument(
@@ -229,11 +258,12 @@ def _add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
         type=_key_value,
         default=[],
         metavar="NAME=VALUE",
-        help="rule parameter, as in AWS Config (repeatable)",
+        help="rule parameter, as in AWS Config (repeatable; `lambda-vpc-rules rules` lists them)",
     )
     parser.add_argument(
-        "--format", choices=sorted(RENDERERS), help="output format (default: table on a terminal, else json)"
-    )
+        "--format", choices=sorted(RENDERERS), default=default_format,
+        help=f"output format (default: {default_format})" if default_format
+        else "output format (default: table on a terminal, else json)")
     parser.add_argument("--output", help="write the result to this file instead of standard output")
     parser.add_argument("--only-failing", action="store_true",
                         help="list only NON_COMPLIANT verdicts (the summary still counts every verdict)")
@@ -243,27 +273,20 @@ def _selected_rules(args: argparse.Namespace) -> list[Rule]:
     return [get_rule(name) for name in args.rule] if args.rule else list(RULES)
 
 
-def _progress_printer():
-    """One line per step on a terminal's stderr (from several threads: one line at a time)."""
-    if not sys.stderr.isatty():
-        return lambda message: None
-    lock = threading.Lock()
+def _emit(report: ScanReport, fmt: str | None, output: str | None, only_failing: bool = False,
+          reporter=None) -> None:
+    from ..outputs.terminal import colour_wanted
 
-    def show(message: str) -> None:
-        with lock:
-            print(f"… {message}", file=sys.stderr, flush=True)
-
-    return show
-
-
-def _emit(report: ScanReport, fmt: str | None, output: str | None, only_failing: bool = False) -> None:
     on_terminal = output is None and sys.stdout.isatty()
     fmt = fmt or ("table" if on_terminal else "json")
     width = shutil.get_terminal_size().columns if on_terminal else None
-    text = RENDERERS[fmt](report, only_failing=only_failing, width=width)
+    text = RENDERERS[fmt](report, only_failing=only_failing, width=width,
+                          colour=on_terminal and colour_wanted(sys.stdout))
     if output:
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(text)
+        if reporter:
+            reporter.wrote(output, f"the verdicts ({fmt})")
     else:
         sys.stdout.write(text)
 
@@ -275,7 +298,9 @@ def _send_to_security_hub(clients: Clients, args: argparse.Namespace, report: Sc
     if args.skip_config_rules:
         deployed = {d.rule for d in ConfigReader(clients).deployed_rules([rule.config_rule_name for rule in RULES])}
         results = [result for result in results if result.rule not in deployed]
-    sent = import_findings(clients("securityhub"), to_findings(results, report.generated_at))
+    findings = to_findings(results, report.generated_at)
+    args.reporter(f"Sending {len(findings)} findings to Security Hub (BatchImportFindings)")
+    sent = import_findings(clients("securityhub"), findings)
     print(f"lambda-vpc-rules: sent {sent} findings to Security Hub", file=sys.stderr)
 
 
@@ -316,7 +341,7 @@ def _evidence(args: argparse.Namespace) -> int:
         if args.source == "scan":
             evidence = Evidence.from_scan(_scan_many(args, selection, rules), "scan", caller)
         else:
-            views, coverage = views_of_fleet(fleet, names, args.concurrency, _progress_printer())
+            views, coverage = views_of_fleet(fleet, names, args.concurrency, args.reporter)
             evidence = Evidence.from_config(collected_at, "config", caller, views, coverage, many=True)
     else:
         clients = _clients(args)
@@ -340,16 +365,35 @@ def _evidence(args: argparse.Namespace) -> int:
         gaps = "; ".join(f"{g.where}: {g.reason}" for g in (evidence.coverage.gaps if evidence.coverage else ())[:3])
         raise NothingToEvidence(f"nothing to evidence: no evaluation of a Lambda function was collected "
                                 f"({where}{' ' + gaps if gaps else ''}); no bundle written")
+    args.reporter(f"Writing the evidence bundle ({len(evidence.rows)} evaluations) to {args.out}")
     manifest = write_bundle(args.out, evidence)
     digest = file_entry(manifest, MANIFEST)["sha256"]
-    print(f"lambda-vpc-rules: wrote {len(evidence.rows)} evaluations and {manifest}", file=sys.stderr)
+    args.reporter.wrote(f"{args.out}/", f"evidence bundle: {len(evidence.rows)} evaluations, report.html, "
+                                        f"{MANIFEST}")
     # The manifest vouches for the other files; its own digest must be kept apart from the bundle.
-    print(f"{MANIFEST} sha256 {digest} (record it: verify-evidence --manifest-sha256 {digest})")
+    for line in manifest_digest_lines(args.out, digest):
+        print(line)
     if evidence.coverage and not evidence.coverage.complete:
         print(f"lambda-vpc-rules: coverage incomplete: {evidence.coverage.statement()} (the bundle lists them)",
               file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
+
+
+def manifest_digest_lines(bundle: str, digest: str) -> list[str]:
+    """The manifest's SHA-256 and the exact command that checks the bundle against it later."""
+    import shlex
+
+    return [f"{MANIFEST_NAME} sha256 {digest} (record it apart from the bundle; it vouches for every file)",
+            f"verify later with: {shlex.quote(_program())} verify-evidence {shlex.quote(str(bundle))} "
+            f"--manifest-sha256 {digest}"]
+
+
+def _program() -> str:
+    """How to call this command again: its name when it is on PATH, else the path it was run by (a fresh
+    checkout's `.venv/bin/lambda-vpc-rules`)."""
+    invoked = sys.argv[0] if sys.argv and Path(sys.argv[0]).name == "lambda-vpc-rules" else ""
+    return invoked if invoked and not shutil.which("lambda-vpc-rules") else "lambda-vpc-rules"
 
 
 def _with_rows_split(evidence):
@@ -369,6 +413,8 @@ def _verify_evidence(bundle: str, manifest_sha256: str | None) -> int:
 
     from ..outputs.evidence import verify_bundle
 
+    if Path(bundle).exists() and not Path(bundle).is_dir():
+        raise UsageError(f"{bundle}: a file, not a bundle directory (pass the directory `evidence --out` wrote)")
     if not Path(bundle).is_dir():
         raise UsageError(f"{bundle}: no such bundle directory")
     problems = verify_bundle(bundle, manifest_sha256)
@@ -409,12 +455,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def _check_before_set_up(args: argparse.Namespace) -> None:
+    """What can be refused without AWS is refused before any set-up: rule parameters, an unreachable
+    --endpoint-url."""
+    if getattr(args, "param", None) and getattr(args, "source", "scan") == "scan":
+        _parameters_checked(lambda: parse_parameters(_selected_rules(args), dict(args.param)))
+    if getattr(args, "endpoint_url", None):
+        check_endpoint(args.endpoint_url)
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "rules":
+        from .rules_cli import run
+
+        return run(args)
+    _check_before_set_up(args)
+    try:
+        from ..outputs.terminal import Reporter
+    except ImportError as error:
+        raise PackError(f"the command line's output needs rich ({error}): pip install 'lambda-vpc-rules[cli]'"
+                        ) from None
+    args.reporter = Reporter(quiet=getattr(args, "quiet", False))
+    try:
+        return _run_command(args)
+    finally:
+        args.reporter.close()
+
+
+def _run_command(args: argparse.Namespace) -> int:
     if args.command == "demo":
+        from ..outputs.evidence import file_entry
         from .demo import run_demo
 
-        report = run_demo(args.out, _selected_rules(args), dict(args.param), _progress_printer())
-        _emit(report, args.format or "table", args.output, args.only_failing)
+        report = run_demo(args.out, _selected_rules(args), dict(args.param), args.reporter, args.reporter.wrote)
+        _emit(report, args.format, args.output, args.only_failing, args.reporter)
+        bundle = Path(args.out, "evidence")
+        args.reporter.close(manifest_digest_lines(str(bundle), file_entry(bundle / MANIFEST_NAME,
+                                                                          MANIFEST_NAME)["sha256"]))
         return EXIT_OK
     if args.command == "verify-evidence":
         return _verify_evidence(args.bundle, args.manifest_sha256)
@@ -427,18 +504,18 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "remediate":
         from .remediate import run as remediate
 
-        return _parameters_checked(lambda: remediate(args, _clients(args), _progress_printer()))
+        return _parameters_checked(lambda: remediate(args, _clients(args), args.reporter))
     selection = _selection(args)
     if selection is not None:
         if args.security_hub:
             raise UsageError("--security-hub imports findings in the account and region scanned: use it with "
                              "--region (one account and region), or deploy the pack (AWS Config sends them)")
         report = _scan_many(args, selection, _selected_rules(args))
-        _emit(report, args.format, args.output, args.only_failing)
+        _emit(report, args.format, args.output, args.only_failing, args.reporter)
         return _exit_code(report)
     clients = _clients(args)
     report = _scan(clients, args, _selected_rules(args))
-    _emit(report, args.format, args.output, args.only_failing)
+    _emit(report, args.format, args.output, args.only_failing, args.reporter)
     if args.security_hub:
         _send_to_security_hub(clients, args, report)
     return _exit_code(report)
@@ -464,6 +541,10 @@ def _describe(error: Exception) -> str:
         return f"evidence: {error}"
     if isinstance(error, DeployError):
         return f"deploy failed: {error}"
+    if isinstance(error, EndpointUnreachable):
+        return str(error)
+    if isinstance(error, EndpointConnectionError | ConnectTimeoutError):
+        return describe_connection_error(error)
     if isinstance(error, BotoCoreError):
         return f"AWS error: {error}"
     if isinstance(error, PackError | ProfileNotFound | OSError):

@@ -37,6 +37,26 @@ def _code_zip() -> bytes:
     return buffer.getvalue()
 
 
+VPC_ACCESS_POLICY = "AWSLambdaVPCAccessExecutionRole"
+
+
+def add_aws_managed_policy(account_id: str, name: str) -> str:
+    """Put one AWS managed policy, as moto's copy of AWS's managed policies holds it, into moto's IAM; return its
+    ARN. MOTO_IAM_LOAD_MANAGED_POLICIES would load all ~1,300 of them into each of the dozen IAM backends moto
+    makes (one per partition) and hand every one to GetAccountAuthorizationDetails: most of the demo's time,
+    for one policy it uses."""
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+    from moto.iam.models import AWSManagedPolicy, iam_backends
+
+    backend = iam_backends[account_id]["aws"]
+    found = [policy for policy in backend.aws_managed_policies if policy.name == name]
+    if not found:
+        found = [AWSManagedPolicy.from_data(name, account_id, "aws", json.loads(aws_managed_policies_data)[name])]
+        backend.aws_managed_policies.append(found[0])
+        backend.managed_policies[found[0].arn] = found[0]
+    return found[0].arn
+
+
 def build_demo_estate(session: boto3.Session) -> dict[str, str]:
     """Create the demo account's network, roles and functions; return each function's story."""
     ec2 = session.client("ec2")
@@ -97,11 +117,11 @@ def build_demo_estate(session: boto3.Session) -> dict[str, str]:
             iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(document))
         return arn
 
-    # The AWS managed policy the Lambda docs recommend; moto holds it with MOTO_IAM_LOAD_MANAGED_POLICIES.
-    vpc_access = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
     eni_actions = ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
                    "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
     account = session.client("sts").get_caller_identity()["Account"]
+    # The AWS managed policy the Lambda docs recommend.
+    vpc_access = add_aws_managed_policy(account, VPC_ACCESS_POLICY)
     default_role = role("demo-lambda-vpc", attached=[vpc_access])
     one_eni_role = role("audit-exporter-role", eni=[
         {"Effect": "Allow", "Action": [a for a in eni_actions if a != "ec2:DeleteNetworkInterface"], "Resource": "*"},
@@ -241,8 +261,11 @@ def run_demo(
     rules: Sequence[Rule] = RULES,
     raw_parameters: dict[str, str] | None = None,
     progress=lambda message: None,
+    wrote=lambda path, what: None,
 ) -> ScanReport:
-    """Build the demo estate in moto, scan it like a live account, write `<out_dir>/demo-scan.json`."""
+    """Build the demo estate in moto, scan it like a live account, write into `out_dir`: demo-estate.json (what
+    each function is meant to show), demo-scan.json, demo-findings.asff.json and the evidence/ bundle.
+    `progress` is told each stage, `wrote` each file written."""
     try:
         from moto import mock_aws  # a test/demo dependency, imported only here
     except ImportError as error:
@@ -254,21 +277,29 @@ def run_demo(
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": REGION,
-        "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",  # the demo attaches AWSLambdaVPCAccessExecutionRole
+        "MOTO_IAM_LOAD_MANAGED_POLICIES": "false",  # the one the demo attaches is added alone
+        "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",  # 1,300 AMIs, each with a volume and a snapshot; none is used
     }
     with mock.patch.dict(os.environ, environment), contextlib.ExitStack() as stack:
         os.environ.pop("AWS_PROFILE", None)
         stack.enter_context(mock_aws())
         stack.enter_context(moto_as_aws_answers())
         session = boto3.Session(region_name=REGION)
+        progress("Building the demo estate in moto (VPCs, subnets, roles, functions)")
         stories = build_demo_estate(session)
         report = scan_session(session, rules, raw_parameters, progress=progress)
         caller = session.client("sts").get_caller_identity()
     path = Path(out_dir)
     path.mkdir(parents=True, exist_ok=True)
+    progress(f"Writing the verdicts (JSON) and each function's story to {path}")
     (path / "demo-estate.json").write_text(json.dumps(stories, indent=2) + "\n", encoding="utf-8")
+    wrote(path / "demo-estate.json", f"what each of the {len(stories)} demo functions is meant to show")
     (path / "demo-scan.json").write_text(to_json(report), encoding="utf-8")
+    wrote(path / "demo-scan.json", f"the {len(report.evaluations)} verdicts (JSON, as `scan --format json`)")
+    progress(f"Writing {len(report.evaluations)} Security Hub findings (ASFF)")
     (path / "demo-findings.asff.json").write_text(to_asff(report), encoding="utf-8")
+    wrote(path / "demo-findings.asff.json", "the same verdicts as Security Hub findings (ASFF)")
+    progress("Writing the evidence bundle (evaluations, report.html, manifest.json)")
     write_bundle(path / "evidence", Evidence.from_scan(report, "scan (demo estate)", identity(caller)))
-    progress(f"Wrote {path / 'demo-scan.json'}, {path / 'demo-findings.asff.json'} and {path / 'evidence'}/")
+    wrote(f"{path / 'evidence'}/", "evidence bundle: evaluations.json/.csv, report.html, manifest.json")
     return report

@@ -1,5 +1,5 @@
 """`lambda-vpc-rules deploy`: put the pack into an account, or into every account of an organization; in one
-region or several. The design and the AWS limits behind it are in the README ("Deploying").
+region or several. The design and the AWS limits behind it are in docs/deploying.md.
 
 Each account runs its own rule functions, in two stacks from the package's templates (`stacks.py`): the role
 once (home region; IAM is global), the functions in every region evaluated. One account (this module):

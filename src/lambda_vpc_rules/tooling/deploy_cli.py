@@ -64,7 +64,8 @@ def _placement_arguments(parser: argparse.ArgumentParser, account_list: Any) -> 
                         help="with --organization: accounts to leave out")
     parser.add_argument("--stack-name", default="lambda-vpc-rules",
                         help="stack and StackSet name prefix (default: lambda-vpc-rules)")
-    parser.add_argument("--pack-name", default="lambda-vpc-rules", help="conformance pack name")
+    parser.add_argument("--pack-name", default="lambda-vpc-rules",
+                        help="conformance pack name (default: lambda-vpc-rules)")
     parser.add_argument("--mode", choices=("pack", "rules"), default="pack",
                         help="one account: a conformance pack (default) or plain Config rules")
     parser.add_argument("--aggregator", default="lambda-vpc-rules",
@@ -111,7 +112,8 @@ def add_status_arguments(parser: argparse.ArgumentParser, account_list: Any) -> 
 
 def add_destroy_arguments(parser: argparse.ArgumentParser, account_list: Any) -> None:
     parser.add_argument("--bucket", required=True, help="the bucket (pattern) deploy used; its objects go")
-    parser.add_argument("--key-prefix", default="lambda-vpc-rules/", help="S3 key prefix deploy used")
+    parser.add_argument("--key-prefix", default="lambda-vpc-rules/",
+                        help="S3 key prefix deploy used (default: lambda-vpc-rules/)")
     _placement_arguments(parser, account_list)
     parser.add_argument("--legacy", action="store_true",
                         help="also remove the earlier central-function layout (StackSet and stack "

@@ -1,6 +1,6 @@
 """`deploy --organization`: the pack in every account of an organization, in every region given, including accounts
 that join later. Run from the management account or (with `delegated_admin`) a delegated administrator; the
-README ("Deploying") says why it is built this way and which AWS limits it respects.
+docs/deploying.md says why it is built this way and which AWS limits it respects.
 
 1. the bundles uploaded to each region's bucket (as for one account), and a bucket policy statement letting the
    organization's principals read them (`aws:PrincipalOrgID`: one statement, whatever the number of accounts);

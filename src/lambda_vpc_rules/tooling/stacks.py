@@ -1,6 +1,6 @@
 """The CloudFormation templates of one account's share of the pack, generated from the rule registry.
 
-Every evaluated account runs its own rule functions (README, "Deploying": why), in two stacks:
+Every evaluated account runs its own rule functions (docs/deploying.md: why), in two stacks:
 
 - `account-iam.yaml`, global: the role the functions run with. IAM is global, so it is created once per account,
   in one region (the home region); its name does not depend on the region.

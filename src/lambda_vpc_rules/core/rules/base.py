@@ -30,7 +30,28 @@ class Parameter:
     description: str
     parse: Callable[[str], Any]
 
+    @property
+    def kind(self) -> str:
+        """What the value is (boolean, integer, comma-separated list, string), as `typed` marked its parser."""
+        return getattr(self.parse, "kind", "string")
 
+    @property
+    def allowed(self) -> tuple[str, ...]:
+        """The values it accepts, when they are few (empty: any the description allows)."""
+        return getattr(self.parse, "allowed", ())
+
+
+def typed(kind: str, allowed: tuple[str, ...] = ()) -> Callable[[Callable[[str], Any]], Callable[[str], Any]]:
+    """Mark a parameter's parser with the type and allowed values `lambda-vpc-rules rules` lists."""
+
+    def mark(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+        parse.kind, parse.allowed = kind, allowed  # type: ignore[attr-defined]
+        return parse
+
+    return mark
+
+
+@typed("boolean", ("true", "false"))
 def parse_bool(text: str) -> bool:
     value = text.strip().lower()
     if value not in ("true", "false"):
@@ -39,6 +60,7 @@ def parse_bool(text: str) -> bool:
 
 
 def choice_list(allowed: tuple[str, ...]) -> Callable[[str], frozenset[str]]:
+    @typed("comma-separated list", allowed)
     def parse(text: str) -> frozenset[str]:
         values = {item.strip().lower() for item in text.split(",") if item.strip()}
         unknown = sorted(values - set(allowed))

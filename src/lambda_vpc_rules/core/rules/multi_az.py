@@ -56,11 +56,12 @@ from ..model import (
     join_findings,
     non_compliant,
 )
-from .base import Parameter, Rule, function_subnets
+from .base import Parameter, Rule, function_subnets, typed
 
 MIN_ZONES_LOWEST, MIN_ZONES_HIGHEST = 1, 6
 
 
+@typed("integer", tuple(str(n) for n in range(MIN_ZONES_LOWEST, MIN_ZONES_HIGHEST + 1)))
 def parse_min_zones(text: str) -> int:
     value = text.strip()
     if not re.fullmatch(r"[0-9]+", value):
