@@ -16,6 +16,13 @@ account missing from the verdicts is never mistaken for a clean one.
 - asff: the verdicts' findings, and one finding per account-region not covered (`outputs.securityhub`).
 
 `only_failing` lists only NON_COMPLIANT verdicts (the summary still counts all of them).
+
+With an exceptions register (`scan --exceptions`, core.exceptions): an excepted verdict stays NON_COMPLIANT
+and its annotation names the exception; it is shown apart and does not fail the run. json and csv carry every
+verdict with two more fields, `exception` and `exception_state` (`excepted` | `expired` | empty), a summary
+count `EXCEPTED` (of the NON_COMPLIANT), and json the register's use (`exceptions`: version, sha256, every
+exception with its state, what it covered, stale). The table lists excepted verdicts apart: counted under the
+table, listed in their own section with `show_excepted`. `only_failing` leaves excepted verdicts out.
 """
 
 from __future__ import annotations
@@ -28,31 +35,40 @@ from collections import Counter
 from collections.abc import Sequence
 
 from ..core.coverage import Coverage
+from ..core.exceptions import expiry_lines
 from ..core.model import Compliance, EvaluationResult, ScanReport
 from .securityhub import coverage_findings, to_findings
 
 FIELDS = ("rule", "resource_type", "resource_id", "resource_arn", "compliance", "annotation")
 ROW_FIELDS = ("account_id", "region", *FIELDS, "recorded_at")
+EXCEPTION_FIELDS = ("exception", "exception_state")
 CSV_FIELDS = ("record", *ROW_FIELDS)
 ORDER = {Compliance.NON_COMPLIANT: 0, Compliance.COMPLIANT: 1, Compliance.NOT_APPLICABLE: 2}
 MIN_ANNOTATION = 30  # narrower than this, annotations go on lines of their own
 CUT = "..."
 
 
-def row(result: EvaluationResult) -> dict[str, str]:
-    return {"account_id": result.account_id, "region": result.region, **result.as_dict(),
-            "recorded_at": result.recorded_at}
+def row(result: EvaluationResult, with_exceptions: bool = False) -> dict[str, str]:
+    document = {"account_id": result.account_id, "region": result.region, **result.as_dict(),
+                "recorded_at": result.recorded_at}
+    if with_exceptions:
+        document |= {"exception": result.exception_id or "", "exception_state": result.exception_state or ""}
+    return document
 
 
 def ordered(results: Sequence[EvaluationResult], only_failing: bool = False) -> list[EvaluationResult]:
-    """NON_COMPLIANT first, then COMPLIANT, NOT_APPLICABLE; by account, region, rule and function within."""
-    chosen = [r for r in results if not only_failing or r.compliance is Compliance.NON_COMPLIANT]
+    """NON_COMPLIANT first, then COMPLIANT, NOT_APPLICABLE; by account, region, rule and function within.
+    `only_failing`: the NON_COMPLIANT verdicts no exception in force covers."""
+    chosen = [r for r in results if not only_failing or r.failing]
     return sorted(chosen, key=lambda r: (ORDER[r.compliance], r.account_id, r.region, r.rule, r.resource_id))
 
 
-def summary(results: Sequence[EvaluationResult]) -> dict[str, int]:
+def summary(results: Sequence[EvaluationResult], with_exceptions: bool = False) -> dict[str, int]:
     counts = Counter(r.compliance for r in results)
-    return {"evaluations": len(results), **{c.value: counts.get(c, 0) for c in Compliance}}
+    document = {"evaluations": len(results), **{c.value: counts.get(c, 0) for c in Compliance}}
+    if with_exceptions:
+        document["EXCEPTED"] = sum(1 for r in results if r.excepted)
+    return document
 
 
 def _single(report: ScanReport) -> tuple[str | None, str | None]:
@@ -65,14 +81,17 @@ def _single(report: ScanReport) -> tuple[str | None, str | None]:
 
 def to_json(report: ScanReport, only_failing: bool = False, **_: object) -> str:
     account_id, region = _single(report)
+    with_exceptions = report.exceptions is not None
     document = {
         "account_id": account_id,
         "region": region,
         "generated_at": report.generated_at,
         "coverage": report.coverage.as_dict() if report.coverage else None,
-        "summary": summary(report.evaluations),
-        "evaluations": [row(r) for r in ordered(report.evaluations, only_failing)],
+        "summary": summary(report.evaluations, with_exceptions),
+        "evaluations": [row(r, with_exceptions) for r in ordered(report.evaluations, only_failing)],
     }
+    if with_exceptions:
+        document["exceptions"] = report.exceptions.as_dict()
     return json.dumps(document, indent=2) + "\n"
 
 
@@ -90,10 +109,12 @@ def coverage_rows(coverage: Coverage | None) -> list[dict[str, str]]:
 
 def to_csv(report: ScanReport, only_failing: bool = False, **_: object) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n", restval="")
+    with_exceptions = report.exceptions is not None
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS + (EXCEPTION_FIELDS if with_exceptions else ()),
+                            lineterminator="\n", restval="")
     writer.writeheader()
     for result in ordered(report.evaluations, only_failing):
-        writer.writerow({"record": "evaluation", **row(result)})
+        writer.writerow({"record": "evaluation", **row(result, with_exceptions)})
     writer.writerows(coverage_rows(report.coverage))
     return buffer.getvalue()
 
@@ -115,13 +136,17 @@ def coverage_lines(coverage: Coverage | None) -> list[str]:
     return lines
 
 
-def to_table(report: ScanReport, only_failing: bool = False, width: int | None = None, **_: object) -> str:
-    """`width`: the terminal's columns (None: no limit, annotations in full)."""
+def to_table(report: ScanReport, only_failing: bool = False, width: int | None = None, show_excepted: bool = False,
+             **_: object) -> str:
+    """`width`: the terminal's columns (None: no limit, annotations in full). Excepted verdicts are listed apart,
+    after the others, with `show_excepted` (marked `~`); else counted."""
     account_id, region = _single(report)
     many = account_id is None or region is None
     headers = ("", *(("ACCOUNT", "REGION") if many else ()), "RULE", "FUNCTION", "VERDICT", "ANNOTATION")
-    results = ordered(report.evaluations, only_failing)
-    rows = [("!" if r.compliance is Compliance.NON_COMPLIANT else "",
+    listed = ordered(report.evaluations, only_failing)
+    excepted = [r for r in listed if r.excepted]
+    results = [r for r in listed if not r.excepted] + (excepted if show_excepted and not only_failing else [])
+    rows = [("~" if r.excepted else "!" if r.compliance is Compliance.NON_COMPLIANT else "",
              *((r.account_id, r.region) if many else ()), r.rule, r.resource_id, r.compliance.value, r.annotation)
             for r in results]
     fixed = len(headers) - 1
@@ -141,7 +166,10 @@ def to_table(report: ScanReport, only_failing: bool = False, width: int | None =
                                                                   break_long_words=False, break_on_hyphens=False)]
     lines.append("")
     cut_any = False
-    for cells in [headers, *rows]:
+    first_excepted = len(results) - len(excepted) if show_excepted and not only_failing else None
+    for index, cells in enumerate([headers, *rows]):
+        if first_excepted is not None and index == first_excepted + 1 and excepted:
+            lines += ["", "EXCEPTED (NON_COMPLIANT, covered by an exception in force; not failing the run):"]
         lead = "  ".join(cell.ljust(w) for cell, w in zip(cells[:fixed], widths, strict=True))
         annotation = cells[fixed]
         if room is None:
@@ -156,11 +184,20 @@ def to_table(report: ScanReport, only_failing: bool = False, width: int | None =
             lines.append(f"{lead}  {wrapped[0]}".rstrip())
             lines += [" " * (indent) + part for part in wrapped[1:]]
     counts = summary(report.evaluations)
+    all_excepted = [r for r in report.evaluations if r.excepted]
+    any_excepted = bool(all_excepted)
     footer = ["", f"{counts['evaluations']} evaluations: "
               + ", ".join(f"{counts[c.value]} {c.value}" for c in Compliance)
-              + (f" (only the {counts[Compliance.NON_COMPLIANT.value]} NON_COMPLIANT listed)" if only_failing else "")]
+              + (f" (only the {sum(1 for r in report.evaluations if r.failing)} NON_COMPLIANT "
+                 f"{'not excepted ' if any_excepted else ''}listed)" if only_failing else "")]
+    if all_excepted:
+        listed_note = "listed apart above" if show_excepted and not only_failing else "--show-excepted lists them"
+        footer.append(f"{len(all_excepted)} of the NON_COMPLIANT are excepted by the exceptions register and do not "
+                      f"fail the run ({listed_note}).")
     if cut_any:
         footer.append(f"Annotations ending in {CUT} were cut to fit; --format json or csv has them in full.")
+    if report.exceptions is not None:
+        footer += ["", *[line[0].upper() + line[1:] for line in expiry_lines(report.exceptions)]]
     if report.coverage:
         footer += ["", *coverage_lines(report.coverage)]
     if width is not None:  # prose wraps at word boundaries too (an ID longer than a line stays whole)

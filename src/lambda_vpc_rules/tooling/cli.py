@@ -30,6 +30,7 @@ from ..errors import PackError
 from ..outputs.evidence import EvidenceError, NothingToEvidence
 from ..outputs.report import RENDERERS
 from .deploy import DeployError
+from .exceptions_cli import add_exceptions_arguments, add_register_options
 
 EXIT_OK, EXIT_NON_COMPLIANT, EXIT_ERROR = 0, 1, 2
 
@@ -78,14 +79,26 @@ def _parameters_checked(run):
         raise UsageError(str(error)) from None
 
 
+def _register(args: argparse.Namespace, clients: Clients):
+    """The exceptions register --exceptions names (its OUs resolved with `clients`), or None."""
+    if not getattr(args, "exceptions", None):
+        return None
+    from ..aws.register import with_ous_resolved
+    from .exceptions_cli import load_register
+
+    return with_ous_resolved(clients, load_register(args.exceptions))
+
+
 def _scan(clients: Clients, args: argparse.Namespace, rules: list[Rule]) -> ScanReport:
-    return _parameters_checked(lambda: scan(clients, rules, dict(args.param), _progress_printer()))
+    register = _register(args, clients)
+    return _parameters_checked(lambda: scan(clients, rules, dict(args.param), _progress_printer(), register))
 
 
 def _scan_many(args: argparse.Namespace, selection: Selection, rules: list[Rule]) -> ScanReport:
     fleet = _fleet(args, selection)
+    register = _register(args, fleet.source)
     return _parameters_checked(lambda: scan_many(fleet, rules, dict(args.param), args.concurrency,
-                                                 _progress_printer()))
+                                                 _progress_printer(), register))
 
 
 def _regions(text: str) -> str | tuple[str, ...]:
@@ -172,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--skip-config-rules", action="store_true",
                       help="with --security-hub: leave out rules deployed as AWS Config rules in this account and "
                       "region (AWS Config already sends their findings)")
+    scan.add_argument("--show-excepted", action="store_true",
+                      help="with --exceptions: list the excepted verdicts (table; json and csv always carry them)")
+    add_register_options(scan)
 
     evidence = commands.add_parser(
         "evidence", parents=[aws, many], help="write an evidence bundle: evaluations, HTML report, manifest")
@@ -184,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     evidence.add_argument("--param", action="append", type=_key_value, default=[], metavar="NAME=VALUE",
                           help="with --source scan: rule parameter, as in AWS Config (repeatable); the manifest "
                           "records every parameter the rules ran with")
+    add_register_options(evidence)
 
     verify = commands.add_parser(
         "verify-evidence", parents=[common], help="re-check an evidence bundle's hashes against its manifest")
@@ -201,6 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
         _account_list)
     add_destroy_arguments(commands.add_parser(
         "destroy", parents=[aws], help="remove everything deploy created"), _account_list)
+
+    add_exceptions_arguments(commands.add_parser(
+        "exceptions", help="the exceptions register: validate a file, publish it for the deployed rules"),
+        [common, aws])
 
     demo = commands.add_parser(
         "demo", parents=[common], help="evaluate a built-in demo estate in an in-process moto mock")
@@ -245,11 +266,12 @@ def _progress_printer():
     return show
 
 
-def _emit(report: ScanReport, fmt: str | None, output: str | None, only_failing: bool = False) -> None:
+def _emit(report: ScanReport, fmt: str | None, output: str | None, only_failing: bool = False,
+          show_excepted: bool = False) -> None:
     on_terminal = output is None and sys.stdout.isatty()
     fmt = fmt or ("table" if on_terminal else "json")
     width = shutil.get_terminal_size().columns if on_terminal else None
-    text = RENDERERS[fmt](report, only_failing=only_failing, width=width)
+    text = RENDERERS[fmt](report, only_failing=only_failing, width=width, show_excepted=show_excepted)
     if output:
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -258,14 +280,19 @@ def _emit(report: ScanReport, fmt: str | None, output: str | None, only_failing:
 
 
 def _send_to_security_hub(clients: Clients, args: argparse.Namespace, report: ScanReport) -> None:
-    from ..outputs.securityhub import import_findings, to_findings
+    from ..outputs.securityhub import apply_exceptions, import_findings, to_findings
 
     results = report.evaluations
     if args.skip_config_rules:
         deployed = {d.rule for d in ConfigReader(clients).deployed_rules([rule.config_rule_name for rule in RULES])}
         results = [result for result in results if result.rule not in deployed]
-    sent = import_findings(clients("securityhub"), to_findings(results, report.generated_at))
+    findings = to_findings(results, report.generated_at)
+    sent = import_findings(clients("securityhub"), findings)
     print(f"lambda-vpc-rules: sent {sent} findings to Security Hub", file=sys.stderr)
+    updated = apply_exceptions(clients("securityhub"), results, {f["Id"]: f["ProductArn"] for f in findings})
+    if updated:
+        print(f"lambda-vpc-rules: set the workflow of {updated} findings per the exceptions register "
+              "(BatchUpdateFindings)", file=sys.stderr)
 
 
 def _evidence(args: argparse.Namespace) -> int:
@@ -401,17 +428,21 @@ def _run(args: argparse.Namespace) -> int:
         return run(args.command, boto3.Session(profile_name=args.profile, region_name=args.region), args)
     if args.command == "evidence":
         return _evidence(args)
+    if args.command == "exceptions":
+        from .exceptions_cli import run as run_exceptions
+
+        return run_exceptions(args, _clients)
     selection = _selection(args)
     if selection is not None:
         if args.security_hub:
             raise UsageError("--security-hub imports findings in the account and region scanned: use it with "
                              "--region (one account and region), or deploy the pack (AWS Config sends them)")
         report = _scan_many(args, selection, _selected_rules(args))
-        _emit(report, args.format, args.output, args.only_failing)
+        _emit(report, args.format, args.output, args.only_failing, args.show_excepted)
         return _exit_code(report)
     clients = _clients(args)
     report = _scan(clients, args, _selected_rules(args))
-    _emit(report, args.format, args.output, args.only_failing)
+    _emit(report, args.format, args.output, args.only_failing, args.show_excepted)
     if args.security_hub:
         _send_to_security_hub(clients, args, report)
     return _exit_code(report)
@@ -419,7 +450,13 @@ def _run(args: argparse.Namespace) -> int:
 
 def _exit_code(report: ScanReport) -> int:
     """2 when coverage is incomplete (the verdicts of the rest are still written), else 1 when something is
-    NON_COMPLIANT, else 0."""
+    NON_COMPLIANT that no exception in force covers, else 0. The register's expired, expiring and stale
+    exceptions are listed on stderr."""
+    if report.exceptions is not None:
+        from ..core.exceptions import expiry_lines
+
+        for line in expiry_lines(report.exceptions):
+            print(f"lambda-vpc-rules: {line}", file=sys.stderr)
     if report.coverage is not None and not report.coverage.complete:
         print(f"lambda-vpc-rules: coverage incomplete: {report.coverage.statement()} (listed in the report)",
               file=sys.stderr)
