@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import boto3
 import pytest
@@ -320,3 +321,56 @@ def test_rules_without_exceptions_need_no_security_hub_reads():
     with Stubber(client):  # any call would fail: none is expected
         assert apply_exceptions(client, [plain], {}) == 0
     assert len(RULES) == 5
+
+
+# evidence ----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("document", "state"), [(IN_FORCE, "expiring"), (EXPIRED, "expired")])
+def test_evidence_carries_the_register_what_it_covered_and_what_expired(functions, capsys, tmp_path, document,
+                                                                        state):
+    from lambda_vpc_rules.outputs.evidence import verify_bundle
+
+    register_path = write(tmp_path, document)
+    bundle = tmp_path / "bundle"
+    code, _, err = run(capsys, "evidence", "--out", str(bundle), "--region", REGION, "--rule", TENANCY,
+                       "--exceptions", register_path)
+    assert code == 0, err
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    files = {f["path"] for f in manifest["files"]}
+    assert "exceptions-register.yaml" in files and verify_bundle(bundle) == []
+    assert (bundle / "exceptions-register.yaml").read_bytes() == Path(register_path).read_bytes()
+    register = manifest["exceptions_register"]
+    assert register["version"] == "2026-12-01.1" and register["sha256"] == parse_register(document, [TENANCY]).sha256
+    [entry] = register["exceptions"]
+    assert entry["state"] == state and [c["resource_id"] for c in entry["covered"]] == ["legacy-billing"]
+    report = (bundle / "report.html").read_text()
+    assert "Exceptions register" in report and "EX-12" in report and register["sha256"] in report
+    if state == "expired":
+        assert "Exception EX-12 expired" in report and "fail again" in report
+    else:
+        assert "excepted by EX-12 until" in report
+    # tampering with the register in the bundle is caught
+    (bundle / "exceptions-register.yaml").write_text("version: forged\n")
+    assert any("exceptions-register.yaml: changed" in p for p in verify_bundle(bundle))
+
+
+def test_evidence_from_aws_config_reads_the_exception_from_the_annotation(tmp_path):
+    from lambda_vpc_rules.outputs.evidence import Evidence
+    from lambda_vpc_rules.tooling.exceptions_cli import with_register
+
+    rows = [EvaluationResult(TENANCY, "legacy-billing", Compliance.NON_COMPLIANT,
+                             f"excepted by EX-12 until {IN_FORCE['exceptions'][0]['expires']} (payments-platform, "
+                             "https://jira.example.com/browse/SEC-42): dedicated", account_id="123456789012",
+                             region=REGION),
+            EvaluationResult(TENANCY, "new-app", Compliance.NON_COMPLIANT, "dedicated", account_id="123456789012",
+                             region=REGION)]
+    evidence = Evidence(dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "config", {}, rows, [])
+
+    class Args:
+        exceptions = write(tmp_path, IN_FORCE, "register.json")
+        expiring_within = 30
+
+    evidence = with_register(evidence, Args)
+    assert [r.exception_state for r in evidence.rows] == ["excepted", None]
+    assert [c.resource_id for c in evidence.exceptions.uses[0].covered] == ["legacy-billing"]
+    assert evidence.register_file[0] == "exceptions-register.json"

@@ -531,6 +531,19 @@ def _place_in_scope(entry: Entry, account_id: str, region: str, register: Regist
     return True
 
 
+_ANNOTATED = re.compile(
+    r"^(?:excepted by (?P<excepted>\S+) until|exception (?P<expired>\S+) expired) \d{4}-\d{2}-\d{2} ")
+
+
+def from_annotation(result: EvaluationResult) -> EvaluationResult:
+    """A verdict read back from AWS Config, with the exception its annotation names (what `apply` wrote)."""
+    found = _ANNOTATED.match(result.annotation) if result.compliance is Compliance.NON_COMPLIANT else None
+    if not found:
+        return result
+    state = State.EXCEPTED if found["excepted"] else State.EXPIRED
+    return replace(result, exception_id=found["excepted"] or found["expired"], exception_state=state.value)
+
+
 def expiry_lines(use: RegisterUse) -> list[str]:
     """What scan and status print about the register: expired, expiring, stale."""
     lines = [f"exceptions register {use.register.version} (sha256 {use.register.sha256[:12]}): "

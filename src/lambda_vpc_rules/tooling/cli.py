@@ -339,6 +339,9 @@ def _evidence(args: argparse.Namespace) -> int:
                                    [], reader=(caller["Account"], clients.region))
             evidence = Evidence.from_config(collected_at, "config", caller, [view], coverage)
     evidence = _with_rows_split(evidence)
+    from .exceptions_cli import with_register
+
+    evidence = with_register(evidence, args)
     if not evidence.rows:
         where = evidence.coverage.statement() if evidence.coverage else ""
         gaps = "; ".join(f"{g.where}: {g.reason}" for g in (evidence.coverage.gaps if evidence.coverage else ())[:3])

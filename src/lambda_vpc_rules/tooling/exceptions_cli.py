@@ -14,6 +14,7 @@ import argparse
 import datetime as dt
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from ..core.exceptions import (
     Register,
     RegisterError,
     expiry_lines,
+    from_annotation,
     parse_register,
     register_use,
 )
@@ -88,9 +90,24 @@ def load_register(path: str) -> Register:
     return parse_register(read_document(path), [rule.config_rule_name for rule in RULES], path)
 
 
-def print_register_lines(register: Register, results, now: dt.datetime, within_days: int) -> None:
-    for line in expiry_lines(register_use(register, results, now, within_days)):
-        print(f"lambda-vpc-rules: {line}", file=sys.stderr)
+def with_register(evidence, args: argparse.Namespace):
+    """The evidence with the register --exceptions names: its file in the bundle, and its use. A scan applied
+    it already (`scan --exceptions`); rows read from AWS Config name the exception in their annotation, as the
+    handlers wrote it."""
+    if not getattr(args, "exceptions", None):
+        return evidence
+    data = Path(args.exceptions).read_bytes()
+    name = "exceptions-register.json" if args.exceptions.lower().endswith(".json") else "exceptions-register.yaml"
+    use = evidence.exceptions
+    if use is None:
+        register = load_register(args.exceptions)
+        rows = [from_annotation(row) for row in evidence.rows]
+        at = dt.datetime.fromisoformat(evidence.collected_at)
+        use = register_use(register, rows, at, args.expiring_within)
+        evidence = replace(evidence, rows=rows)
+    elif use.within_days != args.expiring_within:
+        use = register_use(use.register, evidence.rows, use.now, args.expiring_within)
+    return replace(evidence, exceptions=use, register_file=(name, data))
 
 
 def run(args: argparse.Namespace, clients_for=None) -> int:
