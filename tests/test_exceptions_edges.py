@@ -143,7 +143,7 @@ def test_after_expiry_the_same_function_fails_again_and_every_output_says_expire
     ({"approved": (TODAY - dt.timedelta(days=400)).isoformat()}, "exceptions[0] (EX-12): expires "),
     ({"ticket": "SEC-42"}, "exceptions[0] (EX-12): ticket must be an http(s) URL"),
 ])
-def test_a_bad_register_is_exit_2_naming_the_entry(functions, capsys, tmp_path, change, named):
+def test_a_bad_register_is_exit_2_naming_the_entry(capsys, tmp_path, change, named):
     document = json.loads(json.dumps(IN_FORCE))
     document["exceptions"][0].update(change)
     document["exceptions"][0] = {k: v for k, v in document["exceptions"][0].items() if v is not None}

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..aws.actions import RDKLIB_ACTIONS, READ_ACTIONS
+from ..aws.actions import RDKLIB_ACTIONS, READ_ACTIONS, REGISTER_ACTIONS
 from ..core.rules import RULES, Rule
 
 EVALUATOR_ROLE_NAME = "lambda-vpc-rules-evaluator"
@@ -59,7 +59,12 @@ def iam_template() -> dict[str, Any]:
         "Parameters": {
             "RoleName": {"Type": "String", "Default": EVALUATOR_ROLE_NAME,
                          "Description": "Name of the rule functions' role (the same in every region)."},
+            "ExceptionsRegisterBucket": {
+                "Type": "String", "Default": "", "AllowedPattern": r"^[a-z0-9.-]{0,63}$",
+                "Description": "S3 bucket of the published exceptions register (docs/exceptions.md); the role may "
+                "read its objects. Empty: no register."},
         },
+        "Conditions": {"ReadsRegister": {"Fn::Not": [{"Fn::Equals": ["", _ref("ExceptionsRegisterBucket")]}]}},
         "Resources": {
             "EvaluatorRole": {
                 "Type": "AWS::IAM::Role",
@@ -81,6 +86,15 @@ def iam_template() -> dict[str, Any]:
                                                "Resource": "*"}],
                             },
                         },
+                        {"Fn::If": ["ReadsRegister", {
+                            "PolicyName": "read-exceptions-register",
+                            "PolicyDocument": {
+                                "Version": "2012-10-17",
+                                "Statement": [{"Sid": "ExceptionsRegister", "Effect": "Allow",
+                                               "Action": sorted(REGISTER_ACTIONS), "Resource": _sub(
+                                                   "arn:${AWS::Partition}:s3:::${ExceptionsRegisterBucket}/*")}],
+                            },
+                        }, _ref("AWS::NoValue")]},
                         {
                             "PolicyName": "write-logs",
                             "PolicyDocument": {
