@@ -374,3 +374,17 @@ def test_evidence_from_aws_config_reads_the_exception_from_the_annotation(tmp_pa
     assert [r.exception_state for r in evidence.rows] == ["excepted", None]
     assert [c.resource_id for c in evidence.exceptions.uses[0].covered] == ["legacy-billing"]
     assert evidence.register_file[0] == "exceptions-register.json"
+
+
+def test_status_lists_expired_and_expiring_exceptions(aws, capsys, tmp_path):
+    document = json.loads(json.dumps(EXPIRED))
+    soon = dict(document["exceptions"][0], id="EX-13", expires=(TODAY + dt.timedelta(days=5)).isoformat())
+    later = dict(document["exceptions"][0], id="EX-14", expires=(TODAY + dt.timedelta(days=90)).isoformat())
+    document["exceptions"] += [soon, later]
+    code, out, _ = run(capsys, "status", "--region", REGION, "--format", "json", "--exceptions",
+                       write(tmp_path, document), "--expiring-within", "10")
+    assert "EXPIRED EX-12" in out and "expiring EX-13" in out and "EX-14" not in out.split("expiring within")[1]
+    assert "1 expired, 1 expiring within 10 days" in out and "stale" not in out
+    document["exceptions"][1].pop("owner")
+    code, _, err = run(capsys, "status", "--region", REGION, "--exceptions", write(tmp_path, document))
+    assert code == 2 and "exceptions[1] (EX-13): missing required field(s) owner" in err

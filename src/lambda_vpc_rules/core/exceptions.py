@@ -544,15 +544,16 @@ def from_annotation(result: EvaluationResult) -> EvaluationResult:
     return replace(result, exception_id=found["excepted"] or found["expired"], exception_state=state.value)
 
 
-def expiry_lines(use: RegisterUse) -> list[str]:
-    """What scan and status print about the register: expired, expiring, stale."""
+def expiry_lines(use: RegisterUse, after_a_run: bool = True) -> list[str]:
+    """What scan and status print about the register: expired, expiring, and (`after_a_run`) stale."""
     lines = [f"exceptions register {use.register.version} (sha256 {use.register.sha256[:12]}): "
              f"{len(use.in_force)} in force, {len(use.expired)} expired, {len(use.expiring)} expiring within "
-             f"{use.within_days} days, {len(use.stale)} stale"]
+             f"{use.within_days} days" + (f", {len(use.stale)} stale" if after_a_run else "")]
     lines += [f"  EXPIRED {u.entry.id} on {u.entry.expires} (owner {u.entry.owner}, {u.entry.ticket})"
               + (f": {len(u.covered)} failing verdict(s) no longer excepted" if u.covered else "")
               for u in use.expired]
     lines += [f"  expiring {u.entry.id} on {u.entry.expires} (owner {u.entry.owner}, {u.entry.ticket})"
               for u in use.expiring]
-    lines += [f"  stale {u.entry.id}: covers no failing verdict in the accounts and regions read" for u in use.stale]
+    lines += [f"  stale {u.entry.id}: covers no failing verdict in the accounts and regions read" for u in use.stale
+              if after_a_run]
     return lines

@@ -213,9 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_deploy_arguments(commands.add_parser(
         "deploy", parents=[aws], help="deploy the pack to this account, or to every account of the organization"),
         _account_list, _key_value)
-    add_status_arguments(commands.add_parser(
-        "status", parents=[aws], help="what is deployed where: stacks, packs and rules per account and region"),
-        _account_list)
+    status = commands.add_parser(
+        "status", parents=[aws], help="what is deployed where: stacks, packs and rules per account and region")
+    add_status_arguments(status, _account_list)
+    add_register_options(status)
     add_destroy_arguments(commands.add_parser(
         "destroy", parents=[aws], help="remove everything deploy created"), _account_list)
 
@@ -428,7 +429,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.command in ("deploy", "status", "destroy"):
         from .deploy_cli import run
 
-        return run(args.command, boto3.Session(profile_name=args.profile, region_name=args.region), args)
+        register_code = EXIT_OK
+        if args.command == "status" and args.exceptions:  # first: printed whatever the deployment's state
+            from .exceptions_cli import status_lines
+
+            register_code = status_lines(args)
+        code = run(args.command, boto3.Session(profile_name=args.profile, region_name=args.region), args)
+        return max(code, register_code)
     if args.command == "evidence":
         return _evidence(args)
     if args.command == "exceptions":

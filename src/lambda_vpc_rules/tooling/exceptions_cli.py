@@ -110,6 +110,19 @@ def with_register(evidence, args: argparse.Namespace):
     return replace(evidence, exceptions=use, register_file=(name, data))
 
 
+def status_lines(args: argparse.Namespace) -> int:
+    """`status --exceptions FILE`: the register's expired and expiring exceptions (stale ones need a run: scan
+    and evidence report them). Exit 2 for a register that is not valid."""
+    try:
+        register = load_register(args.exceptions)
+    except RegisterError as error:
+        print(f"lambda-vpc-rules: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    use = register_use(register, [], dt.datetime.now(dt.UTC), args.expiring_within)
+    print("\n".join(expiry_lines(use, after_a_run=False)))
+    return EXIT_OK
+
+
 def run(args: argparse.Namespace, clients_for=None) -> int:
     """`exceptions validate` / `exceptions publish`. `clients_for(args)`: the CLI's clients (publish only)."""
     now = dt.datetime.now(dt.UTC)
@@ -124,9 +137,8 @@ def run(args: argparse.Namespace, clients_for=None) -> int:
         print(f"{args.file}: valid, version {register.version}, sha256 {register.sha256}, "
               f"{len(register.entries)} exception(s)")
         use = register_use(register, [], now, args.expiring_within)
-        for line in expiry_lines(use)[1:]:
-            if not line.strip().startswith("stale"):  # no run: nothing can be stale
-                print(line)
+        for line in expiry_lines(use, after_a_run=False)[1:]:  # no run: nothing can be stale
+            print(line)
         return EXIT_OK
     bucket, key = parse_location(args.to)
     clients = clients_for(args)
