@@ -58,7 +58,7 @@ def deploy(clients: RegionalClients, options: DeployOptions, progress: Progress 
     artifacts = upload_artifacts(clients, options, regions, progress)
     step(progress, f"stack {options.iam_stack_name} ({clients.home_region})",
          apply_stack(clients("cloudformation"), options.iam_stack_name, template_text(IAM_TEMPLATE),
-                     iam_parameters(), options)[0])
+                     iam_parameters(options), options)[0])
     functions: dict[str, str] = {}
     for region in regions:
         action, outputs = apply_stack(clients("cloudformation", region), options.stack_name,

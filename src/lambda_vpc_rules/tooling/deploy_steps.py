@@ -126,6 +126,15 @@ def check_options(options: DeployOptions, regions: list[str]) -> None:
     if unknown:
         raise DeployError(f"the conformance pack has no parameter {', '.join(unknown)} (its parameters: "
                           f"{', '.join(conformance_pack()['Parameters'])})")
+    register = options.pack_parameters.get("ExceptionsRegister")
+    if register:
+        from ..aws.register import parse_location
+        from ..core.exceptions import RegisterError
+
+        try:
+            parse_location(register)
+        except RegisterError as error:
+            raise DeployError(str(error).removeprefix("exceptions register: ")) from None
     check_bucket_pattern(options, regions)
 
 
@@ -237,8 +246,12 @@ def _sign(signer: Any, s3: Any, bucket: str, prefix: str, versions: dict[str, st
 # ------------------------------------------------------------------------------------------ stacks
 
 
-def iam_parameters() -> dict[str, str]:
-    return {"RoleName": EVALUATOR_ROLE_NAME}
+def iam_parameters(options: DeployOptions | None = None) -> dict[str, str]:
+    """The IAM stack's parameters: the role may read the exceptions register's bucket when the pack parameter
+    ExceptionsRegister names one (`--pack-param ExceptionsRegister=s3://bucket/key`, docs/exceptions.md)."""
+    location = (options.pack_parameters.get("ExceptionsRegister") or "") if options else ""
+    bucket = location.removeprefix("s3://").split("/", 1)[0] if location.startswith("s3://") else ""
+    return {"RoleName": EVALUATOR_ROLE_NAME, "ExceptionsRegisterBucket": bucket}
 
 
 def functions_parameters(options: DeployOptions, region: str, artifacts: Artifacts) -> dict[str, str]:

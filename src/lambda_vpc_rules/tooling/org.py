@@ -129,13 +129,13 @@ def deploy_organization(clients: RegionalClients, options: DeployOptions, region
 
     # 2. the role, once per account
     iam_name = iam_stack_set(options)
-    iam_arn, operations = ensure_stack_set(cloudformation, iam_name, template_text(IAM_TEMPLATE), iam_parameters(),
-                                           [], options, progress)
+    iam_arn, operations = ensure_stack_set(cloudformation, iam_name, template_text(IAM_TEMPLATE),
+                                           iam_parameters(options), [], options, progress)
     operations += ensure_instances(cloudformation, iam_name, clients.home_region, scope, options, progress)
     failures += wait_for_operations(cloudformation, operations, options, progress)
     if not scope.delegated:
-        action, _ = apply_stack(cloudformation, options.iam_stack_name, template_text(IAM_TEMPLATE), iam_parameters(),
-                                options)
+        action, _ = apply_stack(cloudformation, options.iam_stack_name, template_text(IAM_TEMPLATE),
+                                iam_parameters(options), options)
         progress(f"management account: stack {options.iam_stack_name} ({clients.home_region}): {action}")
 
     # 3. the functions, one StackSet per region (its own parameters; instances per StackSet: the accounts)

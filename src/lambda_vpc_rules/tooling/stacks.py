@@ -86,15 +86,6 @@ def iam_template() -> dict[str, Any]:
                                                "Resource": "*"}],
                             },
                         },
-                        {"Fn::If": ["ReadsRegister", {
-                            "PolicyName": "read-exceptions-register",
-                            "PolicyDocument": {
-                                "Version": "2012-10-17",
-                                "Statement": [{"Sid": "ExceptionsRegister", "Effect": "Allow",
-                                               "Action": sorted(REGISTER_ACTIONS), "Resource": _sub(
-                                                   "arn:${AWS::Partition}:s3:::${ExceptionsRegisterBucket}/*")}],
-                            },
-                        }, _ref("AWS::NoValue")]},
                         {
                             "PolicyName": "write-logs",
                             "PolicyDocument": {
@@ -105,7 +96,22 @@ def iam_template() -> dict[str, Any]:
                         },
                     ],
                 },
-            }
+            },
+            # An inline policy of the role (AWS::IAM::Policy), only when a register bucket is named.
+            "ExceptionsRegisterRead": {
+                "Type": "AWS::IAM::Policy",
+                "Condition": "ReadsRegister",
+                "Properties": {
+                    "PolicyName": "read-exceptions-register",
+                    "Roles": [_ref("EvaluatorRole")],
+                    "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [{"Sid": "ExceptionsRegister", "Effect": "Allow",
+                                       "Action": sorted(REGISTER_ACTIONS),
+                                       "Resource": _sub("arn:${AWS::Partition}:s3:::${ExceptionsRegisterBucket}/*")}],
+                    },
+                },
+            },
         },
         "Outputs": {"EvaluatorRoleArn": {"Value": {"Fn::GetAtt": ["EvaluatorRole", "Arn"]}}},
     }
