@@ -388,3 +388,41 @@ def test_status_lists_expired_and_expiring_exceptions(aws, capsys, tmp_path):
     document["exceptions"][1].pop("owner")
     code, _, err = run(capsys, "status", "--region", REGION, "--exceptions", write(tmp_path, document))
     assert code == 2 and "exceptions[1] (EX-13): missing required field(s) owner" in err
+
+
+def test_the_register_is_read_once_per_invocation(functions, published, config_calls):
+    from aws_support import CallRecorder
+
+    recorder = CallRecorder().install(boto3.DEFAULT_SESSION)
+    handler = load_rule_module(get_rule(TENANCY).rdk_name).lambda_handler
+    handler(scheduled_event(TENANCY, {"ExceptionsRegister": LOCATION}), None)
+    assert recorder.calls.count("s3:GetObject") == 1
+    assert config_calls.by_resource()["legacy-billing"]["Annotation"].startswith("excepted by EX-12")
+
+
+def test_ous_are_resolved_by_publish_and_by_scan(aws, functions, capsys, tmp_path):
+    organizations = aws.client("organizations")
+    organizations.create_organization(FeatureSet="ALL")
+    root = organizations.list_roots()["Roots"][0]["Id"]
+    ou = organizations.create_organizational_unit(ParentId=root, Name="legacy")["OrganizationalUnit"]["Id"]
+    child = organizations.create_organizational_unit(ParentId=ou, Name="deeper")["OrganizationalUnit"]["Id"]
+    status = organizations.create_account(Email="member@example.com", AccountName="member")["CreateAccountStatus"]
+    member = organizations.describe_create_account_status(CreateAccountRequestId=status["Id"])[
+        "CreateAccountStatus"]["AccountId"]
+    organizations.move_account(AccountId=member, SourceParentId=root, DestinationParentId=child)
+    organizations.move_account(AccountId="123456789012", SourceParentId=root, DestinationParentId=ou)
+    document = json.loads(json.dumps(IN_FORCE))
+    document["exceptions"][0]["scope"] = {"ous": [ou], "resources": ["legacy-*"]}
+    aws.client("s3").create_bucket(Bucket=BUCKET)
+    code, _, err = run(capsys, "exceptions", "publish", write(tmp_path, document), "--to", LOCATION,
+                       "--region", REGION)
+    assert code == 0, err
+    published_json = json.loads(aws.client("s3").get_object(Bucket=BUCKET, Key=KEY)["Body"].read())
+    assert published_json["ou_accounts"] == {ou: sorted(["123456789012", member])}  # at any depth
+    code, report, _ = scan_json(capsys, tmp_path, document)
+    assert next(r for r in report["evaluations"] if r["resource_id"] == "legacy-billing")["exception"] == "EX-12"
+
+
+def test_expiring_within_sets_the_window(functions, capsys, tmp_path):
+    _, report, err = scan_json(capsys, tmp_path, IN_FORCE, "--expiring-within", "5")
+    assert report["exceptions"]["exceptions"][0]["state"] == "in force" and "expiring EX-12" not in err

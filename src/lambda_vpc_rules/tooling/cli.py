@@ -89,16 +89,28 @@ def _register(args: argparse.Namespace, clients: Clients):
     return with_ous_resolved(clients, load_register(args.exceptions))
 
 
+def _expiry_window(report: ScanReport, args: argparse.Namespace) -> ScanReport:
+    """The register's use with --expiring-within's window."""
+    if report.exceptions is None or report.exceptions.within_days == args.expiring_within:
+        return report
+    from ..core.exceptions import register_use
+
+    use = report.exceptions
+    return dataclasses.replace(report, exceptions=register_use(use.register, report.evaluations, use.now,
+                                                               args.expiring_within))
+
+
 def _scan(clients: Clients, args: argparse.Namespace, rules: list[Rule]) -> ScanReport:
     register = _register(args, clients)
-    return _parameters_checked(lambda: scan(clients, rules, dict(args.param), _progress_printer(), register))
+    return _expiry_window(_parameters_checked(
+        lambda: scan(clients, rules, dict(args.param), _progress_printer(), register)), args)
 
 
 def _scan_many(args: argparse.Namespace, selection: Selection, rules: list[Rule]) -> ScanReport:
     fleet = _fleet(args, selection)
     register = _register(args, fleet.source)
-    return _parameters_checked(lambda: scan_many(fleet, rules, dict(args.param), args.concurrency,
-                                                 _progress_printer(), register))
+    return _expiry_window(_parameters_checked(lambda: scan_many(fleet, rules, dict(args.param), args.concurrency,
+                                                                _progress_printer(), register)), args)
 
 
 def _regions(text: str) -> str | tuple[str, ...]:
