@@ -26,7 +26,18 @@ from lambda_vpc_rules.core.exceptions import (
     register_use,
     schema,
 )
-from lambda_vpc_rules.core.model import ANNOTATION_LIMIT, Compliance, Facts, LambdaFunction, non_compliant
+from lambda_vpc_rules.core.model import (
+    ANNOTATION_LIMIT,
+    Compliance,
+    Facts,
+    LambdaFunction,
+    Route,
+    RouteTable,
+    Subnet,
+    TargetKind,
+    Vpc,
+    non_compliant,
+)
 from lambda_vpc_rules.core.rules import RULES, get_rule
 
 RULE_NAMES = [rule.config_rule_name for rule in RULES]
@@ -250,23 +261,30 @@ def test_compliant_verdicts_are_left_alone_and_the_longest_in_force_wins():
     assert apply(non_compliant("x"), subject(), register(document), BEFORE).exception.id == "EX-20"
 
 
-def test_the_engine_applies_it_and_require_exception_for_tags_drops_the_waiver_tag():
+def test_require_exception_for_tags_the_tag_alone_no_longer_waives_internet_access():
     rule = get_rule(NAT)
+    isolated = Facts(vpcs={"vpc-1": Vpc("vpc-1", "default")},
+                     subnets={"subnet-1": Subnet("subnet-1", "vpc-1", ipv4_cidr_block="10.0.1.0/24")},
+                     route_tables={"rtb-1": RouteTable("rtb-1", "vpc-1", routes=(
+                         Route("10.0.0.0/16", "local", TargetKind.LOCAL, "active", "CreateRouteTable"),),
+                         subnet_ids=("subnet-1",))})
     tagged = LambdaFunction("legacy-billing", ARN, subnet_ids=("subnet-1",),
                             tags={"lambda-vpc-rules:internet-access": "none"})
     parameters = rule.parse_parameters({})
+
+    def verdict(document):
+        return evaluate_functions(rule, [tagged], isolated, parameters, ACCOUNT, "eu-west-1",
+                                  InForce(register(document), BEFORE))[0]
+
     document = example()
-    results = evaluate_functions(rule, [tagged], Facts(), parameters, ACCOUNT, "eu-west-1",
-                                 InForce(register(document), BEFORE))
-    assert results[0].excepted and results[0].exception_id == "EX-12"
+    assert verdict(document).compliance is Compliance.COMPLIANT  # the tag waives internet access
     document["require_exception_for_tags"] = True
-    document["exceptions"][0]["scope"] = {"accounts": [OTHER]}  # no exception for it: the tag alone
-    rule_only = rule.evaluate(tagged, Facts(), parameters)
-    results = evaluate_functions(rule, [tagged], Facts(), parameters, ACCOUNT, "eu-west-1",
-                                 InForce(register(document), BEFORE))
-    assert results[0].failing and results[0].exception_id is None
-    # what differs with the setting: the rule is asked to find internet access, which a tag alone waived
-    assert "internet" not in rule_only.annotation.lower() or rule_only.annotation != results[0].annotation
+    excepted = verdict(document)  # the tag alone no longer does: the exception covering it does
+    assert excepted.excepted and excepted.annotation.startswith("excepted by EX-12 until 2027-03-01")
+    assert "no route for 0.0.0.0/0" in excepted.annotation
+    document["exceptions"][0]["scope"] = {"accounts": [OTHER]}  # no exception for it: it fails
+    failing = verdict(document)
+    assert failing.failing and failing.exception_id is None
 
 
 def test_register_use_reports_covered_expired_expiring_and_stale():

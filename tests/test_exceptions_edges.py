@@ -426,3 +426,14 @@ def test_ous_are_resolved_by_publish_and_by_scan(aws, functions, capsys, tmp_pat
 def test_expiring_within_sets_the_window(functions, capsys, tmp_path):
     _, report, err = scan_json(capsys, tmp_path, IN_FORCE, "--expiring-within", "5")
     assert report["exceptions"]["exceptions"][0]["state"] == "in force" and "expiring EX-12" not in err
+
+
+def test_with_require_exception_for_tags_no_tag_is_listed_as_a_waiver_in_force(aws, estate):
+    estate.function("tagged", tags={"lambda-vpc-rules:internet-access": "none"})
+    clients = Clients(session_clients(aws))
+    nat = [get_rule("lambda-vpc-private-subnet-nat")]
+    document = {"version": "1", "exceptions": []}
+    assert [w.resource_id for w in scan(clients, nat, {}, exceptions=parse_register(document, [TENANCY])).waivers
+            ] == ["tagged"]
+    document["require_exception_for_tags"] = True
+    assert scan(clients, nat, {}, exceptions=parse_register(document, [TENANCY])).waivers == []
