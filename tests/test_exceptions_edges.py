@@ -338,6 +338,8 @@ def test_evidence_carries_the_register_what_it_covered_and_what_expired(function
     manifest = json.loads((bundle / "manifest.json").read_text())
     files = {f["path"] for f in manifest["files"]}
     assert "exceptions-register.yaml" in files and verify_bundle(bundle) == []
+    rows = json.loads((bundle / "evaluations.json").read_text())["evaluations"]
+    assert next(r for r in rows if r["resource_id"] == "legacy-billing")["exception"] == "EX-12"
     assert (bundle / "exceptions-register.yaml").read_bytes() == Path(register_path).read_bytes()
     register = manifest["exceptions_register"]
     assert register["version"] == "2026-12-01.1" and register["sha256"] == parse_register(document, [TENANCY]).sha256

@@ -36,7 +36,7 @@ from ..core.coverage import Coverage
 from ..core.model import LAMBDA_RESOURCE_TYPE, Compliance, EvaluationResult, ScanReport, Waiver
 from ..core.rules import RULES, metadata_for, rule_version
 from ..errors import PackError
-from .report import ROW_FIELDS, ordered, row
+from .report import EXCEPTION_FIELDS, ROW_FIELDS, ordered, row
 
 MANIFEST = "manifest.json"
 FILES = ("evaluations.json", "evaluations.csv", "report.html")
@@ -121,7 +121,7 @@ class Evidence:
         return sorted(found | set(self.coverage.regions_seen if self.coverage else ()))
 
     def row_dicts(self) -> list[dict[str, str]]:
-        return [row(result) for result in ordered(self.rows)]
+        return [row(result, self.exceptions is not None) for result in ordered(self.rows)]
 
 
 def split_rows(evaluations: Iterable[EvaluationResult]) -> tuple[list[EvaluationResult], dict[str, int]]:
@@ -144,7 +144,8 @@ def evaluations_json(evidence: Evidence) -> str:
 
 def evaluations_csv(evidence: Evidence) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=ROW_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=ROW_FIELDS + (EXCEPTION_FIELDS if evidence.exceptions else ()),
+                            lineterminator="\n")
     writer.writeheader()
     writer.writerows(evidence.row_dicts())
     return buffer.getvalue()
