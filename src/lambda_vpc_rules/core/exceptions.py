@@ -42,6 +42,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import fnmatch
+import functools
 import hashlib
 import json
 import re
@@ -132,6 +133,24 @@ class Register:
     # OU -> the accounts in it (at any depth), as resolved when the register was loaded or published;
     # None: not resolved (an entry scoped by OU is then undecidable)
     ou_accounts: Mapping[str, frozenset[str]] | None = None
+
+    @functools.cached_property
+    def _by_account(self) -> tuple[dict[str, tuple[Entry, ...]], tuple[Entry, ...]]:
+        """The entries naming each account, and those for any account: `apply` looks only at these."""
+        named: dict[str, list[Entry]] = {}
+        anywhere = []
+        for entry in self.entries:
+            accounts = entry.scope.accounts
+            if accounts is None or "*" in accounts:
+                anywhere.append(entry)
+            else:
+                for account in accounts:
+                    named.setdefault(account, []).append(entry)
+        return {account: tuple(entries) for account, entries in named.items()}, tuple(anywhere)
+
+    def candidates(self, account_id: str) -> tuple[Entry, ...]:
+        named, anywhere = self._by_account
+        return named.get(account_id, ()) + anywhere
 
     @property
     def tag_keys(self) -> frozenset[str]:
@@ -417,7 +436,7 @@ def apply(verdict: Verdict, subject: Subject, register: Register | None, now: dt
     verdict meets the register: every edge (scan, the handlers, Security Hub, evidence) goes through it."""
     if register is None or verdict.compliance is not Compliance.NON_COMPLIANT:
         return Applied(verdict)
-    covering = [entry for entry in register.entries if matches(entry, subject, register)]
+    covering = [entry for entry in register.candidates(subject.account_id) if matches(entry, subject, register)]
     if not covering:
         return Applied(verdict)
     in_force = sorted((e for e in covering if e.in_force(now)), key=lambda e: (-e.expires.toordinal(), e.id))
@@ -515,8 +534,9 @@ def register_use(register: Register, results: Iterable[EvaluationResult], now: d
     uses = []
     for entry in register.entries:
         mine = tuple(sorted(covered.get(entry.id, ()), key=lambda c: (c.account_id, c.region, c.rule, c.resource_id)))
-        in_run = any(_place_in_scope(entry, account, region, register) for account, region in seen)
-        uses.append(EntryUse(entry, mine, entry.in_force(now) and in_run and not mine))
+        stale = entry.in_force(now) and not mine and any(
+            _place_in_scope(entry, account, region, register) for account, region in seen)
+        uses.append(EntryUse(entry, mine, stale))
     return RegisterUse(register, now, within_days, tuple(uses))
 
 
