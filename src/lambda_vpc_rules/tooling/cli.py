@@ -30,7 +30,13 @@ from ..errors import PackError
 from ..outputs.evidence import EvidenceError, NothingToEvidence
 from ..outputs.report import RENDERERS
 from .deploy import DeployError
-from .exceptions_cli import add_exceptions_arguments, add_register_options
+from .exceptions_cli import (
+    add_exceptions_arguments,
+    add_register_options,
+    register_for,
+    with_expiry_window,
+    with_register,
+)
 
 EXIT_OK, EXIT_NON_COMPLIANT, EXIT_ERROR = 0, 1, 2
 
@@ -79,38 +85,17 @@ def _parameters_checked(run):
         raise UsageError(str(error)) from None
 
 
-def _register(args: argparse.Namespace, clients: Clients):
-    """The exceptions register --exceptions names (its OUs resolved with `clients`), or None."""
-    if not getattr(args, "exceptions", None):
-        return None
-    from ..aws.register import with_ous_resolved
-    from .exceptions_cli import load_register
-
-    return with_ous_resolved(clients, load_register(args.exceptions))
-
-
-def _expiry_window(report: ScanReport, args: argparse.Namespace) -> ScanReport:
-    """The register's use with --expiring-within's window."""
-    if report.exceptions is None or report.exceptions.within_days == args.expiring_within:
-        return report
-    from ..core.exceptions import register_use
-
-    use = report.exceptions
-    return dataclasses.replace(report, exceptions=register_use(use.register, report.evaluations, use.now,
-                                                               args.expiring_within))
-
-
 def _scan(clients: Clients, args: argparse.Namespace, rules: list[Rule]) -> ScanReport:
-    register = _register(args, clients)
-    return _expiry_window(_parameters_checked(
+    register = register_for(args, clients)
+    return with_expiry_window(_parameters_checked(
         lambda: scan(clients, rules, dict(args.param), _progress_printer(), register)), args)
 
 
 def _scan_many(args: argparse.Namespace, selection: Selection, rules: list[Rule]) -> ScanReport:
     fleet = _fleet(args, selection)
-    register = _register(args, fleet.source)
-    return _expiry_window(_parameters_checked(lambda: scan_many(fleet, rules, dict(args.param), args.concurrency,
-                                                                _progress_printer(), register)), args)
+    register = register_for(args, fleet.source)
+    return with_expiry_window(_parameters_checked(lambda: scan_many(fleet, rules, dict(args.param), args.concurrency,
+                                                                    _progress_printer(), register)), args)
 
 
 def _regions(text: str) -> str | tuple[str, ...]:
@@ -351,10 +336,7 @@ def _evidence(args: argparse.Namespace) -> int:
                                    [Covered(caller["Account"], clients.region, collected_at, len(view.evaluations))],
                                    [], reader=(caller["Account"], clients.region))
             evidence = Evidence.from_config(collected_at, "config", caller, [view], coverage)
-    evidence = _with_rows_split(evidence)
-    from .exceptions_cli import with_register
-
-    evidence = with_register(evidence, args)
+    evidence = with_register(_with_rows_split(evidence), args)
     if not evidence.rows:
         where = evidence.coverage.statement() if evidence.coverage else ""
         gaps = "; ".join(f"{g.where}: {g.reason}" for g in (evidence.coverage.gaps if evidence.coverage else ())[:3])

@@ -90,6 +90,21 @@ def load_register(path: str) -> Register:
     return parse_register(read_document(path), [rule.config_rule_name for rule in RULES], path)
 
 
+def register_for(args: argparse.Namespace, clients):
+    """The register `--exceptions` names (its OUs resolved with `clients`), or None."""
+    if not getattr(args, "exceptions", None):
+        return None
+    return with_ous_resolved(clients, load_register(args.exceptions))
+
+
+def with_expiry_window(report, args: argparse.Namespace):
+    """The scan report with the register's use over `--expiring-within`'s window."""
+    use = report.exceptions
+    if use is None or use.within_days == args.expiring_within:
+        return report
+    return replace(report, exceptions=register_use(use.register, report.evaluations, use.now, args.expiring_within))
+
+
 def with_register(evidence, args: argparse.Namespace):
     """The evidence with the register --exceptions names: its file in the bundle, and its use. A scan applied
     it already (`scan --exceptions`); rows read from AWS Config name the exception in their annotation, as the
