@@ -191,7 +191,8 @@ def to_table(report: ScanReport, only_failing: bool = False, width: int | None =
               + (f" (only the {sum(1 for r in report.evaluations if r.failing)} NON_COMPLIANT "
                  f"{'not excepted ' if any_excepted else ''}listed)" if only_failing else "")]
     if all_excepted:
-        listed_note = "listed apart above" if show_excepted and not only_failing else "--show-excepted lists them"
+        listed_note = ("left out by --only-failing" if only_failing else "listed apart above" if show_excepted
+                       else "--show-excepted lists them")
         footer.append(f"{len(all_excepted)} of the NON_COMPLIANT are excepted by the exceptions register and do not "
                       f"fail the run ({listed_note}).")
     if cut_any:
