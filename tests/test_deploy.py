@@ -34,6 +34,9 @@ from lambda_vpc_rules.tooling.remediation_documents import PLANNER_FUNCTION
 from org_support import ModelAnswers, RequestLog, all_allowed, buckets, config_recording
 
 BUCKET = "rule-bundles"
+REGISTER_BUCKET = "org-exceptions"
+REGISTER = f"s3://{REGISTER_BUCKET}/register.json"
+REGISTER_PARAM = ("--pack-param", f"ExceptionsRegister={REGISTER}")
 SIX = ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
        "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
 
@@ -66,12 +69,16 @@ def deployed(server, tmp_path_factory):
             patch.setenv(key, value)
         aws = EndpointSession(server)
         aws.client("s3").create_bucket(Bucket=BUCKET)
+        # the exceptions register, as `exceptions publish` writes it: every deployed bundle reads it
+        aws.client("s3").create_bucket(Bucket=REGISTER_BUCKET)
+        aws.client("s3").put_object(Bucket=REGISTER_BUCKET, Key="register.json",
+                                    Body=json.dumps({"version": "1", "exceptions": []}))
         _recording(aws)
         stdout, stderr = io.StringIO(), io.StringIO()
         patch.setattr(sys, "stdout", stdout)
         patch.setattr(sys, "stderr", stderr)
         code = main(["deploy", "--bucket", BUCKET, "--mode", "rules", "--endpoint-url", server, "--region", REGION,
-                     "--dist", str(tmp_path_factory.mktemp("dist")), "--wait-delay", "0"])
+                     "--dist", str(tmp_path_factory.mktemp("dist")), "--wait-delay", "0", *REGISTER_PARAM])
     assert code == 0, stderr.getvalue()
     return aws, json.loads(stdout.getvalue()), stderr.getvalue()
 
@@ -96,6 +103,9 @@ def test_functions_run_the_uploaded_bundles_with_their_own_role_and_log_group(de
         f"/aws/lambda/{name}": 365 for name in [*(rule.function_name for rule in RULES), PLANNER_FUNCTION]}
     role = aws.client("iam").get_role(RoleName="lambda-vpc-rules-evaluator")["Role"]
     assert role["Arn"].endswith(":role/lambda-vpc-rules-evaluator")
+    register_policy = aws.client("iam").get_role_policy(RoleName="lambda-vpc-rules-evaluator",
+                                                        PolicyName="read-exceptions-register")["PolicyDocument"]
+    assert register_policy["Statement"][0]["Resource"] == f"arn:aws:s3:::{REGISTER_BUCKET}/*"
     for step in ("pre-flight: 0 problem(s)", "stack lambda-vpc-rules-iam (us-east-1): created",
                  "stack lambda-vpc-rules (us-east-1): created", "registered 5 Config rules"):
         assert step in progress
@@ -114,6 +124,7 @@ def test_config_rules_are_the_conformance_packs(deployed):
         assert len(config_rule["Source"]["SourceDetails"]) == 3
         inputs = json.loads(config_rule["InputParameters"])
         assert inputs.pop("AssumeRoleMode") == "false"
+        assert inputs.pop("ExceptionsRegister") == REGISTER  # --pack-param ExceptionsRegister=... (docs/exceptions.md)
         assert inputs == {p.name: p.default for p in rule.parameters}
 
 
@@ -185,7 +196,7 @@ def test_redeploy_leaves_everything_alone(deployed, server, tmp_path, monkeypatc
     original = deploy_cli.clients_for
     monkeypatch.setattr(deploy_cli, "clients_for", lambda _session, endpoint: original(session, endpoint))
     code = main(["deploy", "--bucket", BUCKET, "--mode", "rules", "--endpoint-url", server, "--region", REGION,
-                 "--dist", str(tmp_path), "--wait-delay", "0"])
+                 "--dist", str(tmp_path), "--wait-delay", "0", *REGISTER_PARAM])
     out, err = capsys.readouterr()
     assert code == 0, err
     assert json.loads(out)["code_prefix"] == result["code_prefix"]  # same code, same key

@@ -107,8 +107,9 @@ def test_conformance_pack_runs_in_any_account_with_the_functions_own_role():
     """One template and one set of input parameters for every account: no account ID among the parameters."""
     from lambda_vpc_rules.tooling.remediation_documents import pack_parameters
 
-    assert set(PACK["Parameters"]) == {"MaximumExecutionFrequency"} | {
+    assert set(PACK["Parameters"]) == {"MaximumExecutionFrequency", "ExceptionsRegister"} | {
         pack_parameter_name(rule, p.name) for rule in RULES for p in rule.parameters} | set(pack_parameters())
+    assert PACK["Parameters"]["ExceptionsRegister"]["Default"] == ""  # no register unless one is published
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.rdk_name)
@@ -118,6 +119,7 @@ def test_conformance_pack_rule(rule):
     assert properties["Source"]["Owner"] == "CUSTOM_LAMBDA"
     assert "${AWS::Region}:${AWS::AccountId}:function:" in properties["Source"]["SourceIdentifier"]["Fn::Sub"]
     assert properties["InputParameters"]["AssumeRoleMode"] == "false"
+    assert properties["InputParameters"]["ExceptionsRegister"] == {"Ref": "ExceptionsRegister"}
     assert properties["Source"]["SourceIdentifier"]["Fn::Sub"].endswith(f":function:{rule.function_name}")
     triggers = {detail["MessageType"] for detail in properties["Source"]["SourceDetails"]}
     assert triggers == {"ConfigurationItemChangeNotification", "OversizedConfigurationItemChangeNotification",
@@ -142,7 +144,13 @@ def test_pack_functions_are_the_functions_stacks():
 
 
 def test_the_role_grants_exactly_the_rule_actions_and_its_own_logs():
-    role = IAM["Resources"]["EvaluatorRole"]  # (the other one: the remediation documents' role)
+    role = IAM["Resources"]["EvaluatorRole"]  # (the others: optional policies, the remediation documents' role)
+    # the exceptions register's bucket, read only when one is named (condition ReadsRegister)
+    register = IAM["Resources"]["ExceptionsRegisterRead"]
+    assert register["Condition"] == "ReadsRegister" and register["Properties"]["Roles"] == [{"Ref": "EvaluatorRole"}]
+    assert register["Properties"]["PolicyDocument"]["Statement"] == [{
+        "Sid": "ExceptionsRegister", "Effect": "Allow", "Action": ["s3:GetObject"],
+        "Resource": {"Fn::Sub": "arn:${AWS::Partition}:s3:::${ExceptionsRegisterBucket}/*"}}]
     policies = {p["PolicyName"]: p["PolicyDocument"]["Statement"] for p in role["Properties"]["Policies"]}
     [read] = policies["read-and-report"]
     assert set(read["Action"]) == set(rule_actions()) and read["Resource"] == "*"
@@ -250,7 +258,8 @@ ZIPPED_LIMIT, UNZIPPED_LIMIT = 50 * 1024 * 1024, 250 * 1024 * 1024
 
 def test_the_evaluator_role_fits_iams_inline_policy_quota():
     role = next(r for r in IAM["Resources"].values() if r["Type"] == "AWS::IAM::Role")
-    documents = [json.dumps(p["PolicyDocument"], separators=(",", ":")) for p in role["Properties"]["Policies"]]
+    policies = [*role["Properties"]["Policies"], IAM["Resources"]["ExceptionsRegisterRead"]["Properties"]]
+    documents = [json.dumps(p["PolicyDocument"], separators=(",", ":")) for p in policies]
     size = sum(len("".join(d.split())) for d in documents)
     assert size <= ROLE_INLINE_POLICIES_LIMIT, size
 

@@ -25,12 +25,13 @@ from aws_support import (
 )
 from conftest import ROOT, load_rule_module
 from lambda_vpc_rules.aws.account import scan_session
-from lambda_vpc_rules.aws.actions import ACTIONS_BY_MODULE
+from lambda_vpc_rules.aws.actions import ACTIONS_BY_MODULE, REGISTER_ACTIONS
 from lambda_vpc_rules.core.rules import RULES, get_rule
 from lambda_vpc_rules.tooling.packaging import rule_actions
 
 NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}  # answered for any identity
-PACK_PARAMETERS = {"AssumeRoleMode": "false"}  # what the conformance pack adds to every rule's parameters
+# what the conformance pack adds to every rule's parameters (the exceptions register published as deploy documents)
+PACK_PARAMETERS = {"AssumeRoleMode": "false", "ExceptionsRegister": "s3://org-exceptions/register.json"}
 
 
 def test_rule_roles_grant_exactly_the_actions_the_code_calls(aws, estate, config_calls):
@@ -46,6 +47,9 @@ def test_rule_roles_grant_exactly_the_actions_the_code_calls(aws, estate, config
     function = estate.function("app", [ids["private-a"], ids["dual-a"]], role=role, ipv6=True,
                                tags={"lambda-vpc-rules:internet-access": "required"})
 
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="org-exceptions")
+    s3.put_object(Bucket="org-exceptions", Key="register.json", Body=json.dumps({"version": "1", "exceptions": []}))
     recorder = CallRecorder().install(boto3.DEFAULT_SESSION)  # rdklib's clients
     scanning = boto3.Session(region_name=REGION)
     recorder.install(scanning)
@@ -78,13 +82,14 @@ def test_rule_roles_grant_exactly_the_actions_the_code_calls(aws, estate, config
     assert {e["ComplianceResourceId"] for e in config_calls.evaluations if e["ComplianceType"] != "NOT_APPLICABLE"} == {
         "app"}
 
-    assert recorder.actions - NEEDS_NO_PERMISSION == set(rule_actions())  # no sts:AssumeRole: no other account
+    # no sts:AssumeRole: no other account; s3:GetObject: granted on the register's bucket only (REGISTER_ACTIONS)
+    assert recorder.actions - NEEDS_NO_PERMISSION == set(rule_actions()) | REGISTER_ACTIONS
 
 
 def test_each_read_module_calls_exactly_the_operations_listed_for_it():
     """aws.actions lists, per read module, the actions it needs: the operations named in its source are those."""
     session = botocore.session.get_session()
-    services = ("ec2", "iam", "lambda", "resourcegroupstaggingapi", "config", "organizations", "sts")
+    services = ("ec2", "iam", "lambda", "resourcegroupstaggingapi", "config", "organizations", "sts", "s3")
     operations = {xform_name(op): op for service in services
                   for op in session.get_service_model(service).operation_names}
     for module, declared in ACTIONS_BY_MODULE.items():

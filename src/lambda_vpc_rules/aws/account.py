@@ -11,6 +11,7 @@ from typing import Any
 
 from ..core.coverage import Coverage, Covered
 from ..core.engine import evaluate_functions, parse_parameters
+from ..core.exceptions import InForce, Register, register_use
 from ..core.model import EvaluationResult, Fact, Facts, ScanReport, Waiver
 from ..core.rules import RULES, Rule
 from ..core.rules.private_subnet_nat import INTERNET_ACCESS_TAG as WAIVER_TAG
@@ -36,19 +37,22 @@ def evaluate_account(
     parameters: Mapping[str, Mapping[str, Any]],
     progress: Progress = _quiet,
     account_id: str = "",
+    exceptions: InForce | None = None,
 ) -> list[EvaluationResult]:
     """Every function of the account and region under every rule, from facts read once for all rules.
-    `parameters`: each rule's parsed parameters, by Config rule name (`core.engine.parse_parameters`)."""
-    return evaluate_with_waivers(reader, rules, parameters, progress, account_id)[0]
+    `parameters`: each rule's parsed parameters, by Config rule name (`core.engine.parse_parameters`);
+    `exceptions`: the register applied to every verdict (and the tags its scopes read, read too)."""
+    return evaluate_with_waivers(reader, rules, parameters, progress, account_id, exceptions)[0]
 
 
 def evaluate_with_waivers(reader: FactReader, rules: Sequence[Rule], parameters: Mapping[str, Mapping[str, Any]],
               progress: Progress = _quiet, account_id: str = "", scps: Callable[[], ScpChain] | None = None,
-              ) -> tuple[list[EvaluationResult], list[Waiver] | None]:
+              exceptions: InForce | None = None) -> tuple[list[EvaluationResult], list[Waiver] | None]:
     """The evaluations, and the waiver tags in force (None when no selected rule reads a tag). `scps`: reads
     the account's SCP chain (an organization scan), called only when a rule reads IAM for a VPC function."""
     progress("Listing Lambda functions")
-    functions = reader.list_functions(tag_keys=frozenset().union(*(rule.tag_keys for rule in rules)))
+    register_keys = exceptions.register.tag_keys if exceptions else frozenset()
+    functions = reader.list_functions(tag_keys=frozenset().union(*(rule.tag_keys for rule in rules)) | register_keys)
     in_vpc = sum(1 for function in functions if function.in_vpc)
     needs = frozenset().union(*(rule.needs for rule in rules))
     progress(
@@ -63,12 +67,15 @@ def evaluate_with_waivers(reader: FactReader, rules: Sequence[Rule], parameters:
     results = []
     for index, rule in enumerate(rules, 1):
         progress(f"Evaluating {rule.config_rule_name} ({index}/{len(rules)})")
-        results += evaluate_functions(rule, functions, facts, parameters[rule.config_rule_name], account_id, region)
+        results += evaluate_functions(rule, functions, facts, parameters[rule.config_rule_name], account_id, region,
+                                      exceptions)
     tag_keys = frozenset().union(*(rule.tag_keys for rule in rules))
+    # with require_exception_for_tags, the tag alone waives nothing: not listed as a waiver in force
+    honoured = not (exceptions and exceptions.register.require_exception_for_tags)
     waivers = None if not tag_keys else sorted(
         Waiver(account_id, region, function.name, key, value)
         for function in functions for key, value in (function.tags or {}).items()
-        if key in tag_keys and key == WAIVER_TAG and value.strip().lower() == "none")
+        if honoured and key in tag_keys and key == WAIVER_TAG and value.strip().lower() == "none")
     return [dataclasses.replace(result, recorded_at=read_at) for result in results], waivers
 
 
@@ -77,19 +84,26 @@ def scan(
     rules: Sequence[Rule] = RULES,
     raw_parameters: Mapping[str, str] | None = None,
     progress: Progress = _quiet,
+    exceptions: Register | None = None,
+    at: dt.datetime | None = None,
 ) -> ScanReport:
-    """Evaluate the clients' account and region with `rules` (parameters as AWS Config gives them)."""
+    """Evaluate the clients' account and region with `rules` (parameters as AWS Config gives them), applying
+    the exceptions register at `at` (default: now)."""
     raw_parameters = dict(raw_parameters or {})
     parameters = parse_parameters(rules, raw_parameters)
     account_id = clients.caller_identity()["Account"]
-    evaluations, waivers = evaluate_with_waivers(FactReader(clients), rules, parameters, progress, account_id)
+    at = at or dt.datetime.now(dt.UTC)
+    in_force = InForce(exceptions, at) if exceptions is not None else None
+    evaluations, waivers = evaluate_with_waivers(FactReader(clients), rules, parameters, progress, account_id,
+                                                 in_force)
     generated_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     used = {rule.config_rule_name: rule.parameter_values(raw_parameters) for rule in rules}
     read = Covered(account_id, clients.region, evaluations[0].recorded_at if evaluations else generated_at,
                    len(evaluations) // max(1, len(rules)))
     coverage = Coverage.of("the caller's own account, with its own credentials", f"one region: {clients.region}",
                            [read], [], reader=(account_id, clients.region))
-    return ScanReport(account_id, clients.region, generated_at, evaluations, used, coverage, waivers)
+    return ScanReport(account_id, clients.region, generated_at, evaluations, used, coverage, waivers,
+                      register_use(exceptions, evaluations, at) if exceptions is not None else None)
 
 
 def scan_session(session: Any, rules: Sequence[Rule] = RULES, raw_parameters: Mapping[str, str] | None = None,

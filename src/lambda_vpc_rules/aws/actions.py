@@ -31,6 +31,10 @@ ACTIONS_BY_MODULE = {
         "organizations:DescribeOrganization", "organizations:ListParents", "organizations:ListPoliciesForTarget",
         "organizations:DescribePolicy",
     }),
+    # the exceptions register: the handlers read the published object (granted on the register's bucket only,
+    # REGISTER_ACTIONS); publish and scan resolve OUs (not granted to the rule roles)
+    "register": frozenset({"s3:GetObject", "organizations:ListAccountsForParent",
+                           "organizations:ListOrganizationalUnitsForParent"}),
 }
 # What the rule functions read: the facts, the drift queries, and of AWS Config's view only what the
 # scheduled clean-up reads (the other Config reads serve `evidence` and `scan --skip-config-rules`; the
@@ -39,10 +43,13 @@ READ_ACTIONS = ACTIONS_BY_MODULE["facts"] | ACTIONS_BY_MODULE["drift"] | {"confi
 # The AWS Config calls the handler makes through rdklib's clients: evaluations out, and the configuration
 # history of an oversized item (read by rdklib's init_event).
 RDKLIB_ACTIONS = frozenset({"config:PutEvaluations", "config:GetResourceConfigHistory"})
+# What the rule functions' role is granted on the exceptions register's bucket only, when one is named
+# (templates/account-iam.yaml, parameter ExceptionsRegisterBucket).
+REGISTER_ACTIONS = frozenset({"s3:GetObject"})
 
 
 def action_for(operation_name: str) -> str:
     """The IAM action behind an operation the rules call (for messages naming a missing permission)."""
-    every = frozenset().union(*ACTIONS_BY_MODULE.values()) | RDKLIB_ACTIONS | {"sts:AssumeRole"}
+    every = frozenset().union(*ACTIONS_BY_MODULE.values()) | RDKLIB_ACTIONS | REGISTER_ACTIONS | {"sts:AssumeRole"}
     known = {action.split(":")[1]: action for action in every}
     return known.get(operation_name, operation_name)

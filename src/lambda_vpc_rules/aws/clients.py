@@ -109,8 +109,10 @@ def answer_problem(parsed: Any, output_shape: Any) -> str | None:
     for name, shape in output_shape.members.items():
         value = parsed.get(name)
         expected = _PYTHON_TYPES.get(shape.type_name)
-        if shape.type_name == "blob" and hasattr(value, "read"):
-            continue  # a streaming payload (S3 GetObject's Body): botocore hands over a stream, not bytes
+        if shape.type_name == "blob" and shape.serialization.get("streaming"):  # S3 GetObject's Body: a stream
+            if value is not None and not callable(getattr(value, "read", None)):
+                return f"{name} as a {type(value).__name__}, not a stream"
+            continue
         if value is not None and expected is not None and not isinstance(value, expected):
             return f"{name} as a {type(value).__name__}, not a {shape.type_name}"
     return None

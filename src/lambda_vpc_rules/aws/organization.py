@@ -52,6 +52,7 @@ from botocore.retries.standard import RetryEventAdapter, StandardRetryConditions
 
 from ..core.coverage import EVERY_REGION, Coverage, Covered, Gap, LeftOut, Target
 from ..core.engine import parse_parameters
+from ..core.exceptions import InForce, Register, register_use
 from ..core.model import EvaluationResult, ScanReport, Waiver
 from ..core.rules import RULES, Rule
 from ..errors import PackError
@@ -418,17 +419,23 @@ def scan_many(
     raw_parameters: Mapping[str, str] | None = None,
     concurrency: int = 4,
     progress: Progress = lambda message: None,
+    exceptions: Register | None = None,
+    at: dt.datetime | None = None,
 ) -> ScanReport:
     """Every account-region of `fleet` evaluated with `rules`, `concurrency` at a time, merged into one report
-    whose coverage lists what could not be read (and why) beside the verdicts of the rest."""
+    whose coverage lists what could not be read (and why) beside the verdicts of the rest; the exceptions
+    register applied at `at` (default: now)."""
     raw_parameters = dict(raw_parameters or {})
     parameters = parse_parameters(rules, raw_parameters)
     # the SCP chain of each account, read by the caller (organization_policies); not for the caller's own account
     scps = OrganizationPolicies(fleet.source) if fleet.selection.accounts is not None else None
+    at = at or dt.datetime.now(dt.UTC)
+    in_force = InForce(exceptions, at) if exceptions is not None else None
 
     def work(clients: Clients, target: Target) -> tuple[tuple[list[EvaluationResult], list[Waiver] | None], int]:
         results, waivers = evaluate_with_waivers(FactReader(clients), rules, parameters, account_id=target.account_id,
-                                                 scps=scps and (lambda: scps.chain(target.account_id)))
+                                                 scps=scps and (lambda: scps.chain(target.account_id)),
+                                                 exceptions=in_force)
         return (results, waivers), len(results) // max(1, len(rules))
 
     evaluations: list[EvaluationResult] = []
@@ -447,4 +454,5 @@ def scan_many(
                            reader=(fleet.caller()["Account"], fleet.home_region))
     evaluations.sort(key=lambda r: (r.account_id, r.region, r.rule, r.resource_id))
     used = {rule.config_rule_name: rule.parameter_values(raw_parameters) for rule in rules}
-    return ScanReport("", "", now(), evaluations, used, coverage, sorted(waivers) if waivers is not None else None)
+    return ScanReport("", "", now(), evaluations, used, coverage, sorted(waivers) if waivers is not None else None,
+                      register_use(exceptions, evaluations, at) if exceptions is not None else None)

@@ -5,19 +5,30 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from .exceptions import InForce, Subject, apply, subject_function
 from .model import EvaluationResult, Facts, LambdaFunction
 from .rules import InvalidParameter, Rule
+from .rules.private_subnet_nat import INTERNET_ACCESS_TAG
 
 
 def evaluate_functions(
     rule: Rule, functions: Iterable[LambdaFunction], facts: Facts, parameters: Mapping[str, Any],
-    account_id: str = "", region: str = "",
+    account_id: str = "", region: str = "", exceptions: InForce | None = None,
 ) -> list[EvaluationResult]:
+    """Each function's verdict, with the exceptions register applied (`core.exceptions.apply`) when given."""
     results = []
+    register = exceptions.register if exceptions else None
     for function in functions:
-        verdict = rule.evaluate(function, facts, parameters)
+        verdict = rule.evaluate(subject_function(function, register, INTERNET_ACCESS_TAG), facts, parameters)
+        exception_id = state = None
+        if exceptions is not None:
+            applied = apply(verdict, Subject.of(rule.config_rule_name, function, account_id, region), register,
+                            exceptions.now)
+            verdict, exception_id = applied.verdict, applied.exception.id if applied.exception else None
+            state = applied.state.value if applied.state else None
         results.append(EvaluationResult(rule.config_rule_name, function.name, verdict.compliance, verdict.annotation,
-                                        resource_arn=function.arn, account_id=account_id, region=region))
+                                        resource_arn=function.arn, account_id=account_id, region=region,
+                                        exception_id=exception_id, exception_state=state))
     return results
 
 

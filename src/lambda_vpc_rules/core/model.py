@@ -10,7 +10,7 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from botocore.utils import ArnParser, InvalidArnException
 
@@ -300,6 +300,19 @@ class EvaluationResult:
     region: str = ""
     # when the verdict was made: the read time of a scan, AWS Config's ResultRecordedTime (ISO 8601, UTC)
     recorded_at: str = ""
+    # the exceptions register (core.exceptions): the exception covering a NON_COMPLIANT verdict, and whether
+    # it is in force ("excepted") or has expired ("expired"); None: none covers it
+    exception_id: str | None = None
+    exception_state: str | None = None
+
+    @property
+    def excepted(self) -> bool:
+        """NON_COMPLIANT, and an exception in force covers it: shown apart, not failing."""
+        return self.compliance is Compliance.NON_COMPLIANT and self.exception_state == "excepted"
+
+    @property
+    def failing(self) -> bool:
+        return self.compliance is Compliance.NON_COMPLIANT and not self.excepted
 
     def as_dict(self) -> dict[str, str]:
         return {
@@ -337,10 +350,13 @@ class ScanReport:
     coverage: Coverage | None = None
     # the waiver tags in force on the functions read; None: not read (no selected rule reads them)
     waivers: list[Waiver] | None = None
+    # the exceptions register applied and what each exception covered (core.exceptions.RegisterUse); None: none
+    exceptions: Any = None
 
     @property
     def has_non_compliant(self) -> bool:
-        return any(result.compliance is Compliance.NON_COMPLIANT for result in self.evaluations)
+        """Something NON_COMPLIANT that no exception in force covers (excepted verdicts do not fail a run)."""
+        return any(result.failing for result in self.evaluations)
 
     def as_dict(self) -> dict:
         return {

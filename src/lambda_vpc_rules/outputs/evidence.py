@@ -9,7 +9,13 @@ waivers, per rule its control mapping (metadata) and status, the limitations, th
 files' digests: the report cannot hold its own, nor the manifest's, which hashes the report) and a sign-off
 block. Print: `@page` margin boxes carry a running header and "Page N of M" (Chromium 131+); IDs never wrap.
 Only functions' evaluations are rows; AWS Config's evaluations of other resource types (drift's
-NOT_APPLICABLE on a subnet) are counted in the manifest."""
+NOT_APPLICABLE on a subnet) are counted in the manifest.
+
+With an exceptions register (`evidence --exceptions FILE`): the register file itself is in the bundle
+(`exceptions-register.yaml` or `.json`, hashed in the manifest like every file), the manifest's
+`exceptions_register` carries its version and SHA-256 and every exception with its state (in force, expiring,
+expired), what it covered during the run and whether it is stale; the report has a section listing them, the
+expired ones with the functions they no longer except."""
 
 from __future__ import annotations
 
@@ -31,13 +37,14 @@ from ..core.model import LAMBDA_RESOURCE_TYPE, Compliance, EvaluationResult, Sca
 from ..core.rules import RULES, metadata_for, rule_version
 from ..errors import PackError
 from .remediations import REMEDIATIONS_FILE, remediations_html, remediations_json
-from .report import ROW_FIELDS, ordered, row
+from .report import EXCEPTION_FIELDS, ROW_FIELDS, ordered, row
 
 MANIFEST = "manifest.json"
 FILES = ("evaluations.json", "evaluations.csv", "report.html")
 # the files of an audit period's bundle (outputs/period.py), whose manifest says `"kind": "period"`
 PERIOD_FILES = ("timeline.json", "population.csv", "non-compliant.csv", "exceptions.csv",
                 "oscal-assessment-results.json", "report.html")
+REGISTER_FILES = ("exceptions-register.yaml", "exceptions-register.json")  # at most one, when a register was used
 COLOURS = {Compliance.COMPLIANT: "#2e7d32", Compliance.NON_COMPLIANT: "#c62828", Compliance.NOT_APPLICABLE: "#9e9e9e"}
 
 
@@ -77,12 +84,14 @@ class Evidence:
     other_evaluations: Mapping[str, int] = field(default_factory=dict)
     waivers: Sequence[Waiver] | None = None  # the waiver tags in force; None: not known
     remediations: Sequence[Mapping[str, Any]] | None = None  # `remediate`'s records; None: not included
+    exceptions: Any = None  # the exceptions register's use in this run (core.exceptions.RegisterUse); None: none
+    register_file: tuple[str, bytes] | None = None  # (one of REGISTER_FILES, the register file's bytes)
 
     @classmethod
     def from_scan(cls, report: ScanReport, source: str, caller: dict[str, str]) -> Evidence:
         return cls(report.generated_at, source, caller, report.evaluations,
                    [RuleParameters(rule, values) for rule, values in report.rule_parameters.items()],
-                   report.coverage, waivers=report.waivers)
+                   report.coverage, waivers=report.waivers, exceptions=report.exceptions)
 
     @classmethod
     def from_config(cls, collected_at: str, source: str, caller: dict[str, str], views: Iterable[ConfigView],
@@ -117,7 +126,7 @@ class Evidence:
         return sorted(found | set(self.coverage.regions_seen if self.coverage else ()))
 
     def row_dicts(self) -> list[dict[str, str]]:
-        return [row(result) for result in ordered(self.rows)]
+        return [row(result, self.exceptions is not None) for result in ordered(self.rows)]
 
 
 def split_rows(evaluations: Iterable[EvaluationResult]) -> tuple[list[EvaluationResult], dict[str, int]]:
@@ -140,7 +149,8 @@ def evaluations_json(evidence: Evidence) -> str:
 
 def evaluations_csv(evidence: Evidence) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=ROW_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=ROW_FIELDS + (EXCEPTION_FIELDS if evidence.exceptions else ()),
+                            lineterminator="\n")
     writer.writeheader()
     writer.writerows(evidence.row_dicts())
     return buffer.getvalue()
@@ -346,6 +356,37 @@ def _waivers_html(evidence: Evidence) -> str:
                  for w in evidence.waivers), "None in force.", 4))
 
 
+def _exceptions_html(evidence: Evidence) -> str:
+    e = html.escape
+    use = evidence.exceptions
+    if use is None:
+        return "<p>No exceptions register was given for this evidence.</p>"
+    document = use.as_dict()
+    head = (f'<p id="register">Register version <span class="id">{e(document["version"])}</span>, SHA-256 '
+            f'<span class="id">{e(document["sha256"])}</span>, evaluated at {e(document["evaluated_at"])}'
+            + (f"; the file is <code>{e(evidence.register_file[0])}</code> in this bundle" if evidence.register_file
+               else "") + ". Excepted functions stay NON_COMPLIANT above, their annotation naming the exception."
+            + (" The register requires an exception to back the internet-access tag."
+               if document["require_exception_for_tags"] else "") + "</p>")
+    rows = []
+    for entry in document["exceptions"]:
+        covered = "; ".join(f"{c['account_id']} {c['region']} {c['rule']} {c['resource_id']}" for c in entry["covered"])
+        state = entry["state"] + (", stale (covers nothing failing)" if entry["stale"] else "")
+        rules = entry["rules"] if isinstance(entry["rules"], str) else ", ".join(entry["rules"])
+        control = (f"<br>Compensating control: {e(entry['compensating_control'])}"
+                   if entry.get("compensating_control") else "")
+        rows.append(f"<tr>{_id(entry['id'])}<td class=\"{'gap' if entry['state'] == 'expired' else ''}\">"
+                    f"{e(state)}</td>{_id(entry['expires'])}<td>{e(rules)}</td><td>{e(entry['owner'])}</td>"
+                    f"<td>{e(entry['approver'])}</td><td>{e(entry['ticket'])}</td><td class=why>{e(entry['reason'])}"
+                    f"{control}"
+                    f"</td><td>{e(covered or 'nothing')}</td></tr>")
+    expired = [x for x in document["exceptions"] if x["state"] == "expired"]
+    tail = "".join(f"<p class=gap>Exception {e(x['id'])} expired {e(x['expires'])}: {len(x['covered'])} "
+                   "function verdict(s) it covered fail again.</p>" for x in expired)
+    return head + _table("exceptions", ("Id", "State", "Expires", "Rules", "Owner", "Approver", "Ticket",
+                                        "Reason", "Covered in this run (NON_COMPLIANT)"), rows, "None.", 1) + tail
+
+
 def report_html(evidence: Evidence, data_digests: Mapping[str, str] | None = None) -> str:
     """The auditor's report. `data_digests`: the SHA-256 of the bundle's data files (the report cannot hold
     its own digest, nor the manifest's, which hashes the report)."""
@@ -410,6 +451,8 @@ evaluations.json.</p>
 {_waivers_html(evidence)}
 <h2>Remediations</h2>
 {remediations_html(evidence.remediations)}
+<h2>Exceptions register</h2>
+{_exceptions_html(evidence)}
 <h2>The rules and their controls</h2>
 {rules_text}
 <h2>Limitations</h2>
@@ -449,7 +492,7 @@ def write_bundle(out_dir: str | Path, evidence: Evidence) -> Path:
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise EvidenceError(f"{out} exists and is not a directory")
-    known = (*FILES, MANIFEST, REMEDIATIONS_FILE)
+    known = (*FILES, *REGISTER_FILES, MANIFEST, REMEDIATIONS_FILE)
     foreign = sorted(p.name for p in out.iterdir() if p.name not in known) if out.exists() else []
     if foreign:
         raise EvidenceError(f"{out} holds files that are not part of a bundle ({', '.join(foreign[:5])}"
@@ -463,6 +506,10 @@ def write_bundle(out_dir: str | Path, evidence: Evidence) -> Path:
                                                      for name, text in contents.items()})
     for name, text in contents.items():
         (out / name).write_text(text, encoding="utf-8")
+    for name in REGISTER_FILES:  # an earlier bundle's register is replaced, or removed when none is given now
+        (out / name).unlink(missing_ok=True)
+    if evidence.register_file:
+        (out / evidence.register_file[0]).write_bytes(evidence.register_file[1])
     manifest = {
         "tool": "lambda-vpc-rules",
         "tool_version": __version__,
@@ -481,8 +528,11 @@ def write_bundle(out_dir: str | Path, evidence: Evidence) -> Path:
         "evaluations": {"rows": len(evidence.rows), **{c.value: n for c, n in _totals(evidence).items()},
                         "other_resource_types_not_rows": dict(evidence.other_evaluations)},
         "remediations": None if evidence.remediations is None else len(evidence.remediations),
+        "exceptions_register": (None if evidence.exceptions is None else {
+            "file": evidence.register_file[0] if evidence.register_file else None, **evidence.exceptions.as_dict()}),
         "files": [file_entry(out / name, name) for name in (*FILES, *([REMEDIATIONS_FILE] if REMEDIATIONS_FILE
-                                                                         in contents else []))],
+                                                                         in contents else []))]
+        + ([file_entry(out / evidence.register_file[0], evidence.register_file[0])] if evidence.register_file else []),
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return out / MANIFEST

@@ -16,6 +16,13 @@ account missing from the verdicts is never mistaken for a clean one.
 - asff: the verdicts' findings, and one finding per account-region not covered (`outputs.securityhub`).
 
 `only_failing` lists only NON_COMPLIANT verdicts (the summary still counts all of them).
+
+With an exceptions register (`scan --exceptions`, core.exceptions): an excepted verdict stays NON_COMPLIANT
+and its annotation names the exception; it is shown apart and does not fail the run. json and csv carry every
+verdict with two more fields, `exception` and `exception_state` (`excepted` | `expired` | empty), a summary
+count `EXCEPTED` (of the NON_COMPLIANT), and json the register's use (`exceptions`: version, sha256, every
+exception with its state, what it covered, stale). The table lists excepted verdicts apart: counted under the
+table, listed in their own section with `show_excepted`. `only_failing` leaves excepted verdicts out.
 """
 
 from __future__ import annotations
@@ -32,24 +39,31 @@ from .verdicts import single_scope as _single
 
 FIELDS = ("rule", "resource_type", "resource_id", "resource_arn", "compliance", "annotation")
 ROW_FIELDS = ("account_id", "region", *FIELDS, "recorded_at")
+EXCEPTION_FIELDS = ("exception", "exception_state")
 CSV_FIELDS = ("record", *ROW_FIELDS)
 
 
-def row(result: EvaluationResult) -> dict[str, str]:
-    return {"account_id": result.account_id, "region": result.region, **result.as_dict(),
-            "recorded_at": result.recorded_at}
+def row(result: EvaluationResult, with_exceptions: bool = False) -> dict[str, str]:
+    document = {"account_id": result.account_id, "region": result.region, **result.as_dict(),
+                "recorded_at": result.recorded_at}
+    if with_exceptions:
+        document |= {"exception": result.exception_id or "", "exception_state": result.exception_state or ""}
+    return document
 
 
 def to_json(report: ScanReport, only_failing: bool = False, **_: object) -> str:
     account_id, region = _single(report)
+    with_exceptions = report.exceptions is not None
     document = {
         "account_id": account_id,
         "region": region,
         "generated_at": report.generated_at,
         "coverage": report.coverage.as_dict() if report.coverage else None,
-        "summary": summary(report.evaluations),
-        "evaluations": [row(r) for r in ordered(report.evaluations, only_failing)],
+        "summary": summary(report.evaluations, with_exceptions),
+        "evaluations": [row(r, with_exceptions) for r in ordered(report.evaluations, only_failing)],
     }
+    if with_exceptions:
+        document["exceptions"] = report.exceptions.as_dict()
     return json.dumps(document, indent=2) + "\n"
 
 
@@ -67,20 +81,22 @@ def coverage_rows(coverage: Coverage | None) -> list[dict[str, str]]:
 
 def to_csv(report: ScanReport, only_failing: bool = False, **_: object) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n", restval="")
+    with_exceptions = report.exceptions is not None
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS + (EXCEPTION_FIELDS if with_exceptions else ()),
+                            lineterminator="\n", restval="")
     writer.writeheader()
     for result in ordered(report.evaluations, only_failing):
-        writer.writerow({"record": "evaluation", **row(result)})
+        writer.writerow({"record": "evaluation", **row(result, with_exceptions)})
     writer.writerows(coverage_rows(report.coverage))
     return buffer.getvalue()
 
 
 def to_table(report: ScanReport, only_failing: bool = False, width: int | None = None, colour: bool = False,
-             **_: object) -> str:
+             show_excepted: bool = False, **_: object) -> str:
     """For people: `outputs.terminal` (rich), imported only when a table is asked for."""
     from .terminal import render_table
 
-    return render_table(report, only_failing=only_failing, width=width, colour=colour)
+    return render_table(report, only_failing=only_failing, width=width, colour=colour, show_excepted=show_excepted)
 
 
 def to_asff(report: ScanReport, only_failing: bool = False, **_: object) -> str:

@@ -8,10 +8,19 @@
 - Severity and Types go both top-level (read when a finding is created) and in `FindingProviderFields`
   (how a finding provider updates them later: BatchImportFindings does not overwrite the top-level ones
   once a customer changed them with BatchUpdateFindings).
-- `Workflow.Status` is set only when a finding is created (RESOLVED for a first PASSED, else NEW):
-  Security Hub ignores `Workflow` in BatchImportFindings for an existing finding. It resets RESOLVED to
-  NEW itself when a finding turns FAILED again; turning a fixed finding RESOLVED is the customer's call
-  (BatchUpdateFindings, or a Security Hub automation rule; README).
+- `Workflow.Status` is set only when a finding is created (RESOLVED for a first PASSED, SUPPRESSED for a
+  verdict an exception covers, else NEW): "After a finding is created, BatchImportFindings cannot be used to
+  update ... Note, UserDefinedFields, VerificationState, Workflow" (BatchImportFindings API reference;
+  [import]). Security Hub resets RESOLVED to NEW itself when a finding turns FAILED again; turning a fixed
+  finding RESOLVED is the customer's call (BatchUpdateFindings, or a Security Hub automation rule; README).
+- The exceptions register (`core.exceptions`): for an existing finding the documented way to set `Workflow`
+  and `Note` is BatchUpdateFindings ([update]; up to 100 findings a call, one Workflow and one Note each), made
+  by `apply_exceptions`: a finding an exception in force covers is SUPPRESSED with a Note naming it; one whose
+  exception expired and that is still SUPPRESSED goes back to NEW with a Note saying it expired (read first
+  with GetFindings, so a finding the team has since marked NOTIFIED or RESOLVED is left alone).
+
+[import]: https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_BatchImportFindings.html
+[update]: https://docs.aws.amazon.com/securityhub/latest/userguide/finding-update-batchupdatefindings.html
 - `Resources[0]` is the `AwsLambdaFunction` by ARN; severity, remediation and related requirements come
   from the rule metadata.
 - An account-region a run could not read (a coverage gap) is a finding too, in the account and region the
@@ -36,7 +45,10 @@ from ..core.model import Compliance, EvaluationResult
 from ..core.rules import metadata_for
 from ..errors import PackError
 
-BATCH = 100  # BatchImportFindings takes at most 100 findings
+BATCH = 100  # BatchImportFindings takes at most 100 findings; BatchUpdateFindings at most 100 identifiers
+ID_FILTER_VALUES = 20  # the Id values asked per GetFindings call (its filters take at most 20 values per field)
+NOTE_LIMIT = 512  # NoteUpdate.Text
+UPDATED_BY = "lambda-vpc-rules"
 FINDING_TYPE = "Software and Configuration Checks/AWS Security Best Practices"
 STATUS = {
     Compliance.COMPLIANT: "PASSED",
@@ -105,11 +117,16 @@ def to_finding(result: EvaluationResult, generated_at: str) -> dict[str, Any]:
         "Description": f"{result.compliance.value}: {result.annotation} ({meta.description})"[:1024],
         "Remediation": {"Recommendation": {"Text": meta.remediation["text"][:512], "Url": meta.references[0]}},
         "ProductFields": {"lambda-vpc-rules/ConfigRuleName": result.rule,
-                          "lambda-vpc-rules/Verdict": result.compliance.value},
+                          "lambda-vpc-rules/Verdict": result.compliance.value,
+                          **({"lambda-vpc-rules/Exception": result.exception_id,
+                              "lambda-vpc-rules/ExceptionState": result.exception_state}
+                             if result.exception_state else {})},
         "Resources": [{"Type": "AwsLambdaFunction", "Id": arn, "Partition": partition, "Region": region}],
         "Compliance": {"Status": status, "RelatedRequirements": meta.requirements[:32]},
-        "Workflow": {"Status": "RESOLVED" if status == "PASSED" else "NEW"},
+        "Workflow": {"Status": "RESOLVED" if status == "PASSED" else "SUPPRESSED" if result.excepted else "NEW"},
         "RecordState": "ARCHIVED" if status == "NOT_AVAILABLE" else "ACTIVE",
+        **({"Note": {"Text": note_text(result), "UpdatedBy": UPDATED_BY, "UpdatedAt": _timestamp(generated_at)}}
+           if result.exception_state else {}),
     }
 
 
@@ -157,3 +174,52 @@ def import_findings(securityhub, findings: list[dict[str, Any]]) -> int:
         detail = "; ".join(f"{f['Id']}: {reasons[f['Id']]}" for f in refused)
         raise PublishError(f"Security Hub refused {len(refused)} finding(s) after a retry: {detail}")
     return len(findings)
+
+
+def note_text(result: EvaluationResult) -> str:
+    """The Note of a finding an exception covers (or covered): the annotation, which names it."""
+    return result.annotation[:NOTE_LIMIT]
+
+
+def apply_exceptions(securityhub, results: Iterable[EvaluationResult], product_arns: dict[str, str]) -> int:
+    """After BatchImportFindings: the Workflow and Note of existing findings, per the exceptions register, with
+    BatchUpdateFindings (module docstring). `product_arns`: finding Id -> its ProductArn. Returns how many
+    findings were updated; findings it refuses are a `PublishError`."""
+    covered = {finding_id(r.rule, r.account_id, r.region, r.resource_id): r for r in results
+               if r.compliance is Compliance.NON_COMPLIANT and r.exception_state}
+    if not covered:
+        return 0
+    current = _current(securityhub, sorted(covered))
+    groups: dict[tuple[str, str], list[str]] = {}
+    for id_, result in covered.items():
+        workflow, note = current.get(id_, (None, None))
+        if result.excepted and (workflow, note) != ("SUPPRESSED", note_text(result)):
+            groups.setdefault(("SUPPRESSED", note_text(result)), []).append(id_)
+        elif not result.excepted and workflow == "SUPPRESSED":  # expired: back to NEW, once
+            groups.setdefault(("NEW", note_text(result)), []).append(id_)
+    updated, refused = 0, []
+    for (status, text), ids in sorted(groups.items()):
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start:start + BATCH]
+            answer = securityhub.batch_update_findings(
+                FindingIdentifiers=[{"Id": id_, "ProductArn": product_arns[id_]} for id_ in chunk],
+                Workflow={"Status": status}, Note={"Text": text, "UpdatedBy": UPDATED_BY})
+            updated += len(answer.get("ProcessedFindings") or [])
+            refused += [f"{u['FindingIdentifier']['Id']}: {u.get('ErrorCode')} {u.get('ErrorMessage', '')}".strip()
+                        for u in answer.get("UnprocessedFindings") or []]
+    if refused:
+        raise PublishError(f"Security Hub refused {len(refused)} workflow update(s): {'; '.join(refused)}")
+    return updated
+
+
+def _current(securityhub, ids: list[str]) -> dict[str, tuple[str | None, str | None]]:
+    """Each finding's Workflow status and Note text now (GetFindings by Id; answers not asked for are ignored)."""
+    wanted, found = set(ids), {}
+    for start in range(0, len(ids), ID_FILTER_VALUES):
+        filters = {"Id": [{"Value": id_, "Comparison": "EQUALS"} for id_ in ids[start:start + ID_FILTER_VALUES]]}
+        for page in securityhub.get_paginator("get_findings").paginate(Filters=filters):
+            for finding in page.get("Findings") or ():
+                if finding.get("Id") in wanted:
+                    found[finding["Id"]] = ((finding.get("Workflow") or {}).get("Status"),
+                                            (finding.get("Note") or {}).get("Text"))
+    return found

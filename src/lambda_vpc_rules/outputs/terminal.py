@@ -30,6 +30,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from ..core.exceptions import expiry_lines
 from ..core.model import Compliance, EvaluationResult, ScanReport
 from ..core.rules import RULES, get_rule
 from .verdicts import coverage_lines, ordered, single_scope, summary
@@ -71,8 +72,10 @@ def _text(console: Console, buffer: io.StringIO) -> str:
 
 
 def render_table(report: ScanReport, only_failing: bool = False, width: int | None = None, colour: bool = False,
-                 **_: object) -> str:
-    """The table and summary. `width`: the terminal's columns (None: no limit, annotations on one line)."""
+                 show_excepted: bool = False, **_: object) -> str:
+    """The table and summary. `width`: the terminal's columns (None: no limit, annotations on one line).
+    Verdicts an exception in force covers (still NON_COMPLIANT) are counted under the table, listed in a section
+    of their own (marked `~`) with `show_excepted`, left out with `only_failing`."""
     console, buffer = _console(width, colour)
     account_id, region = single_scope(report)
     many = account_id is None or region is None
@@ -82,15 +85,27 @@ def render_table(report: ScanReport, only_failing: bool = False, width: int | No
     if report.coverage:
         console.print(f"Coverage: {report.coverage.statement()}")
     console.print()
-    results = ordered(report.evaluations, only_failing)
-    console.print(_verdicts(results, many, width))
+    listed = ordered(report.evaluations, only_failing)
+    console.print(_verdicts([r for r in listed if not r.excepted], many, width))
+    all_excepted = [r for r in report.evaluations if r.excepted]
+    if show_excepted and not only_failing and all_excepted:
+        console.print()
+        console.print(Text("EXCEPTED (NON_COMPLIANT, covered by an exception in force; not failing the run):",
+                           style="bold"))
+        console.print(_verdicts(ordered(all_excepted), many, width))
     counts = summary(report.evaluations)
+    failing_count = sum(1 for r in report.evaluations if r.failing)
     console.print()
     console.print(Text(f"{counts['evaluations']} evaluations: "
                        + ", ".join(f"{counts[c.value]} {c.value}" for c in Compliance)
-                       + (f" (only the {counts[Compliance.NON_COMPLIANT.value]} NON_COMPLIANT listed)"
+                       + (f" (only the {failing_count} NON_COMPLIANT {'not excepted ' if all_excepted else ''}listed)"
                           if only_failing else ""), style="bold"))
-    failing = Counter(severity_of(r.rule) for r in report.evaluations if r.compliance is Compliance.NON_COMPLIANT)
+    if all_excepted:
+        where = ("left out by --only-failing" if only_failing else "listed apart above" if show_excepted
+                 else "--show-excepted lists them")
+        console.print(f"{len(all_excepted)} of the NON_COMPLIANT are excepted by the exceptions register and do not "
+                      f"fail the run ({where}).")
+    failing = Counter(severity_of(r.rule) for r in report.evaluations if r.failing)
     if failing:
         by_severity = Text("NON_COMPLIANT by severity: ")
         for index, severity in enumerate([s for s in (*SEVERITIES, "-") if failing[s]]):
@@ -100,6 +115,12 @@ def render_table(report: ScanReport, only_failing: bool = False, width: int | No
     if report.evaluations:
         console.print()
         console.print(_per_rule(report.evaluations, width))
+    if report.exceptions is not None:
+        lines = expiry_lines(report.exceptions)
+        if lines:
+            console.print()
+            for line in lines:
+                console.print(line[0].upper() + line[1:])
     if report.coverage:
         console.print()
         for line in coverage_lines(report.coverage):
@@ -110,7 +131,8 @@ def render_table(report: ScanReport, only_failing: bool = False, width: int | No
 def _verdict_cells(result: EvaluationResult, many: bool) -> list[Text]:
     severity = severity_of(result.rule)
     failing = result.compliance is Compliance.NON_COMPLIANT
-    return [Text("!" if failing else "", style="bold red"),
+    mark = "~" if result.excepted else "!" if failing else ""
+    return [Text(mark, style="bold red" if result.failing else "yellow"),
             *((Text(result.account_id), Text(result.region)) if many else ()),
             Text(result.rule),
             Text(severity, style=SEVERITY_STYLE.get(severity, "") if failing else "dim"),

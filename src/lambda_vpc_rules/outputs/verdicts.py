@@ -13,14 +13,18 @@ ORDER = {Compliance.NON_COMPLIANT: 0, Compliance.COMPLIANT: 1, Compliance.NOT_AP
 
 
 def ordered(results: Sequence[EvaluationResult], only_failing: bool = False) -> list[EvaluationResult]:
-    """NON_COMPLIANT first, then COMPLIANT, NOT_APPLICABLE; by account, region, rule and function within."""
-    chosen = [r for r in results if not only_failing or r.compliance is Compliance.NON_COMPLIANT]
+    """NON_COMPLIANT first, then COMPLIANT, NOT_APPLICABLE; by account, region, rule and function within.
+    `only_failing`: the NON_COMPLIANT verdicts no exception in force covers."""
+    chosen = [r for r in results if not only_failing or r.failing]
     return sorted(chosen, key=lambda r: (ORDER[r.compliance], r.account_id, r.region, r.rule, r.resource_id))
 
 
-def summary(results: Sequence[EvaluationResult]) -> dict[str, int]:
+def summary(results: Sequence[EvaluationResult], with_exceptions: bool = False) -> dict[str, int]:
     counts = Counter(r.compliance for r in results)
-    return {"evaluations": len(results), **{c.value: counts.get(c, 0) for c in Compliance}}
+    document = {"evaluations": len(results), **{c.value: counts.get(c, 0) for c in Compliance}}
+    if with_exceptions:
+        document["EXCEPTED"] = sum(1 for r in results if r.excepted)
+    return document
 
 
 def single_scope(report: ScanReport) -> tuple[str | None, str | None]:

@@ -8,6 +8,9 @@
    client guarded against answers that are not AWS's (`fetch.guard`);
 4. an oversized item read from its configuration history (rdklib's `init_event`); a history without a usable
    item is `InvalidEvent`;
+   then the exceptions register the `ExceptionsRegister` parameter names, read once (`rdk.register`), applied
+   to every verdict (`core.exceptions.apply`: an excepted verdict stays NON_COMPLIANT, its annotation naming
+   the exception); a register that cannot be read or used is an error response, never a verdict;
 5. the rule: the changed function, the functions depending on a changed related resource (drift), or, on a
    `ScheduledNotification`, every function of the account and region;
 6. on a scheduled run only, after the listing was read whole: the stale-evaluation clean-up, which marks
@@ -58,12 +61,14 @@ from ..aws.facts import FactReader
 from ..aws.parse import MalformedInput, from_configuration_item
 from ..aws.snapshots import snapshot_document, snapshot_settings, write_snapshot
 from ..core.engine import evaluate_functions
+from ..core.exceptions import InForce
 from ..core.model import LAMBDA_RESOURCE_TYPE, Compliance
 from ..core.rules import InvalidParameter, Rule, get_rule
 from ..errors import PackError, UnreadableAnswer
 from .events import MalformedEvent, event_problem, exists, item_problem, rdklib_parameter_problem
 from .logs import configure as configure_logs
 from .logs import log
+from .register import in_force as register_in_force
 
 # The handler stands on rdklib's building blocks as this version has them (ClientFactory, init_event,
 # Evaluation, the error responses): another version is refused here, with a clear error, not misread.
@@ -145,23 +150,25 @@ class PackEvaluator:
             clients = Clients(factory.build_client)
             invoking = _invoking_event(event, clients)
             reader = FactReader(clients)
+            exceptions = register_in_force(raw_parameters, clients, invoking, self.rule.config_rule_name)
             if invoking["messageType"] == "ScheduledNotification":
-                evaluations = self._evaluate_account(event, reader, parameters)
+                evaluations = self._evaluate_account(event, reader, parameters, exceptions)
                 put = _put_evaluations(event, clients, evaluations)
                 _record_snapshot(event, self.rule, put)
                 return put
-            evaluations = self._evaluate_change(event, invoking["configurationItem"], reader, parameters)
+            evaluations = self._evaluate_change(event, invoking["configurationItem"], reader, parameters, exceptions)
             return _put_evaluations(event, clients, evaluations)
 
     def _evaluate_change(self, event: dict[str, Any], item: dict[str, Any], reader: FactReader,
-                         parameters: dict[str, Any]) -> list[dict[str, Any]]:
+                         parameters: dict[str, Any], exceptions: InForce | None = None) -> list[dict[str, Any]]:
         if item.get("resourceType") not in self.rule.scope:
             return _for_item(item, [Evaluation(ComplianceType.NOT_APPLICABLE)])
         if item.get("resourceType") != LAMBDA_RESOURCE_TYPE:
             # Drift: a resource the rule depends on changed. Its functions get fresh evaluations; the
             # resource itself is NOT_APPLICABLE, so Config shows no verdict of ours on it.
             functions = dependent_functions(reader, item)
-            results = evaluate_functions(self.rule, functions, reader.facts_for(functions, self.rule.needs), parameters)
+            results = evaluate_functions(self.rule, functions, reader.facts_for(functions, self.rule.needs), parameters,
+                                         event.get("accountId", ""), reader.clients.region, exceptions)
             return _for_item(item, [Evaluation(ComplianceType.NOT_APPLICABLE)] + [
                 Evaluation(r.compliance.value, r.resource_id, r.resource_type, r.annotation) for r in results])
         if not exists(item) or event["eventLeftScope"]:  # a deleted function, or one that left the rule's scope
@@ -173,14 +180,16 @@ class PackEvaluator:
             function = from_configuration_item(item)
         except MalformedInput as error:
             raise MalformedEvent(str(error)) from None
-        verdict = self.rule.evaluate(function, reader.facts_for([function], self.rule.needs), parameters)
+        verdict = evaluate_functions(self.rule, [function], reader.facts_for([function], self.rule.needs), parameters,
+                                     item.get("awsAccountId", ""), item.get("awsRegion", ""), exceptions)[0]
         return _for_item(item, [Evaluation(verdict.compliance.value, annotation=verdict.annotation)])
 
-    def _evaluate_account(self, event: dict[str, Any], reader: FactReader, parameters: dict[str, Any]
-                          ) -> list[dict[str, Any]]:
+    def _evaluate_account(self, event: dict[str, Any], reader: FactReader, parameters: dict[str, Any],
+                          exceptions: InForce | None = None) -> list[dict[str, Any]]:
         """Every function of the account and region, then the clean-up: only after the listing was read
         whole (a failed or unreadable read raised before this), and only for functions it shows gone."""
-        results = evaluate_account(reader, [self.rule], {self.rule.config_rule_name: parameters})
+        results = evaluate_account(reader, [self.rule], {self.rule.config_rule_name: parameters},
+                                   account_id=event.get("accountId", ""), exceptions=exceptions)
         listed = {(r.resource_type, r.resource_id) for r in results}
         held = ConfigReader(reader.clients).evaluations(
             [DeployedRule(event["configRuleName"], self.rule.config_rule_name, {})], event.get("accountId", ""),

@@ -40,6 +40,13 @@ from ..outputs.evidence import EvidenceError, NothingToEvidence
 from ..outputs.report import RENDERERS
 from .deploy import DeployError
 from .endpoint import EndpointUnreachable, check_endpoint, describe_connection_error
+from .exceptions_cli import (
+    add_exceptions_arguments,
+    add_register_options,
+    register_for,
+    with_expiry_window,
+    with_register,
+)
 
 EXIT_OK, EXIT_NON_COMPLIANT, EXIT_ERROR = 0, 1, 2
 
@@ -89,13 +96,16 @@ def _parameters_checked(run):
 
 
 def _scan(clients: Clients, args: argparse.Namespace, rules: list[Rule]) -> ScanReport:
-    return _parameters_checked(lambda: scan(clients, rules, dict(args.param), args.reporter))
+    register = register_for(args, clients)
+    return with_expiry_window(_parameters_checked(
+        lambda: scan(clients, rules, dict(args.param), args.reporter, register)), args)
 
 
 def _scan_many(args: argparse.Namespace, selection: Selection, rules: list[Rule]) -> ScanReport:
     fleet = _fleet(args, selection)
-    return _parameters_checked(lambda: scan_many(fleet, rules, dict(args.param), args.concurrency,
-                                                 args.reporter))
+    register = register_for(args, fleet.source)
+    return with_expiry_window(_parameters_checked(lambda: scan_many(fleet, rules, dict(args.param), args.concurrency,
+                                                                    args.reporter, register)), args)
 
 
 def _regions(text: str) -> str | tuple[str, ...]:
@@ -192,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--skip-config-rules", action="store_true",
                       help="with --security-hub: leave out rules deployed as AWS Config rules in this account and "
                       "region (AWS Config already sends their findings)")
+    scan.add_argument("--show-excepted", action="store_true",
+                      help="with --exceptions: list the excepted verdicts (table; json and csv always carry them)")
+    add_register_options(scan)
 
     evidence = commands.add_parser(
         "evidence", parents=[aws, many, shown], help="write an evidence bundle: evaluations, HTML report, manifest")
@@ -210,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .period_evidence import add_period_arguments
 
     add_period_arguments(evidence)
+    add_register_options(evidence)
 
     verify = commands.add_parser(
         "verify-evidence", parents=[common], help="re-check an evidence bundle's hashes against its manifest")
@@ -222,9 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_deploy_arguments(commands.add_parser(
         "deploy", parents=[aws], help="deploy the pack to this account, or to every account of the organization"),
         _account_list, _key_value)
-    add_status_arguments(commands.add_parser(
-        "status", parents=[aws], help="what is deployed where: stacks, packs and rules per account and region"),
-        _account_list)
+    status = commands.add_parser(
+        "status", parents=[aws], help="what is deployed where: stacks, packs and rules per account and region")
+    add_status_arguments(status, _account_list)
+    add_register_options(status)
     add_destroy_arguments(commands.add_parser(
         "destroy", parents=[aws], help="remove everything deploy created"), _account_list)
 
@@ -233,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_remediate_arguments(commands.add_parser(
         "remediate", parents=[aws], help="fix NON_COMPLIANT functions with the pack's documents (--dry-run: show)"),
         _key_value)
+    add_exceptions_arguments(commands.add_parser(
+        "exceptions", help="the exceptions register: validate a file, publish it for the deployed rules"),
+        [common, aws])
 
     demo = commands.add_parser(
         "demo", parents=[common, shown], help="evaluate a built-in demo estate in an in-process moto mock")
@@ -274,14 +292,14 @@ def _selected_rules(args: argparse.Namespace) -> list[Rule]:
 
 
 def _emit(report: ScanReport, fmt: str | None, output: str | None, only_failing: bool = False,
-          reporter=None) -> None:
+          reporter=None, show_excepted: bool = False) -> None:
     from ..outputs.terminal import colour_wanted
 
     on_terminal = output is None and sys.stdout.isatty()
     fmt = fmt or ("table" if on_terminal else "json")
     width = shutil.get_terminal_size().columns if on_terminal else None
     text = RENDERERS[fmt](report, only_failing=only_failing, width=width,
-                          colour=on_terminal and colour_wanted(sys.stdout))
+                          colour=on_terminal and colour_wanted(sys.stdout), show_excepted=show_excepted)
     if output:
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -292,7 +310,7 @@ def _emit(report: ScanReport, fmt: str | None, output: str | None, only_failing:
 
 
 def _send_to_security_hub(clients: Clients, args: argparse.Namespace, report: ScanReport) -> None:
-    from ..outputs.securityhub import import_findings, to_findings
+    from ..outputs.securityhub import apply_exceptions, import_findings, to_findings
 
     results = report.evaluations
     if args.skip_config_rules:
@@ -302,6 +320,10 @@ def _send_to_security_hub(clients: Clients, args: argparse.Namespace, report: Sc
     args.reporter(f"Sending {len(findings)} findings to Security Hub (BatchImportFindings)")
     sent = import_findings(clients("securityhub"), findings)
     print(f"lambda-vpc-rules: sent {sent} findings to Security Hub", file=sys.stderr)
+    updated = apply_exceptions(clients("securityhub"), results, {f["Id"]: f["ProductArn"] for f in findings})
+    if updated:
+        print(f"lambda-vpc-rules: set the workflow of {updated} findings per the exceptions register "
+              "(BatchUpdateFindings)", file=sys.stderr)
 
 
 def _evidence(args: argparse.Namespace) -> int:
@@ -355,7 +377,7 @@ def _evidence(args: argparse.Namespace) -> int:
                                    [Covered(caller["Account"], clients.region, collected_at, len(view.evaluations))],
                                    [], reader=(caller["Account"], clients.region))
             evidence = Evidence.from_config(collected_at, "config", caller, [view], coverage)
-    evidence = _with_rows_split(evidence)
+    evidence = with_register(_with_rows_split(evidence), args)
     if args.remediation_records:
         from .remediate import read_records
 
@@ -498,24 +520,34 @@ def _run_command(args: argparse.Namespace) -> int:
     if args.command in ("deploy", "status", "destroy"):
         from .deploy_cli import run
 
-        return run(args.command, boto3.Session(profile_name=args.profile, region_name=args.region), args)
+        register_code = EXIT_OK
+        if args.command == "status" and args.exceptions:  # first: printed whatever the deployment's state
+            from .exceptions_cli import status_lines
+
+            register_code = status_lines(args)
+        code = run(args.command, boto3.Session(profile_name=args.profile, region_name=args.region), args)
+        return max(code, register_code)
     if args.command == "evidence":
         return _evidence(args)
     if args.command == "remediate":
         from .remediate import run as remediate
 
         return _parameters_checked(lambda: remediate(args, _clients(args), args.reporter))
+    if args.command == "exceptions":
+        from .exceptions_cli import run as run_exceptions
+
+        return run_exceptions(args, _clients)
     selection = _selection(args)
     if selection is not None:
         if args.security_hub:
             raise UsageError("--security-hub imports findings in the account and region scanned: use it with "
                              "--region (one account and region), or deploy the pack (AWS Config sends them)")
         report = _scan_many(args, selection, _selected_rules(args))
-        _emit(report, args.format, args.output, args.only_failing, args.reporter)
+        _emit(report, args.format, args.output, args.only_failing, args.reporter, args.show_excepted)
         return _exit_code(report)
     clients = _clients(args)
     report = _scan(clients, args, _selected_rules(args))
-    _emit(report, args.format, args.output, args.only_failing, args.reporter)
+    _emit(report, args.format, args.output, args.only_failing, args.reporter, args.show_excepted)
     if args.security_hub:
         _send_to_security_hub(clients, args, report)
     return _exit_code(report)
@@ -523,7 +555,13 @@ def _run_command(args: argparse.Namespace) -> int:
 
 def _exit_code(report: ScanReport) -> int:
     """2 when coverage is incomplete (the verdicts of the rest are still written), else 1 when something is
-    NON_COMPLIANT, else 0."""
+    NON_COMPLIANT that no exception in force covers, else 0. The register's expired, expiring and stale
+    exceptions are listed on stderr."""
+    if report.exceptions is not None:
+        from ..core.exceptions import expiry_lines
+
+        for line in expiry_lines(report.exceptions):
+            print(f"lambda-vpc-rules: {line}", file=sys.stderr)
     if report.coverage is not None and not report.coverage.complete:
         print(f"lambda-vpc-rules: coverage incomplete: {report.coverage.statement()} (listed in the report)",
               file=sys.stderr)

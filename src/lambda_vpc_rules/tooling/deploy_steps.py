@@ -129,6 +129,15 @@ def check_options(options: DeployOptions, regions: list[str]) -> None:
     if unknown:
         raise DeployError(f"the conformance pack has no parameter {', '.join(unknown)} (its parameters: "
                           f"{', '.join(conformance_pack()['Parameters'])})")
+    register = options.pack_parameters.get("ExceptionsRegister")
+    if register:
+        from ..aws.register import parse_location
+        from ..core.exceptions import RegisterError
+
+        try:
+            parse_location(register)
+        except RegisterError as error:
+            raise DeployError(str(error).removeprefix("exceptions register: ")) from None
     check_bucket_pattern(options, regions)
 
 
@@ -240,10 +249,16 @@ def _sign(signer: Any, s3: Any, bucket: str, prefix: str, versions: dict[str, st
 # ------------------------------------------------------------------------------------------ stacks
 
 
-def iam_parameters(options: DeployOptions) -> dict[str, str]:
-    location = Location.parse(options.snapshots) if options.snapshots else None
-    return {"RoleName": EVALUATOR_ROLE_NAME, "SnapshotBucket": location.bucket if location else "",
-            "SnapshotPrefix": location.prefix if location else "", "SnapshotKmsKeyArn": options.snapshot_kms_key or ""}
+def iam_parameters(options: DeployOptions | None = None) -> dict[str, str]:
+    """The IAM stack's parameters: the role may read the exceptions register's bucket when the pack parameter
+    ExceptionsRegister names one (`--pack-param ExceptionsRegister=s3://bucket/key`, docs/exceptions.md), and
+    write snapshots where `--snapshots` says (docs/audit-period.md)."""
+    register = (options.pack_parameters.get("ExceptionsRegister") or "") if options else ""
+    bucket = register.removeprefix("s3://").split("/", 1)[0] if register.startswith("s3://") else ""
+    snapshots = Location.parse(options.snapshots) if options and options.snapshots else None
+    return {"RoleName": EVALUATOR_ROLE_NAME, "ExceptionsRegisterBucket": bucket,
+            "SnapshotBucket": snapshots.bucket if snapshots else "", "SnapshotPrefix": snapshots.prefix if snapshots
+            else "", "SnapshotKmsKeyArn": (options.snapshot_kms_key or "") if options else ""}
 
 
 def functions_parameters(options: DeployOptions, region: str, artifacts: Artifacts) -> dict[str, str]:

@@ -102,6 +102,12 @@ def conformance_pack() -> dict[str, Any]:
             "AllowedValues": list(PERIODS),
             "Description": "How often the periodic evaluation of every function runs.",
         },
+        "ExceptionsRegister": {
+            "Type": "String",
+            "Default": "",
+            "Description": "s3://bucket/key of the exceptions register `lambda-vpc-rules exceptions publish` wrote "
+            "(docs/exceptions.md); empty: none.",
+        },
     }
     resources: dict[str, Any] = {}
     for rule in RULES:
@@ -111,6 +117,7 @@ def conformance_pack() -> dict[str, Any]:
             parameters[name] = {"Type": "String", "Default": parameter.default, "Description": parameter.description}
             inputs[parameter.name] = _ref(name)
         inputs["AssumeRoleMode"] = "false"  # rdklib: the function's own role, in its own account
+        inputs["ExceptionsRegister"] = _ref("ExceptionsRegister")  # rdk.register: read once per invocation
         triggers = ["ConfigurationItemChangeNotification", "OversizedConfigurationItemChangeNotification"]
         details = [{"EventSource": "aws.config", "MessageType": message} for message in triggers]
         details.append({"EventSource": "aws.config", "MessageType": "ScheduledNotification",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..aws.actions import RDKLIB_ACTIONS, READ_ACTIONS
+from ..aws.actions import RDKLIB_ACTIONS, READ_ACTIONS, REGISTER_ACTIONS
 from ..core.rules import RULES, Rule
 from . import remediation_documents
 
@@ -93,8 +93,13 @@ def iam_template() -> dict[str, Any]:
             "RoleName": {"Type": "String", "Default": EVALUATOR_ROLE_NAME,
                          "Description": "Name of the rule functions' role (the same in every region)."},
             **SNAPSHOT_IAM_PARAMETERS,
+            "ExceptionsRegisterBucket": {
+                "Type": "String", "Default": "", "AllowedPattern": r"^[a-z0-9.-]{0,63}$",
+                "Description": "S3 bucket of the published exceptions register (docs/exceptions.md); the role may "
+                "read its objects. Empty: no register."},
         },
-        "Conditions": SNAPSHOT_IAM_CONDITIONS,
+        "Conditions": {**SNAPSHOT_IAM_CONDITIONS,
+                       "ReadsRegister": {"Fn::Not": [{"Fn::Equals": ["", _ref("ExceptionsRegisterBucket")]}]}},
         "Resources": {
             "EvaluatorRole": {
                 "Type": "AWS::IAM::Role",
@@ -129,6 +134,21 @@ def iam_template() -> dict[str, Any]:
             },
             **_snapshot_policies(),
             **remediation_documents.role_resources(),  # the SSM documents' role
+            # An inline policy of the role (AWS::IAM::Policy), only when a register bucket is named.
+            "ExceptionsRegisterRead": {
+                "Type": "AWS::IAM::Policy",
+                "Condition": "ReadsRegister",
+                "Properties": {
+                    "PolicyName": "read-exceptions-register",
+                    "Roles": [_ref("EvaluatorRole")],
+                    "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [{"Sid": "ExceptionsRegister", "Effect": "Allow",
+                                       "Action": sorted(REGISTER_ACTIONS),
+                                       "Resource": _sub("arn:${AWS::Partition}:s3:::${ExceptionsRegisterBucket}/*")}],
+                    },
+                },
+            },
         },
         "Outputs": {"EvaluatorRoleArn": {"Value": {"Fn::GetAtt": ["EvaluatorRole", "Arn"]}}},
     }
