@@ -46,8 +46,8 @@ def evaluate_account(
 
 
 def evaluate_with_waivers(reader: FactReader, rules: Sequence[Rule], parameters: Mapping[str, Mapping[str, Any]],
-              progress: Progress = _quiet, account_id: str = "", scps: Callable[[], ScpChain] | None = None,
-              exceptions: InForce | None = None) -> tuple[list[EvaluationResult], list[Waiver] | None]:
+              progress: Progress = _quiet, account_id: str = "", exceptions: InForce | None = None,
+              scps: Callable[[], ScpChain] | None = None) -> tuple[list[EvaluationResult], list[Waiver] | None]:
     """The evaluations, and the waiver tags in force (None when no selected rule reads a tag). `scps`: reads
     the account's SCP chain (an organization scan), called only when a rule reads IAM for a VPC function."""
     progress("Listing Lambda functions")
