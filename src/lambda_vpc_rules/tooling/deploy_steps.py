@@ -63,6 +63,7 @@ class DeployOptions:
     log_retention_days: int = DEFAULT_RETENTION_DAYS
     signing_profile: str | None = None  # AWS Signer profile (same name in each region): code signing enforced
     reserved_concurrency: int | None = None
+    alarm_topic: str | None = None  # SNS topic ARN the alarms notify ({region}: one per region); None: one per region
     max_concurrent_percentage: int = 100  # StackSet operations: accounts at a time, per region
     failure_tolerance_percentage: int = 10  # StackSet operations: accounts that may fail before a region stops
     aggregator: str | None = "lambda-vpc-rules"  # organization: the aggregator created or reused (None: none)
@@ -249,6 +250,7 @@ def functions_parameters(options: DeployOptions, region: str, artifacts: Artifac
         "LogRetentionInDays": str(options.log_retention_days),
         "SigningProfileVersionArns": artifacts.signing_arns.get(region, ""),
         "ReservedConcurrency": "" if options.reserved_concurrency is None else str(options.reserved_concurrency),
+        "AlarmTopicArn": (options.alarm_topic or "").replace("{region}", region),
     }
 
 
