@@ -30,7 +30,8 @@ from ..core.coverage import Coverage
 from ..core.model import LAMBDA_RESOURCE_TYPE, Compliance, EvaluationResult, ScanReport, Waiver
 from ..core.rules import RULES, metadata_for, rule_version
 from ..errors import PackError
-from .report import ROW_FIELDS, ordered, row
+from .report import ROW_FIELDS, ordered, row, safe_rows
+from .signing import SIGNATURE
 
 MANIFEST = "manifest.json"
 FILES = ("evaluations.json", "evaluations.csv", "report.html")
@@ -135,9 +136,10 @@ def evaluations_json(evidence: Evidence) -> str:
 
 def evaluations_csv(evidence: Evidence) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=ROW_FIELDS, lineterminator="\n")
+    # RFC 4180 line ends (and so a cell holding a CR is quoted)
+    writer = csv.DictWriter(buffer, fieldnames=ROW_FIELDS, lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(evidence.row_dicts())
+    writer.writerows(safe_rows(evidence.row_dicts()))  # no cell a spreadsheet reads as a formula
     return buffer.getvalue()
 
 
@@ -441,11 +443,13 @@ def write_bundle(out_dir: str | Path, evidence: Evidence) -> Path:
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise EvidenceError(f"{out} exists and is not a directory")
-    foreign = sorted(p.name for p in out.iterdir() if p.name not in (*FILES, MANIFEST)) if out.exists() else []
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in (*FILES, MANIFEST, SIGNATURE)) if out.exists() \
+        else []
     if foreign:
         raise EvidenceError(f"{out} holds files that are not part of a bundle ({', '.join(foreign[:5])}"
                             f"{', ...' if len(foreign) > 5 else ''}): choose an empty or new directory")
     out.mkdir(parents=True, exist_ok=True)
+    (out / SIGNATURE).unlink(missing_ok=True)  # an earlier bundle's signature is not this one's
     contents = {"evaluations.json": evaluations_json(evidence), "evaluations.csv": evaluations_csv(evidence)}
     contents["report.html"] = report_html(evidence, {name: hashlib.sha256(text.encode("utf-8")).hexdigest()
                                                      for name, text in contents.items()})
@@ -520,5 +524,5 @@ def verify_bundle(bundle: str | Path, manifest_sha256: str | None = None) -> lis
     unlisted = [name for name in FILES if name not in names]  # a bundle always lists these
     problems += [f"{name}: not listed in {MANIFEST}" for name in unlisted]
     problems += [f"{p.name}: not in the manifest" for p in sorted(bundle.iterdir())
-                 if p.name not in names and p.name not in unlisted]
+                 if p.name not in names and p.name not in unlisted and p.name != SIGNATURE]  # signing.py
     return problems
