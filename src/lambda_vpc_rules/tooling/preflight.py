@@ -74,6 +74,13 @@ STACK_RESOURCE_ACTIONS = frozenset({
     "lambda:UpdateFunctionConfiguration", "lambda:AddPermission", "lambda:RemovePermission",
     "lambda:PutFunctionConcurrency", "lambda:CreateCodeSigningConfig", "lambda:PutFunctionCodeSigningConfig",
     "logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:DescribeLogGroups",
+    # the control's health (stacks.health_resources): the on-failure queue, the alarm topic, the metric
+    # filters, the alarms, the functions' asynchronous-invocation configuration
+    "sqs:CreateQueue", "sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes",
+    "sns:CreateTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes",
+    "logs:PutMetricFilter", "logs:DescribeMetricFilters", "cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms",
+    "lambda:PutFunctionEventInvokeConfig", "lambda:GetFunctionEventInvokeConfig",
+    "lambda:UpdateFunctionEventInvokeConfig",
 })
 
 
