@@ -125,3 +125,22 @@ def test_bad_parameters_and_malformed_events_stay_error_responses_logged_as_erro
     assert bad_parameter["customerErrorCode"] == "InvalidParameterValueException"
     assert malformed["customerErrorCode"] == "InvalidEvent"
     assert [r.levelname for r in caplog.records] == ["ERROR", "ERROR"] and config_calls.put == []
+
+
+def test_out_of_time_while_reading_the_account_puts_nothing_cleans_nothing_up_and_fails(handler, config_calls,
+                                                                                        function, caplog):
+    import boto3
+
+    config_calls.previous_results = earlier_evaluations(RULE, ["gone-fn"])
+    context = LambdaContext()
+
+    def listing_took_the_time(**_):
+        context.remaining_ms = 50_000
+
+    boto3.DEFAULT_SESSION.events.register("after-call.lambda.ListFunctions", listing_took_the_time)
+    with caplog.at_level(logging.ERROR, logger="lambda_vpc_rules"), pytest.raises(InvocationFailed) as failed:
+        handler(scheduled_event(RULE), context)
+    assert failed.value.response["customerErrorCode"] == "OutOfTime"
+    assert config_calls.put == []  # gone-fn is not marked NOT_APPLICABLE: the account was not read whole
+    line = _failure_line(caplog)
+    assert line["evaluated"] is None and line["cleanup"] == "not run (the listing was not read whole)"
