@@ -415,7 +415,10 @@ evaluations.json.</p>
 <p>{MANIFEST} lists the SHA-256 of every file of the bundle, this report included; it cannot list its own.
 The manifest's SHA-256 was printed by <code>lambda-vpc-rules evidence</code> when the bundle was written and
 must be recorded outside the bundle (the audit ticket, a signed message). Check the bundle with
-<code>lambda-vpc-rules verify-evidence DIR --manifest-sha256 HEX</code>.</p>
+<code>lambda-vpc-rules verify-evidence DIR --manifest-sha256 HEX</code>. A bundle written with
+<code>evidence --kms-key-id</code> also carries {SIGNATURE}, the manifest signed with an AWS KMS key:
+<code>verify-evidence</code> checks it (kms:Verify, or <code>--public-key</code> offline) and names the key that
+signed; without it, verification proves integrity only, not who produced the bundle.</p>
 <h2>Reviewer sign-off</h2>
 <table class="signoff"><tbody>
 <tr><th>Reviewer</th><td></td></tr><tr><th>Role</th><td></td></tr>
