@@ -717,3 +717,25 @@ def build_network(estate: Estate) -> dict[str, str]:
     ids["inspected-rtb"] = table(["inspected"], DestinationCidrBlock="0.0.0.0/0", NatGatewayId=ids["nat-fw-gw"])
     table(["bypass"], DestinationCidrBlock="0.0.0.0/0", VpcEndpointId=ids["firewall-endpoint"])
     return ids
+
+
+def failed_invocation(handler, event: dict, context=None) -> dict:
+    """The error response an invocation that failed carries: the handler raises (Lambda records a function
+    error: the Errors metric, the asynchronous retries, the on-failure destination see it)."""
+    import pytest
+
+    from lambda_vpc_rules.rdk.handler import InvocationFailed
+
+    with pytest.raises(InvocationFailed) as failed:
+        handler(event, context)
+    return failed.value.response
+
+
+@dataclass
+class LambdaContext:
+    """What the Lambda runtime passes as `context`, as far as the handler reads it."""
+
+    remaining_ms: int = 900_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms

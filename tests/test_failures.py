@@ -21,6 +21,7 @@ from aws_support import (
     build_network,
     change_event,
     configuration_item,
+    failed_invocation,
     history_item,
     oversized_event,
     scheduled_event,
@@ -29,7 +30,7 @@ from conftest import load_rule_module
 from lambda_vpc_rules.aws.parse import MalformedInput, from_configuration_item
 from lambda_vpc_rules.core.rules import get_rule
 from lambda_vpc_rules.rdk.events import event_problem
-from lambda_vpc_rules.rdk.handler import PutEvaluationsFailed
+from lambda_vpc_rules.rdk.handler import InvocationFailed, PutEvaluationsFailed
 from lambda_vpc_rules.rdk.logs import JsonLines
 from lambda_vpc_rules.tooling.cli import main
 
@@ -169,8 +170,8 @@ def test_an_oversized_item_without_usable_history_is_an_error_response(handler, 
     assert config_calls.put == []
 
 
-def test_an_oversized_item_aws_config_never_recorded_is_an_error_response(handler, config_calls, function):
-    response = handler(oversized_event(configuration_item(function), RULE_NAME), None)
+def test_an_oversized_item_aws_config_never_recorded_fails_the_invocation(handler, config_calls, function):
+    response = failed_invocation(handler, oversized_event(configuration_item(function), RULE_NAME))
     assert response["customerErrorCode"] == "ResourceNotDiscoveredException"
     assert config_calls.put == []
 
@@ -187,7 +188,7 @@ def test_access_denied_to_the_history_names_the_permission(handler, config_calls
     item = configuration_item(function)
     config_calls.history["fn"] = history_item(item)
     config_calls.errors["GetResourceConfigHistory"] = ("AccessDeniedException", "not authorized")
-    response = handler(oversized_event(item, RULE_NAME), None)
+    response = failed_invocation(handler, oversized_event(item, RULE_NAME))
     assert response["customerErrorCode"] == "AccessDeniedException"
     assert response["customerErrorMessage"] == "missing permission config:GetResourceConfigHistory: not authorized"
     assert config_calls.put == []
@@ -241,10 +242,11 @@ def test_throttling_is_retried_with_backoff(handler, config_calls, function, mon
     assert [e["ComplianceType"] for e in config_calls.evaluations] == ["NON_COMPLIANT"]
 
 
-def test_persistent_throttling_is_an_error_never_a_verdict(handler, config_calls, function, monkeypatch, backoff):
+def test_persistent_throttling_fails_the_invocation_never_a_verdict(handler, config_calls, function, monkeypatch,
+                                                                     backoff):
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
     throttle = AwsError("ec2", "DescribeSubnets", "RequestLimitExceeded", 503).install(boto3.DEFAULT_SESSION)
-    response = handler(change_event(configuration_item(function), RULE_NAME), None)
+    response = failed_invocation(handler, change_event(configuration_item(function), RULE_NAME))
     assert response["customerErrorCode"] == "RequestLimitExceeded"
     assert throttle.attempts == 2 and config_calls.put == []
 
@@ -366,7 +368,7 @@ def test_handler_refused_any_read_puts_nothing_and_names_it(networked, config_ca
         refusal = AwsError(service, operation, error_code, status).install(boto3.DEFAULT_SESSION)
         event = change_event(configuration_item(networked), rule.config_rule_name) if trigger == "change" \
             else scheduled_event(rule.config_rule_name)
-        response = load_rule_module(rule_dir).lambda_handler(event, None)
+        response = failed_invocation(load_rule_module(rule_dir).lambda_handler, event)
         refusal.uninstall(boto3.DEFAULT_SESSION)
         assert response["customerErrorCode"] == error_code, (operation, response)
         assert response["customerErrorMessage"].startswith(f"missing permission {_action(service, operation)}: ")
@@ -375,9 +377,9 @@ def test_handler_refused_any_read_puts_nothing_and_names_it(networked, config_ca
 
 
 @pytest.mark.parametrize("operation", ["PutEvaluations", "GetComplianceDetailsByConfigRule"])
-def test_refused_config_calls_of_rdklib_are_error_responses_naming_them(handler, config_calls, function, operation):
+def test_refused_config_calls_of_rdklib_fail_the_invocation_naming_them(handler, config_calls, function, operation):
     config_calls.errors[operation] = ("AccessDeniedException", "not authorized")
-    response = handler(scheduled_event(RULE_NAME), None)
+    response = failed_invocation(handler, scheduled_event(RULE_NAME))
     assert response["customerErrorCode"] == "AccessDeniedException"
     assert response["customerErrorMessage"] == f"missing permission config:{operation}: not authorized"
 
@@ -441,6 +443,15 @@ def test_configuration_item_parsing_raises_only_malformed_input(item):
             from_configuration_item(shape)
 
 
+def _outcome(handler, event):
+    """The handler's answer, or the error response of the invocation failure it raised: a defined outcome."""
+    try:
+        return handler(event, None)
+    except InvocationFailed as failed:
+        assert failed.progress.put == 0  # one batch: failing, it put nothing
+        return failed.response
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(["configuration", "vpcConfig", "subnetIds", "role", "configurationItemStatus", "tags",
                         "resourceType", "ipv6AllowedForDualStack"]), json_values)
@@ -449,7 +460,7 @@ def test_handler_never_crashes_on_a_mutated_item(handler, config_calls, function
     target = item["configuration"]["vpcConfig"] if key in ("subnetIds", "ipv6AllowedForDualStack") else (
         item["configuration"] if key in ("vpcConfig", "role") else item)
     target[key] = value
-    response = handler(change_event(item, RULE_NAME), None)
+    response = _outcome(handler, change_event(item, RULE_NAME))
     assert isinstance(response, list | dict)
     if isinstance(response, list):
         assert {e["ComplianceType"] for e in response} <= {"COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"}
@@ -492,7 +503,7 @@ def test_handler_never_crashes_on_any_rule_parameters(handler, config_calls, fun
 def test_handler_never_crashes_on_an_oversized_item_history(handler, config_calls, function, configuration, status):
     item = configuration_item(function)
     config_calls.history["fn"] = _history(item, configuration=configuration, configurationItemStatus=status)
-    response = handler(oversized_event(item, RULE_NAME), None)
+    response = _outcome(handler, oversized_event(item, RULE_NAME))
     assert isinstance(response, list | dict)
     if isinstance(response, list):
         assert {e["ComplianceType"] for e in response} <= {"COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"}

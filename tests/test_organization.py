@@ -6,6 +6,7 @@ bounded concurrency; every format carries account and region; what cannot be rea
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 
@@ -252,7 +253,7 @@ def test_evidence_from_aws_config_in_many_accounts(organization, tmp_path):
     deployed_in = organization["members"][:2]
     for account in deployed_in:
         session = assumed(account)
-        host = Estate(InRegion(session, REGION)).function("rule-host")
+        host = Estate(InRegion(session, REGION)).function(TENANCY)  # the pack's function hosts the rule
         session.client("config").put_config_rule(ConfigRule={
             "ConfigRuleName": TENANCY, "Source": {"Owner": "CUSTOM_LAMBDA", "SourceIdentifier": host["FunctionArn"],
                                                   "SourceDetails": [{"EventSource": "aws.config",
@@ -274,7 +275,7 @@ def test_evidence_from_aws_config_in_many_accounts(organization, tmp_path):
     evidence = Evidence.from_config("2026-11-25T02:00:00+00:00", "config", {"Account": "123456789012"}, views,
                                     coverage, many=True)
     assert [(e.account_id, e.resource_id, e.recorded_at) for e in evidence.rows] == [
-        (a, "fn-us-east-1", "2026-11-25T00:00:00+00:00") for a in sorted(deployed_in)]
+        (a, "fn-us-east-1", RECENT) for a in sorted(deployed_in)]
     assert evidence.other_evaluations == {"AWS::EC2::Subnet": 2}
     assert [(s.account_id, s.last_successful_evaluation) for s in evidence.rule_statuses] == [
         (a, "2026-11-25T01:00:00+00:00") for a in sorted(deployed_in)]
@@ -288,5 +289,40 @@ def test_evidence_from_aws_config_in_many_accounts(organization, tmp_path):
 def _result(resource: str, compliance: str, resource_type: str) -> dict:
     return {"EvaluationResultIdentifier": {"EvaluationResultQualifier": {
                 "ConfigRuleName": TENANCY, "ResourceType": resource_type, "ResourceId": resource}},
-            "ComplianceType": compliance, "ResultRecordedTime": "2026-11-25T00:00:00Z",
-            "ConfigRuleInvokedTime": "2026-11-25T00:00:00Z"}
+            "ComplianceType": compliance, "ResultRecordedTime": RECENT, "ConfigRuleInvokedTime": RECENT}
+
+
+# an hour ago: within any frequency the pack allows (coverage needs a recent evaluation)
+RECENT = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).replace(microsecond=0).isoformat()
+
+
+def test_the_organization_scan_of_config_counts_only_recent_evaluation_by_the_packs_rule(organization):
+    """Runs last in this module (it adds functions and rules): one member runs a rule of the pack's name on
+    another function, another the pack's own rule whose newest evaluation is 33 days old; both are gaps."""
+    foreign, stale = organization["members"][3], organization["members"][0]
+    session = assumed(foreign)
+    foreign_arn = Estate(InRegion(session, REGION)).function("always-compliant")["FunctionArn"]
+    session.client("config").put_config_rule(ConfigRule={
+        "ConfigRuleName": TENANCY, "Source": {"Owner": "CUSTOM_LAMBDA", "SourceIdentifier": foreign_arn,
+                                              "SourceDetails": [{"EventSource": "aws.config",
+                                                                 "MessageType": "ScheduledNotification"}]}})
+    session = assumed(stale)
+    if not session.client("config").describe_config_rules()["ConfigRules"]:  # the test above deployed it there
+        host = Estate(InRegion(session, REGION)).function(TENANCY)
+        session.client("config").put_config_rule(ConfigRule={
+            "ConfigRuleName": TENANCY, "Source": {"Owner": "CUSTOM_LAMBDA", "SourceIdentifier": host["FunctionArn"],
+                                                  "SourceDetails": [{"EventSource": "aws.config",
+                                                                     "MessageType": "ScheduledNotification"}]}})
+    old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=33)).replace(microsecond=0).isoformat()
+    calls = ConfigCalls(previous_results=[{**_result("fn-us-east-1", "COMPLIANT", "AWS::Lambda::Function"),
+                                           "ResultRecordedTime": old}])
+    fleet = Fleet(boto3.Session(region_name=REGION), Selection(("us-east-1",), (foreign, stale), ROLE),
+                  prepare_session=calls.install)
+    views, coverage = views_of_fleet(fleet, [TENANCY])
+    reasons = {g.account_id: g.reason for g in coverage.gaps}
+    assert coverage.covered == () and set(reasons) == {foreign, stale}
+    assert reasons[foreign].startswith(
+        f"{TENANCY}: rule source is not the pack's function (CUSTOM_LAMBDA {foreign_arn}")
+    assert reasons[stale] == (f"{TENANCY}: last evaluated {old[:10]} {old[11:16]} UTC, expected every 24 h "
+                              "(+2 h slack)")
+    assert [v.evaluations for v in views if v.account_id == foreign] == [[]]  # not the pack's verdicts: no rows

@@ -4,6 +4,7 @@ HTML report rendered in headless Chromium, and the README's generated rule table
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import subprocess
@@ -313,13 +314,15 @@ def test_evidence_records_the_parameters_of_a_scan(network_functions, tmp_path, 
 
 def test_evidence_from_aws_config_records_the_deployed_rules_parameters(aws, config_calls, estate, tmp_path,
                                                                        monkeypatch):
-    host = estate.function("host")
+    host = estate.function(NAT)  # the pack's function hosts the rule
     name = f"{NAT}-conformance-pack-a1b2c3d4"
     aws.client("config").put_config_rule(ConfigRule={
         "ConfigRuleName": name, "InputParameters": json.dumps({"RequireInternetAccess": "false"}),
         "Source": {"Owner": "CUSTOM_LAMBDA", "SourceIdentifier": host["FunctionArn"],
                    "SourceDetails": [{"EventSource": "aws.config",
-                                      "MessageType": "ConfigurationItemChangeNotification"}]},
+                                      "MessageType": "ConfigurationItemChangeNotification"},
+                                     {"EventSource": "aws.config", "MessageType": "ScheduledNotification",
+                                      "MaximumExecutionFrequency": "TwentyFour_Hours"}]},
     })
     config_calls.previous_results = [_config_result("fn-a", "NON_COMPLIANT", "public subnet")]
 
@@ -342,13 +345,16 @@ def test_evidence_from_aws_config_records_the_deployed_rules_parameters(aws, con
     assert f"(AWS Config rule {name})" in (bundle / "report.html").read_text()
 
 
-def _config_result(resource: str, compliance: str, annotation: str) -> dict:
+RECENT = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).replace(microsecond=0).isoformat()
+
+
+def _config_result(resource: str, compliance: str, annotation: str, recorded: str = RECENT) -> dict:
     result = {
         "EvaluationResultIdentifier": {"EvaluationResultQualifier": {
             "ConfigRuleName": NAT, "ResourceType": "AWS::Lambda::Function", "ResourceId": resource}},
         "ComplianceType": compliance,
-        "ResultRecordedTime": "2026-11-25T00:00:00Z",
-        "ConfigRuleInvokedTime": "2026-11-25T00:00:00Z",
+        "ResultRecordedTime": recorded,
+        "ConfigRuleInvokedTime": recorded,
     }
     return {**result, "Annotation": annotation} if annotation else result
 
@@ -516,7 +522,7 @@ def test_evidence_of_nothing_is_an_error_not_an_empty_report(aws, config_calls, 
     assert "none of the pack's rules is deployed as an AWS Config rule in 123456789012 us-east-1" in err
     assert not bundle.exists()
     # a rule deployed, but no evaluation yet
-    host = Estate(aws).function("host")
+    host = Estate(aws).function(NAT)  # the pack's function hosts the rule
     aws.client("config").put_config_rule(ConfigRule={
         "ConfigRuleName": NAT, "Source": {"Owner": "CUSTOM_LAMBDA", "SourceIdentifier": host["FunctionArn"],
                                           "SourceDetails": [{"EventSource": "aws.config",
@@ -539,7 +545,7 @@ def test_evidence_of_nothing_is_an_error_not_an_empty_report(aws, config_calls, 
     assert manifest["evaluations"]["other_resource_types_not_rows"] == {"AWS::EC2::Subnet": 1}
     assert manifest["rule_evaluation_status"][0]["last_error"] == "AccessDenied: no role"
     rows = json.loads((bundle / "evaluations.json").read_text())["evaluations"]
-    assert [(r["resource_id"], r["recorded_at"]) for r in rows] == [("fn-a", "2026-11-25T00:00:00+00:00")]
+    assert [(r["resource_id"], r["recorded_at"]) for r in rows] == [("fn-a", RECENT)]
     assert "AccessDenied: no role" in (bundle / "report.html").read_text()
 
 
@@ -555,3 +561,32 @@ def test_evidence_of_several_regions_with_one_unreadable_is_written_and_exits_2(
                                                               "(OptInStatus not-opted-in)"}]
     assert "Coverage INCOMPLETE: 1 not covered." in (bundle / "report.html").read_text()
     assert main(["verify-evidence", str(bundle)]) == 0
+
+
+# ------------------------------------------------------------------------------------------ CSV injection
+
+FORMULAS = ["=HYPERLINK(\"https://x.test\",\"click\")", "+1+1", "-2+3", "@SUM(A1:A2)", "\t=1+1", "\r=1+1"]
+
+
+@pytest.mark.parametrize("annotation", FORMULAS, ids=["equals", "plus", "minus", "at", "tab", "carriage-return"])
+def test_cells_a_spreadsheet_reads_as_formulas_are_neutralised_in_scan_and_evidence_csv(annotation, tmp_path):
+    """OWASP "CSV Injection": no cell begins with =, +, -, @, tab or CR; a leading ' makes it text."""
+    import csv
+    import io
+
+    from lambda_vpc_rules.outputs.evidence import Evidence, evaluations_csv
+    from lambda_vpc_rules.outputs.report import to_csv
+
+    rows = [EvaluationResult(NAT, "fn-a", Compliance.NON_COMPLIANT, annotation, account_id="123456789012",
+                             region=REGION),
+            EvaluationResult(NAT, "fn-b", Compliance.COMPLIANT, "plain - text", account_id="123456789012",
+                             region=REGION)]
+    scan_csv = to_csv(_report(rows))
+    evidence_csv = evaluations_csv(Evidence("2026-11-25T00:00:00+00:00", "scan", {"Account": "123456789012"}, rows,
+                                            []))
+    for text in (scan_csv, evidence_csv):
+        cells = {r["resource_id"]: r["annotation"] for r in csv.DictReader(io.StringIO(text))
+                 if r.get("record", "evaluation") == "evaluation"}
+        assert cells == {"fn-a": "'" + annotation, "fn-b": "plain - text"}
+        assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+                       for r in csv.reader(io.StringIO(text)) for cell in r)

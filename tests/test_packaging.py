@@ -269,3 +269,45 @@ def test_bundles_fit_lambdas_deployment_package_quota(tmp_path):
         archive = zipfile.ZipFile(path)
         assert path.stat().st_size <= ZIPPED_LIMIT
         assert sum(info.file_size for info in archive.infolist()) <= UNZIPPED_LIMIT
+
+
+def test_the_functions_stack_holds_the_alarms_and_the_on_failure_destination():
+    """docs/control-health.md: per function an on-failure destination and a metric filter on its ERROR lines; per
+    region alarms on the functions' Errors, Throttles and ERROR lines, notifying the topic named or one created."""
+    from lambda_vpc_rules.tooling.stacks import ERROR_LINE_PATTERN, FAILURE_QUEUE_NAME
+
+    resources = FUNCTIONS["Resources"]
+    queue = resources["FailedInvocationsQueue"]
+    assert queue["Type"] == "AWS::SQS::Queue" and queue["Properties"]["QueueName"] == FAILURE_QUEUE_NAME
+    for rule in RULES:
+        invoke = resources[f"{rule.logical_id}EventInvokeConfig"]
+        assert invoke["Type"] == "AWS::Lambda::EventInvokeConfig"
+        assert invoke["Properties"]["FunctionName"] == {"Ref": f"{rule.logical_id}Function"}
+        assert invoke["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {
+            "Fn::GetAtt": ["FailedInvocationsQueue", "Arn"]}
+        lines = resources[f"{rule.logical_id}ErrorLines"]["Properties"]
+        assert lines["LogGroupName"] == {"Ref": f"{rule.logical_id}LogGroup"}
+        assert lines["FilterPattern"] == ERROR_LINE_PATTERN
+    topic = {"Fn::If": ["CreateAlarmTopic", {"Ref": "AlarmTopic"}, {"Ref": "AlarmTopicArn"}]}
+    for alarm, metric in (("FunctionErrorsAlarm", "Errors"), ("FunctionThrottlesAlarm", "Throttles")):
+        properties = resources[alarm]["Properties"]
+        assert properties["AlarmActions"] == [topic]
+        functions = [q["MetricStat"]["Metric"] for q in properties["Metrics"] if "MetricStat" in q]
+        assert {m["MetricName"] for m in functions} == {metric}
+        assert [m["Dimensions"][0]["Value"] for m in functions] == [{"Ref": f"{r.logical_id}Function"} for r in RULES]
+    assert resources["ErrorLinesAlarm"]["Properties"]["AlarmActions"] == [topic]
+    assert resources["AlarmTopic"]["Condition"] == "CreateAlarmTopic"
+    # the role may send the failed invocations' records to the queue, and nowhere else
+    [statement] = next(p for p in IAM["Resources"]["EvaluatorRole"]["Properties"]["Policies"]
+                       if p["PolicyName"] == "on-failure-destination")["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "sqs:SendMessage" and statement["Resource"]["Fn::Sub"].endswith(FAILURE_QUEUE_NAME)
+
+
+def test_deploy_passes_the_alarm_topic_per_region():
+    from lambda_vpc_rules.tooling.deploy_steps import Artifacts, DeployOptions, functions_parameters
+
+    artifacts = Artifacts("p/", {"eu-west-1": "p/"})
+    named = DeployOptions("b-{region}", alarm_topic="arn:aws:sns:{region}:111122223333:ops")
+    assert functions_parameters(named, "eu-west-1", artifacts)["AlarmTopicArn"] == \
+        "arn:aws:sns:eu-west-1:111122223333:ops"
+    assert functions_parameters(DeployOptions("b"), "eu-west-1", artifacts)["AlarmTopicArn"] == ""

@@ -337,7 +337,7 @@ def test_a_snapshot_that_cannot_be_written_fails_the_invocation_after_the_evalua
     vpc = estate.vpc()
     # names of its own: the 90-day estate's moto may still be up in this module
     estate.function("unrecorded", [estate.subnet(vpc, "10.0.1.0/24", "a")], role=estate.role("unrecorded-role"))
-    with pytest.raises(handler_module.SnapshotFailed, match=r"\d+ evaluations were put, but the snapshot"):
+    with pytest.raises(handler_module.InvocationFailed, match=r"\d+ evaluations were put, but the snapshot"):
         load_rule_module(RULE_DIR).lambda_handler(scheduled_event(RULE), None)
     handler_module._own_clients.cache_clear()
     assert "unrecorded" in [e["ComplianceResourceId"] for e in config_calls.evaluations]

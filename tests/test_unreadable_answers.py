@@ -19,6 +19,7 @@ from aws_support import (
     build_network,
     change_event,
     configuration_item,
+    failed_invocation,
     scheduled_event,
 )
 from conftest import load_rule_module
@@ -111,12 +112,13 @@ def test_change_triggered_run_given_an_unreadable_answer_puts_nothing(networked,
     rule = get_rule(rule_dir)
     GarbledAnswer(service, operation, kind).install(boto3.DEFAULT_SESSION)
     with caplog.at_level(logging.ERROR, logger="lambda_vpc_rules"):
-        response = _handler(rule_dir)(change_event(configuration_item(networked), rule.config_rule_name), None)
+        response = failed_invocation(_handler(rule_dir),
+                                     change_event(configuration_item(networked), rule.config_rule_name))
     assert response["customerErrorCode"] == "UnreadableAnswer"
     assert operation in response["customerErrorMessage"]
     assert config_calls.put == []
-    [record] = [r for r in caplog.records if r.getMessage() == "no verdict"]
-    assert record.fields["error"] == "UnreadableAnswer" and record.fields["outcome"] == "error"
+    [record] = [r for r in caplog.records if r.getMessage() == "invocation failed"]
+    assert record.fields["error"] == "UnreadableAnswer" and record.fields["outcome"] == "failed"
 
 
 def _held(rule: str, resources: list[tuple[str, str, str]]) -> list[dict]:
@@ -145,7 +147,7 @@ def test_scheduled_run_that_cannot_read_the_account_puts_and_cleans_nothing(netw
     finding AWS Config held - real NON_COMPLIANT findings erased."""
     config_calls.previous_results = _held(NAT_RULE, EARLIER)
     GarbledAnswer(service, operation, kind, page).install(boto3.DEFAULT_SESSION)
-    response = _handler("LAMBDA_VPC_PRIVATE_SUBNET_NAT")(scheduled_event(NAT_RULE), None)
+    response = failed_invocation(_handler("LAMBDA_VPC_PRIVATE_SUBNET_NAT"), scheduled_event(NAT_RULE))
     assert response["customerErrorCode"] == "UnreadableAnswer" and operation in response["customerErrorMessage"]
     assert config_calls.put == []
 
@@ -153,7 +155,7 @@ def test_scheduled_run_that_cannot_read_the_account_puts_and_cleans_nothing(netw
 def test_scheduled_run_whose_earlier_evaluations_are_unreadable_puts_nothing(networked, config_calls):
     """AWS Config's own answer for the clean-up, as botocore parses a body that is not JSON: `{"message": body}`."""
     config_calls.unchecked["GetComplianceDetailsByConfigRule"] = {"message": "<html>blocked</html>"}
-    response = _handler("LAMBDA_VPC_PRIVATE_SUBNET_NAT")(scheduled_event(NAT_RULE), None)
+    response = failed_invocation(_handler("LAMBDA_VPC_PRIVATE_SUBNET_NAT"), scheduled_event(NAT_RULE))
     assert response["customerErrorCode"] == "UnreadableAnswer"
     assert "GetComplianceDetailsByConfigRule answered without EvaluationResults" in response["customerErrorMessage"]
     assert config_calls.put == []
@@ -180,16 +182,17 @@ def test_an_unexpected_exception_in_a_handler_is_an_error_response_with_a_log_li
     monkeypatch.setattr(module.EVALUATOR, "rule", get_rule(NAT_RULE).__class__(
         **{**get_rule(NAT_RULE).__dict__, "check": broken}))
     with caplog.at_level(logging.ERROR, logger="lambda_vpc_rules"):
-        response = module.lambda_handler(change_event(configuration_item(networked), NAT_RULE), None)
+        response = failed_invocation(module.lambda_handler, change_event(configuration_item(networked), NAT_RULE))
     assert response["internalErrorDetails"] == "RuntimeError: a bug"
     assert config_calls.put == []
-    assert [r.fields["outcome"] for r in caplog.records if r.getMessage() == "no verdict"] == ["error"]
+    assert [r.fields["outcome"] for r in caplog.records if r.getMessage() == "invocation failed"] == ["failed"]
 
 
 def test_an_unusable_retry_setting_is_an_error_response(networked, config_calls, monkeypatch):
     monkeypatch.setenv("LAMBDA_VPC_RULES_MAX_ATTEMPTS", "abc")
     monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
-    response = _handler("LAMBDA_VPC_PRIVATE_SUBNET_NAT")(change_event(configuration_item(networked), NAT_RULE), None)
+    response = failed_invocation(_handler("LAMBDA_VPC_PRIVATE_SUBNET_NAT"),
+                                 change_event(configuration_item(networked), NAT_RULE))
     assert response["customerErrorCode"] == "InvalidSetting"
     assert "LAMBDA_VPC_RULES_MAX_ATTEMPTS" in response["customerErrorMessage"] and config_calls.put == []
 

@@ -31,10 +31,11 @@ class DefaultTenancy(rdk_test_support.RuleTestCase):
         self.assertIn("vpc-0a1b2c3d", annotation)
         self.assertIn("dedicated", annotation)
 
-    def test_an_ec2_error_is_no_verdict(self):
+    def test_an_ec2_error_is_no_verdict_and_fails_the_invocation(self):
         self.aws.errors["DescribeVpcs"] = "UnauthorizedOperation"
-        response = handler.lambda_handler(self.aws.change_event(RULE), None)
-        self.assertEqual(response["customerErrorCode"], "UnauthorizedOperation")
+        with self.assertRaises(RuntimeError) as failed:  # lambda_vpc_rules.rdk.handler.InvocationFailed
+            handler.lambda_handler(self.aws.change_event(RULE), None)
+        self.assertEqual(failed.exception.response["customerErrorCode"], "UnauthorizedOperation")
         self.assertEqual(self.aws.evaluations, [])
 
 

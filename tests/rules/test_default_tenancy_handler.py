@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from aws_support import change_event, configuration_item, history_item, oversized_event, scheduled_event
+from aws_support import (
+    change_event,
+    configuration_item,
+    failed_invocation,
+    history_item,
+    oversized_event,
+    scheduled_event,
+)
 from conftest import load_rule_module
 
 RULE_NAME = "lambda-vpc-default-tenancy"
@@ -149,7 +156,7 @@ def test_access_denied_is_an_error_response_not_a_verdict(handler, config_calls,
 
     @set_initial_no_auth_action_count(0)
     def invoke():
-        return handler(event, None)
+        return failed_invocation(handler, event)
 
     response = invoke()
     assert response["customerErrorCode"] in ("UnauthorizedOperation", "AccessDenied", "AccessDeniedException")

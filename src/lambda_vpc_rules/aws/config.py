@@ -6,6 +6,12 @@ Evaluation status (DescribeConfigRuleEvaluationStatus): AWS documents that the o
 status information about AWS Config Custom Lambda rules" (Config API reference, ConfigRuleEvaluationStatus),
 which the pack's rules are. It is asked anyway, and whatever comes back is recorded; a rule without a status
 is recorded as such (`RuleStatus.reported` false), never as a success or a failure.
+
+Coverage (`view_gaps`): whether each deployed rule is the pack's own and recently evaluated is decided by
+`core.coverage.rule_gap`, from the rule's source and frequency (DescribeConfigRules) and the newest
+ResultRecordedTime of its evaluations (the evaluation status not being reported for these rules). The
+evaluations of a rule whose source is not the pack's function are no verdicts of the pack: they are left out of
+the view's rows (`ConfigView.foreign_evaluations` counts them).
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.coverage import FRESHNESS_SLACK_HOURS, PACK_OWNER, RuleSource, is_pack_function, rule_gap
 from ..core.model import LAMBDA_RESOURCE_TYPE, Compliance, EvaluationResult
+from ..core.rules import get_rule
 from ..errors import PackError
 from .clients import Clients, as_clients
 
@@ -28,6 +36,7 @@ class DeployedRule:
     name: str  # the AWS Config rule name as deployed
     rule: str  # the pack's rule it is
     parameters: dict[str, Any]  # its InputParameters
+    source: RuleSource | None = None  # what runs it (DescribeConfigRules); None: not read
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,45 @@ class ConfigView:
 
     deployed: list[DeployedRule]
     statuses: list[RuleStatus]
-    evaluations: list[EvaluationResult]
+    evaluations: list[EvaluationResult]  # of the rules whose source is the pack's function
+    account_id: str = ""
+    region: str = ""
+    foreign_evaluations: int = 0  # evaluations of rules of the pack's name run by another source: not rows
+
+
+def last_evaluated(evaluations: Iterable[EvaluationResult]) -> dict[str, str]:
+    """Pack rule -> the newest ResultRecordedTime of its evaluations."""
+    latest: dict[str, str] = {}
+    for evaluation in evaluations:
+        if evaluation.recorded_at and evaluation.recorded_at > latest.get(evaluation.rule, ""):
+            latest[evaluation.rule] = evaluation.recorded_at
+    return latest
+
+
+def rule_notes(*views: ConfigView) -> list[str]:
+    """What the coverage of these views must say besides: the test applied, and the evaluations left out."""
+    notes = [f"covered means: each pack rule deployed there is the pack's own (owner {PACK_OWNER}, source the "
+             f"pack's function in that account and region) and was evaluated within its frequency plus "
+             f"{FRESHNESS_SLACK_HOURS} h (newest ResultRecordedTime)"]
+    foreign = sum(view.foreign_evaluations for view in views)
+    if foreign:
+        notes.append(f"{foreign} evaluation(s) of rules of the pack's name whose source is not the pack's function "
+                     "are left out of the rows")
+    return notes
+
+
+def view_gaps(view: ConfigView, now: str) -> list[str]:
+    """Why the view's account-region is not covered, one reason per deployed rule that fails
+    `core.coverage.rule_gap`; empty when covered."""
+    latest = last_evaluated(view.evaluations)
+    reasons = []
+    for deployed in view.deployed:
+        source = deployed.source or RuleSource(deployed.name, "", "", None)
+        reason = rule_gap(source, view.account_id, view.region, get_rule(deployed.rule).function_name,
+                          latest.get(deployed.rule), now)
+        if reason:
+            reasons.append(reason)
+    return reasons
 
 
 class NothingDeployed(PackError):
@@ -85,10 +132,11 @@ class ConfigReader:
         they run with (a conformance pack names its rules `<name>-conformance-pack-<id>`)."""
         rule_names = list(rule_names)
         deployed = []
-        for name, parameters in self.clients.pages("config", "describe_config_rules", "ConfigRules",
-                                                   lambda raw: (raw["ConfigRuleName"], _input_parameters(raw))):
+        for name, parameters, source in self.clients.pages(
+                "config", "describe_config_rules", "ConfigRules",
+                lambda raw: (raw["ConfigRuleName"], _input_parameters(raw), _source(raw))):
             if rule := pack_rule_name(name, rule_names):
-                deployed.append(DeployedRule(name, rule, parameters))
+                deployed.append(DeployedRule(name, rule, parameters, source))
         return sorted(deployed, key=lambda d: d.name)
 
     def evaluation_statuses(self, deployed: Iterable[DeployedRule], account_id: str) -> list[RuleStatus]:
@@ -122,8 +170,12 @@ class ConfigReader:
             region = self.clients("config").meta.region_name
             raise NothingDeployed(f"none of the pack's rules is deployed as an AWS Config rule in {account_id} "
                                   f"{region} (DescribeConfigRules): nothing to evidence there")
+        region = self.clients("config").meta.region_name
+        ours = [d for d in deployed if _runs_the_pack(d, account_id, region)]
+        foreign = [d for d in deployed if d not in ours]
+        foreign_count = len(self.evaluations(foreign, account_id)) if foreign else 0
         return ConfigView(deployed, self.evaluation_statuses(deployed, account_id),
-                          self.evaluations(deployed, account_id))
+                          self.evaluations(ours, account_id), account_id, region, foreign_count)
 
     def evaluations(self, deployed: Iterable[DeployedRule], account_id: str,
                     compliance: Iterable[Compliance] = COMPLIANCE_TYPES) -> list[EvaluationResult]:
@@ -163,6 +215,23 @@ class ConfigReader:
                     pack_rule_name(rule, wanted), raw, account, region),
                 ConfigurationAggregatorName=aggregator, ConfigRuleName=rule, AccountId=account, AwsRegion=region)
         return results
+
+
+def _runs_the_pack(deployed: DeployedRule, account_id: str, region: str) -> bool:
+    source = deployed.source
+    return source is not None and source.owner == PACK_OWNER and is_pack_function(
+        source.source_identifier, account_id, region, get_rule(deployed.rule).function_name)
+
+
+def _source(raw: dict[str, Any]) -> RuleSource:
+    """A rule's source and periodic frequency: a custom rule's is its ScheduledNotification's
+    MaximumExecutionFrequency (SourceDetail), a managed rule's the rule's own."""
+    source = raw.get("Source") or {}
+    frequencies = [detail.get("MaximumExecutionFrequency") or "TwentyFour_Hours"
+                   for detail in source.get("SourceDetails") or ()
+                   if detail.get("MessageType") == "ScheduledNotification"]
+    frequency = frequencies[0] if frequencies else raw.get("MaximumExecutionFrequency")
+    return RuleSource(raw["ConfigRuleName"], source.get("Owner", ""), source.get("SourceIdentifier", ""), frequency)
 
 
 def _input_parameters(raw: dict[str, Any]) -> dict[str, Any]:

@@ -50,7 +50,17 @@ from botocore.credentials import CredentialProvider, CredentialResolver, Refresh
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.retries.standard import RetryEventAdapter, StandardRetryConditions
 
-from ..core.coverage import EVERY_REGION, Coverage, Covered, Gap, LeftOut, Target
+from ..core.coverage import (
+    EVERY_REGION,
+    FRESHNESS_SLACK_HOURS,
+    LONGEST_FREQUENCY,
+    Coverage,
+    Covered,
+    Gap,
+    LeftOut,
+    Target,
+    freshness_gap,
+)
 from ..core.engine import parse_parameters
 from ..core.exceptions import InForce, Register, register_use
 from ..core.model import EvaluationResult, ScanReport, Waiver
@@ -59,7 +69,7 @@ from ..errors import PackError
 from .account import evaluate_with_waivers, now
 from .actions import action_for
 from .clients import Clients, is_access_denied, max_attempts, result, retry_config, session_clients
-from .config import ConfigReader, ConfigView
+from .config import ConfigReader, ConfigView, pack_rule_name, rule_notes, view_gaps
 from .facts import FactReader
 from .organization_policies import OrganizationPolicies
 
@@ -378,12 +388,17 @@ def views_of_fleet(fleet: Fleet, rule_names: Iterable[str], concurrency: int = 4
     for outcome in fleet.run(work, concurrency, progress):
         if isinstance(outcome, Gap):
             gaps.append(outcome)
+            continue
+        views.append(outcome.value)
+        # covered only by the pack's own rules, recently evaluated (core.coverage.rule_gap)
+        reasons = view_gaps(outcome.value, outcome.read_at)
+        if reasons:
+            gaps.append(Gap(outcome.target.account_id, outcome.target.region, "; ".join(reasons)))
         else:
-            views.append(outcome.value)
             reads.append(covered(outcome))
     selection = fleet.selection
     coverage = Coverage.of(selection.describe_accounts(), selection.describe_regions(), reads, gaps, fleet.left_out,
-                           reader=(fleet.caller()["Account"], fleet.home_region))
+                           rule_notes(*views), reader=(fleet.caller()["Account"], fleet.home_region))
     return views, coverage
 
 
@@ -395,16 +410,33 @@ def aggregator_coverage(fleet: Fleet, sources: Iterable[tuple[str, str, str]], r
     selection = fleet.selection
     regions = fleet.enabled_regions() if selection.regions == ALL else list(selection.regions)
     held = {(account, region) for _, account, region in sources}
+    rows = list(rows)
     counts = Counter((row.account_id, row.region) for row in rows)
     expected = {(account, region) for account in accounts for region in regions}
-    reads = [Covered(a, r, collected_at, counts[(a, r)]) for a, r in sorted(expected & held)]
+    # freshness: the newest evaluation of each pack rule an account-region runs, against the longest frequency
+    # the pack allows (an aggregator tells neither the rules' frequencies nor their sources)
+    newest: dict[tuple[str, str, str], str] = {}
+    for row in rows:
+        key = (row.account_id, row.region, row.rule)
+        newest[key] = max(newest.get(key, ""), row.recorded_at or "")
+    stale: dict[tuple[str, str], list[str]] = {}
+    for name, account, region in sources:
+        rule = pack_rule_name(name, [r.config_rule_name for r in RULES]) or name
+        reason = freshness_gap(name, LONGEST_FREQUENCY, newest.get((account, region, rule)), collected_at)
+        if reason:
+            stale.setdefault((account, region), []).append(reason)
+    reads = [Covered(a, r, collected_at, counts[(a, r)]) for a, r in sorted(expected & held) if (a, r) not in stale]
     gaps = [Gap(a, r, "the aggregator holds no evaluation of the pack's rules here (rules not deployed, or "
                 "the aggregator does not collect this account or region)") for a, r in sorted(expected - held)]
+    gaps += [Gap(a, r, "; ".join(sorted(stale[(a, r)]))) for a, r in sorted(expected & held) if (a, r) in stale]
     extra = sorted(held - expected)
     notes = [f"the aggregator also holds evaluations for {len(extra)} account-region(s) outside the expected "
              f"population, included as rows: {', '.join(f'{a} {r}' for a, r in extra[:20])}"
              f"{' ...' if len(extra) > 20 else ''}"] if extra else []
     notes.append("rule evaluation status is not available through an aggregator")
+    notes.append(f"through an aggregator a rule's source cannot be read: that each rule is the pack's own function is "
+                 f"NOT verified (evidence --source config per account verifies it); freshness is checked against "
+                 f"24 h, the longest frequency the pack allows, plus {FRESHNESS_SLACK_HOURS} h")
     scope = ("the organization's ACTIVE accounts (organizations:ListAccounts)" if selection.accounts == ALL
              else selection.describe_accounts())
     regions_text = ("the enabled regions of the collecting account (ec2:DescribeRegions)" if selection.regions == ALL

@@ -12,11 +12,19 @@ and every evidence bundle states, so that nothing is silently left out.
 - `LeftOut` is an account not expected at all, and why: excluded on request, or not ACTIVE in the
   organization. It is listed so that the population is stated, not inferred.
 
+- Coverage by AWS Config (`rule_gap`): an account-region is covered for a rule only when the rule there is the
+  pack's own (owner CUSTOM_LAMBDA, source the pack's function in that account and region) and its most recent
+  evaluation is within its MaximumExecutionFrequency plus `FRESHNESS_SLACK_HOURS`; otherwise a gap naming why
+  ("rule source is not the pack's function", "last evaluated 2026-11-02 03:00 UTC, expected every 24 h").
+  A rule merely existing under the pack's name proves nothing: a member account's administrator can create
+  one that always answers COMPLIANT, and a rule whose evaluator lost its reads leaves its old verdicts in place.
+
 Pure data, no AWS call.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -115,3 +123,81 @@ class Coverage:
             "notes": list(self.notes),
             "read_from": {"account_id": self.reader_account, "region": self.reader_region},
         }
+
+
+# ------------------------------------------------------------------ coverage by the pack's own, recent rule
+
+# AWS Config's MaximumExecutionFrequency values (Config API reference, SourceDetail), in hours.
+EXECUTION_FREQUENCY_HOURS = {"One_Hour": 1, "Three_Hours": 3, "Six_Hours": 6, "Twelve_Hours": 12,
+                             "TwentyFour_Hours": 24}
+LONGEST_FREQUENCY = "TwentyFour_Hours"
+# A periodic run starts some time after its period is due (AWS Config schedules it), may take up to the
+# function's 15-minute timeout, and a failed one is retried twice by the asynchronous invocation (1 and 2
+# minutes apart): two hours cover those with room to spare, and are stated in every gap they decide.
+FRESHNESS_SLACK_HOURS = 2
+PACK_OWNER = "CUSTOM_LAMBDA"
+
+
+@dataclass(frozen=True)
+class RuleSource:
+    """What AWS Config says runs a deployed rule (DescribeConfigRules)."""
+
+    config_rule: str  # the AWS Config rule as deployed
+    owner: str  # Source.Owner
+    source_identifier: str  # Source.SourceIdentifier: for CUSTOM_LAMBDA, the function's ARN
+    frequency: str | None  # the ScheduledNotification's MaximumExecutionFrequency; None: no periodic trigger
+
+
+def _hours(frequency: str) -> int:
+    return EXECUTION_FREQUENCY_HOURS.get(frequency, EXECUTION_FREQUENCY_HOURS[LONGEST_FREQUENCY])
+
+
+def _parse(iso: str) -> dt.datetime | None:
+    try:
+        value = dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _when(iso: str) -> str:
+    value = _parse(iso)
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if value else iso
+
+
+def is_pack_function(source_identifier: str, account_id: str, region: str, function_name: str) -> bool:
+    """`arn:<partition>:lambda:<region>:<account>:function:<name>`, the pack's function in that account and
+    region (unqualified, as the pack's templates name it)."""
+    parts = source_identifier.split(":")
+    return (len(parts) == 7 and parts[0] == "arn" and parts[1].startswith("aws") and parts[2:] ==
+            ["lambda", region, account_id, "function", function_name])
+
+
+def freshness_gap(config_rule: str, frequency: str, last_evaluated: str | None, now: str,
+                  slack_hours: int = FRESHNESS_SLACK_HOURS) -> str | None:
+    """None when the rule's most recent evaluation is within its frequency plus the slack; else the reason."""
+    hours = _hours(frequency)
+    expected = f"expected every {hours} h (+{slack_hours} h slack)"
+    if not last_evaluated:
+        return f"{config_rule}: no evaluation recorded, {expected}"
+    last, current = _parse(last_evaluated), _parse(now)
+    if last is None or current is None:
+        return f"{config_rule}: last evaluation time unreadable ({last_evaluated!r}), {expected}"
+    if current - last > dt.timedelta(hours=hours + slack_hours):
+        return f"{config_rule}: last evaluated {_when(last_evaluated)}, {expected}"
+    return None
+
+
+def rule_gap(source: RuleSource, account_id: str, region: str, function_name: str, last_evaluated: str | None,
+             now: str, slack_hours: int = FRESHNESS_SLACK_HOURS) -> str | None:
+    """The one test of coverage by a deployed rule: None when it is the pack's (owner CUSTOM_LAMBDA, source the
+    pack's function in this account and region), periodic, and evaluated within its frequency plus the slack;
+    otherwise the reason, naming the rule. Used by evidence, status and the organization scan."""
+    if source.owner != PACK_OWNER or not is_pack_function(source.source_identifier, account_id, region,
+                                                          function_name):
+        return (f"{source.config_rule}: rule source is not the pack's function ({source.owner} "
+                f"{source.source_identifier or '-'}; expected {PACK_OWNER} function {function_name} of {account_id} "
+                f"{region})")
+    if source.frequency is None:
+        return f"{source.config_rule}: the rule has no periodic trigger, so no recent evaluation can be expected"
+    return freshness_gap(source.config_rule, source.frequency, last_evaluated, now, slack_hours)

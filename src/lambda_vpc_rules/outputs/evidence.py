@@ -37,7 +37,8 @@ from ..core.model import LAMBDA_RESOURCE_TYPE, Compliance, EvaluationResult, Sca
 from ..core.rules import RULES, metadata_for, rule_version
 from ..errors import PackError
 from .remediations import REMEDIATIONS_FILE, remediations_html, remediations_json
-from .report import EXCEPTION_FIELDS, ROW_FIELDS, ordered, row
+from .report import EXCEPTION_FIELDS, ROW_FIELDS, ordered, row, safe_rows
+from .signing import SIGNATURE
 
 MANIFEST = "manifest.json"
 FILES = ("evaluations.json", "evaluations.csv", "report.html")
@@ -149,10 +150,11 @@ def evaluations_json(evidence: Evidence) -> str:
 
 def evaluations_csv(evidence: Evidence) -> str:
     buffer = io.StringIO()
+    # RFC 4180 line ends (and so a cell holding a CR is quoted)
     writer = csv.DictWriter(buffer, fieldnames=ROW_FIELDS + (EXCEPTION_FIELDS if evidence.exceptions else ()),
-                            lineterminator="\n")
+                            lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(evidence.row_dicts())
+    writer.writerows(safe_rows(evidence.row_dicts()))  # no cell a spreadsheet reads as a formula
     return buffer.getvalue()
 
 
@@ -464,7 +466,10 @@ evaluations.json.</p>
 <p>{MANIFEST} lists the SHA-256 of every file of the bundle, this report included; it cannot list its own.
 The manifest's SHA-256 was printed by <code>lambda-vpc-rules evidence</code> when the bundle was written and
 must be recorded outside the bundle (the audit ticket, a signed message). Check the bundle with
-<code>lambda-vpc-rules verify-evidence DIR --manifest-sha256 HEX</code>.</p>
+<code>lambda-vpc-rules verify-evidence DIR --manifest-sha256 HEX</code>. A bundle written with
+<code>evidence --kms-key-id</code> also carries {SIGNATURE}, the manifest signed with an AWS KMS key:
+<code>verify-evidence</code> checks it (kms:Verify, or <code>--public-key</code> offline) and names the key that
+signed; without it, verification proves integrity only, not who produced the bundle.</p>
 <h2>Reviewer sign-off</h2>
 <table class="signoff"><tbody>
 <tr><th>Reviewer</th><td></td></tr><tr><th>Role</th><td></td></tr>
@@ -492,12 +497,13 @@ def write_bundle(out_dir: str | Path, evidence: Evidence) -> Path:
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise EvidenceError(f"{out} exists and is not a directory")
-    known = (*FILES, *REGISTER_FILES, MANIFEST, REMEDIATIONS_FILE)
+    known = (*FILES, *REGISTER_FILES, MANIFEST, REMEDIATIONS_FILE, SIGNATURE)
     foreign = sorted(p.name for p in out.iterdir() if p.name not in known) if out.exists() else []
     if foreign:
         raise EvidenceError(f"{out} holds files that are not part of a bundle ({', '.join(foreign[:5])}"
                             f"{', ...' if len(foreign) > 5 else ''}): choose an empty or new directory")
     out.mkdir(parents=True, exist_ok=True)
+    (out / SIGNATURE).unlink(missing_ok=True)  # an earlier bundle's signature is not this one's
     contents = {"evaluations.json": evaluations_json(evidence), "evaluations.csv": evaluations_csv(evidence)}
     if evidence.remediations is not None:
         contents[REMEDIATIONS_FILE] = remediations_json(evidence.remediations)
@@ -585,5 +591,5 @@ def verify_bundle(bundle: str | Path, manifest_sha256: str | None = None) -> lis
     unlisted = [name for name in required if name not in names]  # a bundle always lists these
     problems += [f"{name}: not listed in {MANIFEST}" for name in unlisted]
     problems += [f"{p.name}: not in the manifest" for p in sorted(bundle.iterdir())
-                 if p.name not in names and p.name not in unlisted]
+                 if p.name not in names and p.name not in unlisted and p.name != SIGNATURE]  # signing.py
     return problems

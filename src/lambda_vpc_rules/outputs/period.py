@@ -31,10 +31,10 @@ from .. import __version__
 from ..core.rules import RULES, metadata_for, rule_version
 from ..core.timeline import DayTally, Interval, PeriodResult, iso
 from .evidence import MANIFEST, PERIOD_FILES, EvidenceError, file_entry
+from .report import csv_safe
 
 OSCAL_VERSION = "1.2.1"
 NAMESPACE = uuid.UUID("6f1c2a4e-9b1d-4f57-a0e1-2a3c4d5e6f70")  # the pack's: UUIDs stable for the same content
-CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -59,16 +59,11 @@ class PeriodSources:
                 "aws_calls": self.calls, "notes": list(self.notes)}
 
 
-def _cell(value: Any) -> Any:
-    """A CSV cell a spreadsheet will not run as a formula (OWASP, CSV injection)."""
-    return f"'{value}" if isinstance(value, str) and value.startswith(CSV_FORMULA_START) else value
-
-
 def _csv(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180, as the other CSVs
     writer.writerow(headers)
-    writer.writerows([[_cell(value) for value in row] for row in rows])
+    writer.writerows([[csv_safe(value) for value in row] for row in rows])  # never a formula (OWASP)
     return buffer.getvalue()
 
 

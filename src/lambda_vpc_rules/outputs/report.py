@@ -9,7 +9,7 @@ account missing from the verdicts is never mistaken for a clean one.
   "compliance", "annotation", "recorded_at"}]}`.
 - csv: one table; column `record` is `evaluation` for a verdict, `coverage` for an account-region read or
   not read (its `annotation` says which, and why), `left-out` for an account not expected (excluded, not
-  ACTIVE).
+  ACTIVE). A cell a spreadsheet would read as a formula is neutralised (`csv_safe`).
 - table: `outputs.terminal` (rich): NON_COMPLIANT first, each marked `!`, with the rule's severity; fitted
   to `width` (the terminal's), annotations wrapped at word boundaries (nothing cut); the counts per rule and
   per severity, and the coverage last, where it is read.
@@ -30,6 +30,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable, Iterator, Mapping
 
 from ..core.coverage import Coverage
 from ..core.model import EvaluationResult, ScanReport
@@ -79,15 +80,35 @@ def coverage_rows(coverage: Coverage | None) -> list[dict[str, str]]:
     return rows
 
 
+# OWASP, "CSV Injection": no cell may begin with =, +, -, @, tab (0x09) or carriage return (0x0D); prepend a
+# single quote, which a spreadsheet shows as text, not evaluates (ASVS 1.2.10 adds the null character). RFC 4180
+# quoting, which the csv module does, keeps a cell one cell but does not stop the evaluation.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
+
+
+def csv_safe(value: object) -> object:
+    """A CSV cell a spreadsheet reads as text: one that would start a formula gets a leading `'`."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def safe_rows(rows: Iterable[Mapping[str, object]]) -> Iterator[dict[str, object]]:
+    """Every cell of `rows` through `csv_safe` (scan CSV and evidence CSV alike)."""
+    for item in rows:
+        yield {key: csv_safe(value) for key, value in item.items()}
+
+
 def to_csv(report: ScanReport, only_failing: bool = False, **_: object) -> str:
     buffer = io.StringIO()
     with_exceptions = report.exceptions is not None
+    # RFC 4180 line ends (and so a cell holding a CR is quoted)
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS + (EXCEPTION_FIELDS if with_exceptions else ()),
-                            lineterminator="\n", restval="")
+                            lineterminator="\r\n", restval="")
     writer.writeheader()
-    for result in ordered(report.evaluations, only_failing):
-        writer.writerow({"record": "evaluation", **row(result, with_exceptions)})
-    writer.writerows(coverage_rows(report.coverage))
+    writer.writerows(safe_rows({"record": "evaluation", **row(result, with_exceptions)}
+                               for result in ordered(report.evaluations, only_failing)))
+    writer.writerows(safe_rows(coverage_rows(report.coverage)))
     return buffer.getvalue()
 
 

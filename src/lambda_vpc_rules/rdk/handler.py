@@ -10,16 +10,32 @@
    item is `InvalidEvent`;
    then the exceptions register the `ExceptionsRegister` parameter names, read once (`rdk.register`), applied
    to every verdict (`core.exceptions.apply`: an excepted verdict stays NON_COMPLIANT, its annotation naming
-   the exception); a register that cannot be read or used is an error response, never a verdict;
+   the exception); a register that cannot be used is an error response, like a bad parameter, never a verdict;
 5. the rule: the changed function, the functions depending on a changed related resource (drift), or, on a
    `ScheduledNotification`, every function of the account and region;
 6. on a scheduled run only, after the listing was read whole: the stale-evaluation clean-up, which marks
    NOT_APPLICABLE the functions AWS Config holds a verdict for that the listing shows gone;
-7. the evaluations put in batches of 100; refused ones are sent once more, then the invocation fails
-   (`PutEvaluationsFailed`) so that AWS Config shows the error.
+7. the evaluations put in batches of 100; refused ones are sent once more;
+8. on a scheduled run, where the deployment names a snapshot location, the verdicts put are kept there
+   (`aws.snapshots`, for evidence over an audit period); a snapshot not written fails the invocation.
 
-Any failure before step 7 puts nothing: an AWS error, an unreadable answer or an unexpected exception is an
-error response (rdklib's format) with a JSON log line; AccessDenied names the IAM action.
+Failures fail. AWS Config invokes a rule's function asynchronously ("by publishing an event": Config developer
+guide, "Example AWS Lambda Functions and Events for AWS Config Rules"; the Lambda guide's "Using AWS Lambda
+with AWS Config" shows no response), so a value the function returns is read by nobody. An invocation that
+could not complete its evaluations therefore raises `InvocationFailed` (Lambda's `Errors` metric, the two
+retries of an asynchronous invocation and its on-failure destination see it: Lambda guide, "How Lambda
+handles errors and retries with asynchronous invocation"), after one JSON log line, "invocation failed",
+saying what was evaluated, which batches were put (a PutEvaluations refused on batch k names the k-1 put
+before it) and whether the clean-up ran: an AWS error (AccessDenied names the IAM action), throttling that
+outlasted the retries, an unreadable answer, evaluations refused twice, an unexpected exception, or the time
+budget spent (`budget.py`: the reads stop with a margin to put what was evaluated; the clean-up never runs
+after a partial listing). The exception carries rdklib's error response for the same error (`response`).
+
+Two outcomes stay rdklib's error responses, returned, with an ERROR log line ("malformed event", "no
+verdict") that the pack's metric filter counts: an event unlike AWS Config's, and a bad rule parameter. Both
+are deterministic (the retries would fail the same way, and the on-failure destination would hold an event
+that can never succeed), both are found before any AWS call, and rdklib defines their answer
+(`build_parameters_value_error_response`). The alarm still fires on them, through the metric filter.
 """
 
 from __future__ import annotations
@@ -31,6 +47,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
@@ -47,24 +64,18 @@ from rdklib.util.service import (
 )
 
 from ..aws.account import evaluate_account
-from ..aws.clients import (
-    Clients,
-    apply_retry_environment,
-    is_access_denied,
-    name_missing_permission,
-    send_in_batches,
-    session_clients,
-)
+from ..aws.clients import Clients, apply_retry_environment, is_access_denied, name_missing_permission, session_clients
 from ..aws.config import ConfigReader, DeployedRule
 from ..aws.drift import dependent_functions
 from ..aws.facts import FactReader
 from ..aws.parse import MalformedInput, from_configuration_item
 from ..aws.snapshots import snapshot_document, snapshot_settings, write_snapshot
 from ..core.engine import evaluate_functions
-from ..core.exceptions import InForce
+from ..core.exceptions import InForce, RegisterError
 from ..core.model import LAMBDA_RESOURCE_TYPE, Compliance
 from ..core.rules import InvalidParameter, Rule, get_rule
 from ..errors import PackError, UnreadableAnswer
+from .budget import Deadline, OutOfTime, margin_seconds
 from .events import MalformedEvent, event_problem, exists, item_problem, rdklib_parameter_problem
 from .logs import configure as configure_logs
 from .logs import log
@@ -91,8 +102,47 @@ if _rdklib_version() not in (RDKLIB_VERSION, None):
 configure_logs()
 
 
-class PutEvaluationsFailed(RuntimeError):
-    """AWS Config refused evaluations twice; the Lambda invocation fails so AWS Config shows an error."""
+class InvocationFailed(RuntimeError):
+    """The invocation could not complete its evaluations (module docstring). `response`: rdklib's error
+    response for the error; `progress`: what was evaluated and put before it."""
+
+    def __init__(self, response: dict[str, Any], progress: Progress | None = None):
+        self.response = response
+        self.progress = progress or Progress()
+        code = response.get("customerErrorCode") or "InternalError"
+        detail = response.get("customerErrorMessage") or response.get("internalErrorDetails") or ""
+        super().__init__(f"{code}: {detail} ({self.progress.summary()})")
+
+
+class PutEvaluationsFailed(InvocationFailed):
+    """AWS Config refused evaluations twice."""
+
+
+class _Refused(RuntimeError):
+    """AWS Config refused evaluations twice (becomes PutEvaluationsFailed, with the progress made)."""
+
+
+@dataclass
+class Progress:
+    """How far an invocation got: what it evaluated, the batches put, and the clean-up."""
+
+    evaluated: int | None = None  # evaluations made (None: none, the rule did not complete)
+    put: int = 0
+    batches: int = 0  # batches to put
+    batches_put: list[str] = field(default_factory=list)  # "batch 1: 100 evaluations (fn-a .. fn-z)"
+    cleanup: str = "not a scheduled run"
+
+    def summary(self) -> str:
+        if self.evaluated is None:
+            return "nothing evaluated, nothing put"
+        return (f"{self.evaluated} evaluated, {self.put} put in {len(self.batches_put)} of {self.batches} "
+                f"batch(es), {self.evaluated - self.put} not put; clean-up: {self.cleanup}")
+
+    def fields(self) -> dict[str, Any]:
+        return {"evaluated": self.evaluated, "put": self.put,
+                "not_put": None if self.evaluated is None else self.evaluated - self.put,
+                "batches": self.batches, "batches_put": self.batches_put, "cleanup": self.cleanup,
+                "summary": self.summary()}
 
 
 class PackEvaluator:
@@ -104,30 +154,44 @@ class PackEvaluator:
 
     def handle(self, event: Any, context: Any) -> list[dict[str, Any]] | dict[str, Any]:
         account = event.get("accountId") if isinstance(event, dict) else None
+        progress = Progress()
         try:
-            response = self._handle(event)
+            response = self._handle(event, context, progress)
         except MalformedEvent as error:
             log("malformed event", logging.ERROR, rule=self.rule.config_rule_name, account=account,
                 outcome="error", error="InvalidEvent", detail=str(error))
             return build_error_response("Malformed event", str(error), "InvalidEvent", str(error))
-        except (PutEvaluationsFailed, SnapshotFailed):
-            raise  # some evaluations may be in already: fail the invocation, so AWS Config shows it
+        except RegisterError as error:  # deterministic, like a bad parameter: retries cannot mend it
+            response = build_error_response(str(error), str(error), "InvalidExceptionsRegister", str(error))
+        except _Refused as error:
+            self._fail(account, progress, build_error_response(str(error), str(error), "FailedEvaluations",
+                                                               str(error)), PutEvaluationsFailed, error)
         except ClientError as error:
-            response = _client_error_response(error)
+            self._fail(account, progress, _client_error_response(error), InvocationFailed, error)
         except UnreadableAnswer as error:
-            response = build_error_response("An AWS answer could not be read", str(error), "UnreadableAnswer",
-                                            str(error))
-        except PackError as error:
-            response = build_error_response(str(error), str(error), type(error).__name__, str(error))
-        except Exception as error:  # noqa: BLE001 - never a crash without an answer and a log line
-            response = build_internal_error_response("Unexpected error", f"{type(error).__name__}: {error}")
-        if isinstance(response, dict):  # an error response: no evaluations were put
+            self._fail(account, progress, build_error_response("An AWS answer could not be read", str(error),
+                                                               "UnreadableAnswer", str(error)), InvocationFailed, error)
+        except PackError as error:  # OutOfTime, InvalidSetting, ...
+            self._fail(account, progress, build_error_response(str(error), str(error), type(error).__name__,
+                                                               str(error)), InvocationFailed, error)
+        except Exception as error:  # noqa: BLE001 - never a crash without a log line saying what was put
+            self._fail(account, progress, build_internal_error_response(
+                "Unexpected error", f"{type(error).__name__}: {error}"), InvocationFailed, error)
+        if isinstance(response, dict):  # a parameter error response: nothing was evaluated or put
             log("no verdict", logging.ERROR, rule=self.rule.config_rule_name, account=account, outcome="error",
                 error=response.get("customerErrorCode"),
                 detail=response.get("customerErrorMessage") or response.get("internalErrorDetails"))
         return response
 
-    def _handle(self, event: Any) -> list[dict[str, Any]] | dict[str, Any]:
+    def _fail(self, account: str | None, progress: Progress, response: dict[str, Any],
+              kind: type[InvocationFailed], cause: Exception) -> None:
+        """One JSON line with what was and was not put, then the invocation fails."""
+        log("invocation failed", logging.ERROR, rule=self.rule.config_rule_name, account=account, outcome="failed",
+            error=response.get("customerErrorCode") or "InternalError",
+            detail=response.get("customerErrorMessage") or response.get("internalErrorDetails"), **progress.fields())
+        raise kind(response, progress) from cause
+
+    def _handle(self, event: Any, context: Any, progress: Progress) -> list[dict[str, Any]] | dict[str, Any]:
         problem = event_problem(event)
         if problem:
             raise MalformedEvent(problem)
@@ -141,23 +205,26 @@ class PackEvaluator:
         except InvalidParameter as error:
             return build_parameters_value_error_response(InvalidParametersError(str(error)))
         apply_retry_environment()
+        deadline = Deadline(context, margin_seconds())
         with _naming_missing_permissions():
+            deadline.check("reading the account")
             factory = ClientFactory(
                 role_arn=self._role_settings.get_execution_role_arn(event),
                 region=self._role_settings.get_assume_role_region(event),
                 assume_role_mode=self._role_settings.get_assume_role_mode(event),
             )
-            clients = Clients(factory.build_client)
+            clients = Clients(lambda service: deadline.guard(factory.build_client(service)))
             invoking = _invoking_event(event, clients)
             reader = FactReader(clients)
             exceptions = register_in_force(raw_parameters, clients, invoking, self.rule.config_rule_name)
             if invoking["messageType"] == "ScheduledNotification":
-                evaluations = self._evaluate_account(event, reader, parameters, exceptions)
-                put = _put_evaluations(event, clients, evaluations)
+                progress.cleanup = "not run (the listing was not read whole)"
+                put = self._evaluate_account(event, reader, parameters, progress, exceptions)
                 _record_snapshot(event, self.rule, put)
                 return put
             evaluations = self._evaluate_change(event, invoking["configurationItem"], reader, parameters, exceptions)
-            return _put_evaluations(event, clients, evaluations)
+            progress.evaluated = len(evaluations)
+            return _put_evaluations(event, clients, evaluations, progress)
 
     def _evaluate_change(self, event: dict[str, Any], item: dict[str, Any], reader: FactReader,
                          parameters: dict[str, Any], exceptions: InForce | None = None) -> list[dict[str, Any]]:
@@ -185,23 +252,37 @@ class PackEvaluator:
         return _for_item(item, [Evaluation(verdict.compliance.value, annotation=verdict.annotation)])
 
     def _evaluate_account(self, event: dict[str, Any], reader: FactReader, parameters: dict[str, Any],
-                          exceptions: InForce | None = None) -> list[dict[str, Any]]:
+                          progress: Progress, exceptions: InForce | None = None) -> list[dict[str, Any]]:
         """Every function of the account and region, then the clean-up: only after the listing was read
-        whole (a failed or unreadable read raised before this), and only for functions it shows gone."""
+        whole (a failed or unreadable read raised before this), and only for functions it shows gone. Out
+        of time while reading what AWS Config holds: the evaluations made are put, without the clean-up,
+        and the invocation fails."""
         results = evaluate_account(reader, [self.rule], {self.rule.config_rule_name: parameters},
                                    account_id=event.get("accountId", ""), exceptions=exceptions)
         listed = {(r.resource_type, r.resource_id) for r in results}
-        held = ConfigReader(reader.clients).evaluations(
-            [DeployedRule(event["configRuleName"], self.rule.config_rule_name, {})], event.get("accountId", ""),
-            (Compliance.COMPLIANT, Compliance.NON_COMPLIANT))
+        evaluations = [Evaluation(r.compliance.value, r.resource_id, r.resource_type, r.annotation) for r in results]
+        progress.evaluated, progress.cleanup = len(evaluations), "not run (AWS Config's verdicts not read yet)"
+        try:
+            held = ConfigReader(reader.clients).evaluations(
+                [DeployedRule(event["configRuleName"], self.rule.config_rule_name, {})], event.get("accountId", ""),
+                (Compliance.COMPLIANT, Compliance.NON_COMPLIANT))
+        except OutOfTime as error:
+            progress.cleanup = f"skipped: out of time reading AWS Config's verdicts ({error})"
+            _put_evaluations(event, reader.clients, _periodic(event, evaluations), progress)
+            raise
         gone = sorted({(r.resource_type, r.resource_id) for r in held if r.resource_type == LAMBDA_RESOURCE_TYPE}
                       - listed)
         evaluations = [Evaluation(ComplianceType.NOT_APPLICABLE, resource_id, resource_type)
-                       for resource_type, resource_id in gone]
-        evaluations += [Evaluation(r.compliance.value, r.resource_id, r.resource_type, r.annotation) for r in results]
-        for evaluation in evaluations:
-            evaluation.import_fields_from_periodic_event(event)
-        return [evaluation.get_json() for evaluation in evaluations if evaluation.is_valid()]
+                       for resource_type, resource_id in gone] + evaluations
+        progress.evaluated = len(evaluations)
+        progress.cleanup = f"{len(gone)} function(s) gone marked NOT_APPLICABLE"
+        return _put_evaluations(event, reader.clients, _periodic(event, evaluations), progress)
+
+
+def _periodic(event: dict[str, Any], evaluations: list[Evaluation]) -> list[dict[str, Any]]:
+    for evaluation in evaluations:
+        evaluation.import_fields_from_periodic_event(event)
+    return [evaluation.get_json() for evaluation in evaluations if evaluation.is_valid()]
 
 
 def _for_item(item: dict[str, Any], evaluations: list[Evaluation]) -> list[dict[str, Any]]:
@@ -244,10 +325,10 @@ def _client_error_response(error: ClientError) -> dict[str, Any]:
     return build_error_response("Customer error while making API request", str(error), code, message)
 
 
-def _put_evaluations(event: dict[str, Any], clients: Clients, evaluations: list[dict[str, Any]]
-                     ) -> list[dict[str, Any]]:
-    """PutEvaluations in batches of 100; refused evaluations (FailedEvaluations) are sent once more, then
-    reported as an error. Every evaluation put is logged."""
+def _put_evaluations(event: dict[str, Any], clients: Clients, evaluations: list[dict[str, Any]],
+                     progress: Progress) -> list[dict[str, Any]]:
+    """PutEvaluations in batches of 100, each batch logged (one line per evaluation) and counted in `progress`
+    once AWS Config took it; evaluations it refuses (FailedEvaluations) are sent once more, then `_Refused`."""
     config = clients("config")
     token = event["resultToken"]
     test_mode = token == "TESTMODE"
@@ -259,16 +340,25 @@ def _put_evaluations(event: dict[str, Any], clients: Clients, evaluations: list[
     if not evaluations:
         put([])
         return []
-    failed = send_in_batches(evaluations, PUT_BATCH, put)
-    if failed:
-        ids = ", ".join(str(e.get("ComplianceResourceId")) for e in failed)
-        log("evaluations refused", logging.ERROR, rule=event.get("configRuleName"), account=event.get("accountId"),
-            outcome="error", error="FailedEvaluations", resources=ids)
-        raise PutEvaluationsFailed(f"AWS Config refused {len(failed)} evaluation(s) twice: {ids}")
-    for evaluation in evaluations:
-        log("evaluation", rule=event.get("configRuleName"), account=event.get("accountId"),
-            resource_type=evaluation.get("ComplianceResourceType"), resource=evaluation.get("ComplianceResourceId"),
-            outcome=evaluation.get("ComplianceType"))
+    batches = [evaluations[start : start + PUT_BATCH] for start in range(0, len(evaluations), PUT_BATCH)]
+    progress.batches = len(batches)
+    for number, batch in enumerate(batches, 1):
+        refused = put(batch)
+        if refused:
+            refused = put(refused)
+        if refused:
+            ids = ", ".join(str(e.get("ComplianceResourceId")) for e in refused)
+            log("evaluations refused", logging.ERROR, rule=event.get("configRuleName"),
+                account=event.get("accountId"), outcome="error", error="FailedEvaluations", batch=number,
+                resources=ids)
+            raise _Refused(f"AWS Config refused {len(refused)} evaluation(s) twice, in batch {number}: {ids}")
+        for evaluation in batch:
+            log("evaluation", rule=event.get("configRuleName"), account=event.get("accountId"),
+                resource_type=evaluation.get("ComplianceResourceType"),
+                resource=evaluation.get("ComplianceResourceId"), outcome=evaluation.get("ComplianceType"))
+        progress.put += len(batch)
+        first, last = batch[0].get("ComplianceResourceId"), batch[-1].get("ComplianceResourceId")
+        progress.batches_put.append(f"batch {number}: {len(batch)} evaluations ({first} .. {last})")
     return evaluations
 
 
@@ -276,7 +366,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class SnapshotFailed(RuntimeError):
+class SnapshotFailed(PackError):
     """The evaluations were put, but the run's snapshot could not be written: the invocation fails, so the
     missing day of evidence is seen (Errors metric, alarms) instead of discovered at audit time."""
 

@@ -28,9 +28,9 @@ from .. import __version__
 from ..aws.account import scan
 from ..aws.actions import action_for
 from ..aws.clients import Clients, is_access_denied, session_clients
-from ..aws.config import ConfigReader
+from ..aws.config import ConfigReader, rule_notes, view_gaps
 from ..aws.organization import ALL, Fleet, Selection, aggregator_coverage, scan_many, views_of_fleet
-from ..core.coverage import Coverage, Covered
+from ..core.coverage import Coverage, Covered, Gap
 from ..core.engine import parse_parameters
 from ..core.model import ScanReport
 from ..core.rules import RULES, InvalidParameter, Rule, get_rule
@@ -224,10 +224,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_period_arguments(evidence)
     add_register_options(evidence)
+    evidence.add_argument("--kms-key-id", metavar="KEY",
+                          help="sign the manifest with this asymmetric AWS KMS key (kms:Sign; key ID, ARN or alias)")
+    evidence.add_argument("--upload", metavar="s3://BUCKET/PREFIX",
+                          help="also write the bundle there under S3 Object Lock retention (needs --retain-days)")
+    evidence.add_argument("--retain-days", type=_positive, metavar="N",
+                          help="with --upload: COMPLIANCE-mode retention, in days")
 
     verify = commands.add_parser(
-        "verify-evidence", parents=[common], help="re-check an evidence bundle's hashes against its manifest")
+        "verify-evidence", parents=[aws], help="re-check an evidence bundle's hashes against its manifest")
     verify.add_argument("bundle", help="the bundle directory")
+    verify.add_argument("--public-key", metavar="FILE",
+                        help="check the signature offline with this public key (PEM or DER, as kms:GetPublicKey "
+                        "gives it) instead of kms:Verify")
+    verify.add_argument("--kms-key-id", metavar="KEY",
+                        help="the key the bundle must be signed by (default: the key the signature names)")
     verify.add_argument("--manifest-sha256", metavar="HEX", type=_sha256,
                         help="also check manifest.json against the SHA-256 `evidence` printed when it wrote the bundle")
 
@@ -372,10 +383,13 @@ def _evidence(args: argparse.Namespace) -> int:
             evidence = Evidence.from_scan(_scan(clients, args, rules), "scan", caller)
         else:
             view = ConfigReader(clients).view(names, caller["Account"])
+            gaps = view_gaps(view, collected_at)  # the pack's own rule, recently evaluated
             coverage = Coverage.of("the caller's own account, with its own credentials",
                                    f"one region: {clients.region}",
-                                   [Covered(caller["Account"], clients.region, collected_at, len(view.evaluations))],
-                                   [], reader=(caller["Account"], clients.region))
+                                   [] if gaps else [Covered(caller["Account"], clients.region, collected_at,
+                                                            len(view.evaluations))],
+                                   [Gap(caller["Account"], clients.region, "; ".join(gaps))] if gaps else [],
+                                   notes=rule_notes(view), reader=(caller["Account"], clients.region))
             evidence = Evidence.from_config(collected_at, "config", caller, [view], coverage)
     evidence = with_register(_with_rows_split(evidence), args)
     if args.remediation_records:
@@ -387,11 +401,14 @@ def _evidence(args: argparse.Namespace) -> int:
         gaps = "; ".join(f"{g.where}: {g.reason}" for g in (evidence.coverage.gaps if evidence.coverage else ())[:3])
         raise NothingToEvidence(f"nothing to evidence: no evaluation of a Lambda function was collected "
                                 f"({where}{' ' + gaps if gaps else ''}); no bundle written")
+    if (args.upload is None) != (args.retain_days is None):
+        raise UsageError("--upload and --retain-days go together: a bundle in S3 is kept under Object Lock retention")
     args.reporter(f"Writing the evidence bundle ({len(evidence.rows)} evaluations) to {args.out}")
     manifest = write_bundle(args.out, evidence)
     digest = file_entry(manifest, MANIFEST)["sha256"]
     args.reporter.wrote(f"{args.out}/", f"evidence bundle: {len(evidence.rows)} evaluations, report.html, "
                                         f"{MANIFEST}")
+    _sign_and_upload(args, manifest.parent)
     # The manifest vouches for the other files; its own digest must be kept apart from the bundle.
     for line in manifest_digest_lines(args.out, digest):
         print(line)
@@ -416,6 +433,24 @@ def _program() -> str:
     checkout's `.venv/bin/lambda-vpc-rules`)."""
     invoked = sys.argv[0] if sys.argv and Path(sys.argv[0]).name == "lambda-vpc-rules" else ""
     return invoked if invoked and not shutil.which("lambda-vpc-rules") else "lambda-vpc-rules"
+def _sign_and_upload(args: argparse.Namespace, bundle) -> None:
+    """`--kms-key-id`: the manifest signed (kms:Sign); `--upload`: the bundle under Object Lock retention."""
+    session = None
+    if args.kms_key_id:
+        from ..outputs.signing import SIGNATURE, sign_manifest
+
+        session = _session(args)
+        signed = sign_manifest(Clients(session_clients(session, args.endpoint_url))("kms"), args.kms_key_id, bundle)
+        print(f"lambda-vpc-rules: signed the manifest with {signed['key_id']} ({signed['signing_algorithm']}): "
+              f"{bundle / SIGNATURE}", file=sys.stderr)
+    if args.upload:
+        from ..outputs.archive import upload_bundle
+
+        session = session or _session(args)
+        keys = upload_bundle(Clients(session_clients(session, args.endpoint_url))("s3"), args.upload, bundle,
+                             args.retain_days)
+        print(f"lambda-vpc-rules: uploaded {len(keys)} files to {args.upload} under COMPLIANCE retention for "
+              f"{args.retain_days} days", file=sys.stderr)
 
 
 def _with_rows_split(evidence):
@@ -430,22 +465,44 @@ def _with_rows_split(evidence):
     return dataclasses.replace(evidence, rows=rows, other_evaluations=dict(sorted(counted.items())))
 
 
-def _verify_evidence(bundle: str, manifest_sha256: str | None) -> int:
+def _verify_evidence(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..outputs.evidence import verify_bundle
+    from ..outputs.signing import SIGNATURE, verify_signature
 
+    bundle, manifest_sha256 = args.bundle, args.manifest_sha256
     if Path(bundle).exists() and not Path(bundle).is_dir():
         raise UsageError(f"{bundle}: a file, not a bundle directory (pass the directory `evidence --out` wrote)")
     if not Path(bundle).is_dir():
         raise UsageError(f"{bundle}: no such bundle directory")
     problems = verify_bundle(bundle, manifest_sha256)
+    public_key = Path(args.public_key).read_bytes() if args.public_key else None
+    kms = None
+    if not problems and public_key is None and (Path(bundle) / SIGNATURE).exists():
+        signed_with = args.kms_key_id or _signature_key(Path(bundle) / SIGNATURE)
+        if signed_with:  # the key's own region, from its ARN
+            region = signed_with.split(":")[3] if signed_with.startswith("arn:") else None
+            session = boto3.Session(profile_name=args.profile, region_name=region or args.region)
+            kms = Clients(session_clients(session, args.endpoint_url))("kms")
+    check = verify_signature(bundle, kms, public_key, args.kms_key_id) if not problems else None
+    problems += check.problems if check else []
     for problem in problems:
         print(f"lambda-vpc-rules: {bundle}: {problem}", file=sys.stderr)
     if not problems:
         recorded = " and the manifest its recorded SHA-256" if manifest_sha256 else ""
         print(f"{bundle}: every file matches its manifest{recorded}")
+        print(f"{bundle}: {check.statement}")
     return EXIT_NON_COMPLIANT if problems else EXIT_OK
+
+
+def _signature_key(path) -> str:
+    import json
+
+    try:
+        return str(json.loads(path.read_text(encoding="utf-8")).get("key_id") or "")
+    except (OSError, ValueError, AttributeError):
+        return ""  # verify_signature names what is wrong with the file
 
 
 def _describe_client_error(error: ClientError) -> str:
@@ -516,7 +573,7 @@ def _run_command(args: argparse.Namespace) -> int:
                                                                           MANIFEST_NAME)["sha256"]))
         return EXIT_OK
     if args.command == "verify-evidence":
-        return _verify_evidence(args.bundle, args.manifest_sha256)
+        return _verify_evidence(args)
     if args.command in ("deploy", "status", "destroy"):
         from .deploy_cli import run
 

@@ -50,6 +50,15 @@ def _retention(text: str) -> int:
     return int(text)
 
 
+def _topic_arn(text: str) -> str:
+    import re
+
+    if not re.fullmatch(r"arn:aws[a-z-]*:sns:([a-z0-9-]+|\{region\}):\d{12}:[A-Za-z0-9_-]{1,256}", text):
+        raise argparse.ArgumentTypeError(f"not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME, REGION may be "
+                                         f"{{region}}): {text!r}")
+    return text
+
+
 def _placement_arguments(parser: argparse.ArgumentParser, account_list: Any) -> None:
     """What says where the pack is: shared by deploy, status and destroy."""
     parser.add_argument("--regions", type=_regions, default=[], metavar="R1,R2|all",
@@ -90,6 +99,9 @@ def add_deploy_arguments(parser: argparse.ArgumentParser, account_list: Any, key
     parser.add_argument("--signing-profile", metavar="NAME",
                         help="AWS Signer profile (the same name in each region): sign the bundles and enforce code "
                         "signing on the functions; the buckets must be versioned")
+    parser.add_argument("--alarm-topic", type=_topic_arn, metavar="ARN",
+                        help="SNS topic the pack's alarms notify, in each region deployed ({region} in the ARN: one "
+                        "per region); default: the functions stack creates one per region (docs/control-health.md)")
     parser.add_argument("--reserved-concurrency", type=int, metavar="N",
                         help="concurrent executions reserved for each function (default: none)")
     parser.add_argument("--snapshots", metavar="s3://BUCKET/PREFIX",
@@ -152,6 +164,7 @@ def options_from(args: argparse.Namespace) -> Any:
         reserved_concurrency=getattr(args, "reserved_concurrency", None),
         snapshots=getattr(args, "snapshots", None),
         snapshot_kms_key=getattr(args, "snapshot_kms_key", None),
+        alarm_topic=getattr(args, "alarm_topic", None),
         max_concurrent_percentage=getattr(args, "max_concurrent_percentage", 100),
         failure_tolerance_percentage=getattr(args, "failure_tolerance_percentage", 10),
         aggregator=None if args.no_aggregator else args.aggregator,

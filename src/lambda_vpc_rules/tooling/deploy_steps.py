@@ -66,6 +66,7 @@ class DeployOptions:
     reserved_concurrency: int | None = None
     snapshots: str | None = None  # s3://BUCKET/PREFIX: each scheduled run's verdicts (aws/snapshots.py)
     snapshot_kms_key: str | None = None  # the KMS key that signs them
+    alarm_topic: str | None = None  # SNS topic ARN the alarms notify ({region}: one per region); None: one per region
     max_concurrent_percentage: int = 100  # StackSet operations: accounts at a time, per region
     failure_tolerance_percentage: int = 10  # StackSet operations: accounts that may fail before a region stops
     aggregator: str | None = "lambda-vpc-rules"  # organization: the aggregator created or reused (None: none)
@@ -271,6 +272,7 @@ def functions_parameters(options: DeployOptions, region: str, artifacts: Artifac
         "ReservedConcurrency": "" if options.reserved_concurrency is None else str(options.reserved_concurrency),
         "SnapshotLocation": str(Location.parse(options.snapshots)) if options.snapshots else "",
         "SnapshotKmsKeyArn": options.snapshot_kms_key or "",
+        "AlarmTopicArn": (options.alarm_topic or "").replace("{region}", region),
     }
 
 

@@ -37,10 +37,10 @@ PERIODS = ("One_Hour", "Three_Hours", "Six_Hours", "Twelve_Hours", "TwentyFour_H
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # lambda_vpc_rules/
 TEMPLATES_DIR = PACKAGE_DIR / "templates"  # package data: what deploy sends
 # What a rule handler imports: the core, the AWS reads and the rdklib adapter (not the outputs and tooling, nor
-# the multi-account scan, which only the CLI runs).
+# the multi-account scan nor status's metric reads, which only the CLI runs).
 HANDLER_PARTS = ("__init__.py", "errors.py", "core", "aws", "rdk")
 NOT_IN_BUNDLES = ("aws/organization.py", "aws/organization_policies.py", "aws/history.py",
-                  "aws/remediation.py")  # the CLI's only
+                  "aws/remediation.py", "aws/health.py")  # the CLI's only
 PACK_TEMPLATE = "conformance-pack.yaml"
 IAM_TEMPLATE = "account-iam.yaml"
 FUNCTIONS_TEMPLATE = "account-functions.yaml"

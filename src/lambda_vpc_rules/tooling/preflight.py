@@ -76,6 +76,13 @@ STACK_RESOURCE_ACTIONS = frozenset({
     "logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:DescribeLogGroups",
     # the remediation documents (remediation_documents; UpdateMethod NewVersion: update, then make it the default)
     "ssm:CreateDocument", "ssm:GetDocument", "ssm:UpdateDocument", "ssm:UpdateDocumentDefaultVersion",
+    # the control's health (stacks.health_resources): the on-failure queue, the alarm topic, the metric
+    # filters, the alarms, the functions' asynchronous-invocation configuration
+    "sqs:CreateQueue", "sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes",
+    "sns:CreateTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes",
+    "logs:PutMetricFilter", "logs:DescribeMetricFilters", "cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms",
+    "lambda:PutFunctionEventInvokeConfig", "lambda:GetFunctionEventInvokeConfig",
+    "lambda:UpdateFunctionEventInvokeConfig",
 })
 
 

@@ -6,18 +6,27 @@ status (the organization pack's status per member account: GetOrganizationConfor
 where they can be read, the pack's compliance (through the organization aggregator) and the rules' last
 successful and failed evaluations (DescribeConfigRuleEvaluationStatus, the account status runs in). A row names
 what failed; `failures()` is one line each.
+
+The account status runs in also gets, per region, each pack rule's health (`rule_health`): its last successful
+run (the newest ResultRecordedTime of its evaluations), its last failure (the function's Errors metric), and
+whether the account-region is covered by the pack's own, recently evaluated rules (`aws.config.view_gaps`, the
+test evidence and the organization scan apply): a rule whose source is not the pack's function or whose last
+evaluation is older than its frequency allows is a failure of the row.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..aws.config import pack_rule_name
-from ..core.rules import RULES
+from ..aws.config import ConfigReader, NothingDeployed, last_evaluated, pack_rule_name, view_gaps
+from ..aws.health import LOOKBACK_DAYS, last_failures
+from ..core.rules import RULES, get_rule
+from ..errors import PackError
 
 STACK_OK = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 STACK_BUSY = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
@@ -43,6 +52,8 @@ class Placement:
     detail: list[str] = field(default_factory=list)  # reasons AWS gave
     compliance: str = NOT_APPLICABLE  # the pack's compliance (aggregator), where read
     evaluations: str = NOT_APPLICABLE  # the rules' last evaluations, where read
+    coverage: str = NOT_APPLICABLE  # covered by the pack's own, recently evaluated rules, where read
+    rules: list[dict[str, Any]] = field(default_factory=list)  # each rule's last successful run and last failure
     failed: list[str] = field(default_factory=list)  # what failed, in words
 
     def failures(self) -> list[str]:
@@ -51,7 +62,8 @@ class Placement:
     def as_json(self) -> dict[str, Any]:
         return {"account": self.account, "region": self.region, "role": self.role, "functions": self.functions,
                 "pack": self.pack, "compliance": self.compliance, "evaluations": self.evaluations,
-                "detail": "; ".join(self.detail), "failed": self.failed}
+                "coverage": self.coverage, "rules": self.rules, "detail": "; ".join(self.detail),
+                "failed": self.failed}
 
 
 def judge(row: Placement, role_expected: bool, pack_expected: bool = True) -> Placement:
@@ -69,7 +81,7 @@ def judge(row: Placement, role_expected: bool, pack_expected: bool = True) -> Pl
     return row
 
 
-COLUMNS = ("ACCOUNT", "REGION", "ROLE", "FUNCTIONS", "PACK", "COMPLIANCE", "EVALUATIONS", "DETAIL")
+COLUMNS = ("ACCOUNT", "REGION", "ROLE", "FUNCTIONS", "PACK", "COMPLIANCE", "EVALUATIONS", "COVERAGE", "DETAIL")
 
 
 def render_table(rows: Iterable[Placement]) -> str:
@@ -77,7 +89,7 @@ def render_table(rows: Iterable[Placement]) -> str:
     lines = [list(COLUMNS)]
     for row in sorted(rows, key=lambda r: (r.account, r.region)):
         lines.append([("! " if row.failed else "  ") + row.account, row.region, row.role, row.functions, row.pack,
-                      row.compliance, row.evaluations, "; ".join(row.detail)[:120]])
+                      row.compliance, row.evaluations, row.coverage, "; ".join(row.detail)[:120]])
     lines[0][0] = "  " + lines[0][0]
     widths = [max(len(line[i]) for line in lines) for i in range(len(COLUMNS) - 1)]
     return "\n".join("  ".join([*(cell.ljust(width) for cell, width in zip(line, widths, strict=False)),
@@ -183,8 +195,42 @@ def account_placements(clients: Any, options: Any, regions: list[str], account_i
                 row.detail.append(f"pack: {reason}")
         if with_evaluations:
             row.evaluations = evaluation_summary(config)
+            rule_health(row, lambda service, region=region: clients(service, region))
         rows.append(judge(row, role_expected=region == clients.home_region))
     return rows
+
+
+def rule_health(row: Placement, client_for: Any, now: dt.datetime | None = None) -> Placement:
+    """Each pack rule's last successful run and last failure in the row's account-region, and its coverage
+    (module docstring). A read that fails is said in the row, never taken for health."""
+    now = now or dt.datetime.now(dt.UTC)
+    names = [rule.config_rule_name for rule in RULES]
+    try:
+        view = ConfigReader(client_for).view(names, row.account)
+    except NothingDeployed:
+        row.coverage = "no pack rule found (DescribeConfigRules)"
+        return row
+    except (ClientError, PackError) as error:
+        row.coverage = "not read"
+        row.failed.append(f"coverage not read: {error}")
+        return row
+    latest = last_evaluated(view.evaluations)
+    try:
+        failures = last_failures(client_for("cloudwatch"), [get_rule(d.rule).function_name for d in view.deployed],
+                                 now)
+        failure_note = None
+    except (ClientError, PackError) as error:
+        failures, failure_note = {}, f"not read ({error})"
+    for deployed in view.deployed:
+        function = get_rule(deployed.rule).function_name
+        row.rules.append({
+            "rule": deployed.rule, "config_rule": deployed.name,
+            "last_successful_run": latest.get(deployed.rule),
+            "last_failure": failure_note or failures.get(function) or f"none in the last {LOOKBACK_DAYS} days"})
+    gaps = view_gaps(view, now.isoformat(timespec="seconds"))
+    row.coverage = f"{len(view.deployed) - len(gaps)}/{len(view.deployed)} covered"
+    row.failed += [f"coverage: {gap}" for gap in gaps]
+    return row
 
 
 def list_stack_instances(cloudformation: Any, stack_set: str, call_as: dict[str, str]) -> list[dict[str, Any]]:
