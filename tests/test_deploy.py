@@ -24,11 +24,11 @@ import yaml
 from aws_support import REGION, EndpointSession, Estate, build_network, change_event, configuration_item
 from conftest import FAKE_ENVIRONMENT, ROOT
 from lambda_vpc_rules.core.rules import RULES
-from lambda_vpc_rules.tooling import deploy_cli
 from lambda_vpc_rules.tooling.cli import main
 from lambda_vpc_rules.tooling.demo import moto_as_aws_answers
-from lambda_vpc_rules.tooling.deploy import DeployError, config_rules_from_pack
-from lambda_vpc_rules.tooling.deploy import RegionalClients as Clients
+from lambda_vpc_rules.tooling.deploy import cli as deploy_cli
+from lambda_vpc_rules.tooling.deploy.deploy import DeployError, config_rules_from_pack
+from lambda_vpc_rules.tooling.deploy.deploy import RegionalClients as Clients
 from lambda_vpc_rules.tooling.packaging import PACKAGE_DIR, RDKLIB_VERSION, TEMPLATES_DIR, conformance_pack
 from org_support import ModelAnswers, RequestLog, all_allowed, buckets, config_recording
 
@@ -448,7 +448,7 @@ def test_status_and_destroy_of_one_account(account, capsys):
 
 
 def test_all_regions_are_the_enabled_ones_home_first(aws):
-    from lambda_vpc_rules.tooling.deploy import resolve_regions
+    from lambda_vpc_rules.tooling.deploy.deploy import resolve_regions
 
     clients = Clients(lambda service, region: aws.client(service, region_name=region), "eu-west-1")
     regions = resolve_regions(["all"], clients)
@@ -457,8 +457,12 @@ def test_all_regions_are_the_enabled_ones_home_first(aws):
 
 
 def test_one_accounts_deploy_calls_exactly_the_actions_preflight_checks(account, capsys):
-    from lambda_vpc_rules.tooling.deploy import DeployOptions
-    from lambda_vpc_rules.tooling.preflight import SINGLE_ACCOUNT_ACTIONS, STACK_RESOURCE_ACTIONS, required_actions
+    from lambda_vpc_rules.tooling.deploy.deploy import DeployOptions
+    from lambda_vpc_rules.tooling.deploy.preflight import (
+        SINGLE_ACCOUNT_ACTIONS,
+        STACK_RESOURCE_ACTIONS,
+        required_actions,
+    )
 
     aws, _ = account
     log = RequestLog().install(aws)

@@ -15,15 +15,15 @@ import pytest
 
 from aws_support import REGION
 from lambda_vpc_rules.core.rules import RULES
-from lambda_vpc_rules.tooling import deploy_cli
 from lambda_vpc_rules.tooling.cli import main
-from lambda_vpc_rules.tooling.deploy import RegionalClients as Clients
-from lambda_vpc_rules.tooling.packaging import TEMPLATE_BODY_LIMIT
-from lambda_vpc_rules.tooling.preflight import (
+from lambda_vpc_rules.tooling.deploy import cli as deploy_cli
+from lambda_vpc_rules.tooling.deploy.deploy import RegionalClients as Clients
+from lambda_vpc_rules.tooling.deploy.preflight import (
     CONFIG_PRINCIPAL,
     CONFIG_RULES_PRINCIPAL,
     STACKSETS_PRINCIPAL,
 )
+from lambda_vpc_rules.tooling.packaging import TEMPLATE_BODY_LIMIT
 from org_support import (
     ModelAnswers,
     RequestLog,
@@ -458,8 +458,8 @@ def iam_actions(log: RequestLog) -> set[str]:
 def test_the_deploying_identity_is_checked_for_exactly_the_actions_deploy_calls(org_aws, monkeypatch, capsys):
     """Every call a deploy makes (a first run, a change, a re-run) is an action pre-flight simulates, and every
     action pre-flight lists for the calls is made; CloudFormation's own for this account's stacks are added."""
-    from lambda_vpc_rules.tooling.deploy import DeployOptions
-    from lambda_vpc_rules.tooling.preflight import (
+    from lambda_vpc_rules.tooling.deploy.deploy import DeployOptions
+    from lambda_vpc_rules.tooling.deploy.preflight import (
         AGGREGATOR_ACTIONS,
         MANAGEMENT_ACTIONS,
         ORGANIZATION_ACTIONS,

@@ -16,6 +16,7 @@ import yaml
 
 from conftest import ROOT
 from lambda_vpc_rules.core.rules import RULES
+from lambda_vpc_rules.tooling.deploy.stacks import LOG_ACTIONS, log_group_name
 from lambda_vpc_rules.tooling.packaging import (
     CONFORMANCE_PACK_LIMIT,
     PERIODS,
@@ -25,11 +26,12 @@ from lambda_vpc_rules.tooling.packaging import (
     TEMPLATES_DIR,
     build_bundles,
     generated_files,
+    layout_path,
     pack_parameter_name,
     rule_actions,
+    template_text,
     templates,
 )
-from lambda_vpc_rules.tooling.stacks import LOG_ACTIONS, log_group_name
 
 PACK = yaml.safe_load((TEMPLATES_DIR / "conformance-pack.yaml").read_text())
 IAM = yaml.safe_load((TEMPLATES_DIR / "account-iam.yaml").read_text())
@@ -43,11 +45,21 @@ def test_committed_file_is_the_generated_one(path):
     assert (ROOT / path).read_text() == generated_files()[path], f"{path} is stale: run `make generate`"
 
 
-@pytest.mark.parametrize("name", sorted(templates()))
-def test_cfn_lint_passes(name):
+@pytest.mark.parametrize("path", [*(f"src/lambda_vpc_rules/templates/{name}" for name in sorted(templates())),
+                                  *(layout_path(name) for name in sorted(templates()))])
+def test_cfn_lint_passes(path):
     from cfnlint.api import lint_file
 
-    assert [str(match) for match in lint_file(TEMPLATES_DIR / name)] == []
+    assert [str(match) for match in lint_file(ROOT / path)] == []
+
+
+@pytest.mark.parametrize("name", sorted(templates()))
+def test_the_designs_layout_holds_what_deploy_sends(name):
+    """`conformance-pack.yaml` at the top and the account and StackSet templates in `rdk_config/`, as the design
+    names them: byte for byte the package data deploy reads and sends (`template_text`)."""
+    top = ROOT / layout_path(name)
+    assert layout_path(name) == ("conformance-pack.yaml" if name == "conformance-pack.yaml" else f"rdk_config/{name}")
+    assert top.read_bytes() == (TEMPLATES_DIR / name).read_bytes() == template_text(name).encode()
 
 
 @pytest.mark.parametrize("name", sorted(templates()))

@@ -29,7 +29,7 @@ from ..core.rules import RULES, InvalidParameter, Rule, get_rule
 from ..errors import PackError
 from ..outputs.evidence import EvidenceError, NothingToEvidence
 from ..outputs.report import RENDERERS
-from .deploy import DeployError
+from .deploy.steps import DeployError
 
 EXIT_OK, EXIT_NON_COMPLIANT, EXIT_ERROR = 0, 1, 2
 
@@ -191,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--manifest-sha256", metavar="HEX",
                         help="also check manifest.json against the SHA-256 `evidence` printed when it wrote the bundle")
 
-    from .deploy_cli import add_deploy_arguments, add_destroy_arguments, add_status_arguments
+    from .deploy.cli import add_deploy_arguments, add_destroy_arguments, add_status_arguments
 
     add_deploy_arguments(commands.add_parser(
         "deploy", parents=[aws], help="deploy the pack to this account, or to every account of the organization"),
@@ -396,7 +396,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "verify-evidence":
         return _verify_evidence(args.bundle, args.manifest_sha256)
     if args.command in ("deploy", "status", "destroy"):
-        from .deploy_cli import run
+        from .deploy.cli import run
 
         return run(args.command, boto3.Session(profile_name=args.profile, region_name=args.region), args)
     if args.command == "evidence":

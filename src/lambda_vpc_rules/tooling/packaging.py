@@ -2,10 +2,11 @@
 
 - `rules/<RULE_DIR>/parameters.json` and `rules/<RULE_DIR>/<RULE_DIR>.py`: the RDK rule definitions and their
   thin handlers;
-- `src/lambda_vpc_rules/templates/`: `conformance-pack.yaml` (every rule: change, oversized-change and periodic
-  triggers, every rule parameter exposed with the same default, each rule invoking the function of the account
-  and region it runs in), and the CloudFormation templates of `stacks.py`. They are package data: `deploy`
-  reads them from the installed package, no checkout needed;
+- `src/lambda_vpc_rules/templates/` (copied byte for byte to `conformance-pack.yaml` and `rdk_config/` at the
+  top of the repository, the design's layout): `conformance-pack.yaml` (every rule: change, oversized-change and
+  periodic triggers, every rule parameter exposed with the same default, each rule invoking the function of the
+  account and region it runs in), and the CloudFormation templates of `deploy/stacks.py`. They are package data:
+  `deploy` reads them from the installed package, no checkout needed;
 - `dist/<RULE_DIR>.zip`: one Lambda bundle per rule: its handler, the shared core, and rdklib at the version
   the package pins (vendored, so what runs in Lambda is what the tests ran); boto3 comes from the runtime.
 - `rules/<RULE_DIR>/` vendored for RDK (`rdk` below): the same bundle contents in each rule folder, so that
@@ -27,7 +28,7 @@ from typing import Any
 
 from ..core.rules import RULES, Rule
 from ..rdk.handler import RDKLIB_VERSION  # what the handlers are built on (pyproject pins the same); vendored
-from .stacks import aggregator_role_template, functions_template, iam_template, rule_actions
+from .deploy.stacks import aggregator_role_template, functions_template, iam_template, rule_actions
 
 RDK_RUNTIME = "python3.12-lib"  # RDK's name for python3.12 with the rdklib layer
 LAMBDA_RUNTIME = "python3.12"
@@ -205,8 +206,15 @@ def generated_files() -> dict[str, str]:
         files[f"rules/{rule.rdk_name}/parameters.json"] = render_parameters_json(rule)
         files[f"rules/{rule.rdk_name}/{rule.rdk_name}.py"] = render_handler(rule)
     for name, template in templates().items():
-        files[f"src/lambda_vpc_rules/templates/{name}"] = render_yaml(template)
+        files[f"src/lambda_vpc_rules/templates/{name}"] = files[layout_path(name)] = render_yaml(template)
     return files
+
+
+def layout_path(name: str) -> str:
+    """Where the design's layout puts a template in the repository: the conformance pack at the top (for
+    `aws configservice put-organization-conformance-pack --template-body file://conformance-pack.yaml`), the account
+    and StackSet templates in `rdk_config/`. Byte-for-byte copies of the package data deploy sends."""
+    return name if name == PACK_TEMPLATE else f"rdk_config/{name}"
 
 
 def write_generated(root: Path) -> list[Path]:

@@ -16,8 +16,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..aws.config import pack_rule_name
-from ..core.rules import RULES
+from ...aws.config import pack_rule_name
+from ...core.rules import RULES
 
 STACK_OK = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 STACK_BUSY = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",

@@ -18,8 +18,12 @@ automatic deployment, and the organization conformance pack.
 
 from __future__ import annotations
 
-from ..core.rules import RULES
-from .deploy_steps import (  # the steps; also what deploy's callers use of them
+from ...core.rules import RULES
+from ..packaging import FUNCTIONS_TEMPLATE, IAM_TEMPLATE, PACK_TEMPLATE, conformance_pack, template_text
+from .org import deploy_organization
+from .preflight import preflight
+from .status import account_placements
+from .steps import (  # the steps; also what deploy's callers use of them
     DeployError,
     DeployOptions,
     DeployResult,
@@ -36,10 +40,6 @@ from .deploy_steps import (  # the steps; also what deploy's callers use of them
     upload_artifacts,
     wait_for_pack,
 )
-from .org import deploy_organization
-from .packaging import FUNCTIONS_TEMPLATE, IAM_TEMPLATE, PACK_TEMPLATE, conformance_pack, template_text
-from .preflight import preflight
-from .status import account_placements
 
 # ------------------------------------------------------------------------------------------ one account
 

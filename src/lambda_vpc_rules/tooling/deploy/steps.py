@@ -15,8 +15,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
-from ..errors import PackError
-from .packaging import (
+from ...errors import PackError
+from ..packaging import (
     PACK_TEMPLATE,
     build_bundles,
     conformance_pack,

@@ -19,8 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
-from ..core.rules import RULES
-from .deploy_steps import DeployOptions, Progress, RegionalClients, bucket_name, stack_exists
+from ...core.rules import RULES
 from .org import (
     AGGREGATOR_TAG,
     ORG_READ_SID,
@@ -32,6 +31,7 @@ from .org import (
     wait_for_operations,
 )
 from .preflight import LEGACY_STACK_SET, call_as
+from .steps import DeployOptions, Progress, RegionalClients, bucket_name, stack_exists
 
 
 def destroy(clients: RegionalClients, options: DeployOptions, regions: list[str], progress: Progress,

@@ -22,8 +22,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..core.rules import RULES
-from ..errors import UnreadableAnswer
+from ...core.rules import RULES
+from ...errors import UnreadableAnswer
 
 STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
 CONFIG_RULES_PRINCIPAL = "config-multiaccountsetup.amazonaws.com"
@@ -197,7 +197,7 @@ def call_as(options: Any) -> dict[str, str]:
 
 
 def _buckets(clients: Any, options: Any, regions: list[str], report: Preflight) -> None:
-    from .deploy_steps import bucket_name
+    from .steps import bucket_name
 
     for region in regions:
         s3, bucket = clients("s3", region), bucket_name(options.bucket, region)

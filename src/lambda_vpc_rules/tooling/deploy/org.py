@@ -29,21 +29,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..core.rules import RULES
-from .deploy_steps import (
-    Artifacts,
-    DeployError,
-    DeployOptions,
-    DeployResult,
-    Progress,
-    RegionalClients,
-    apply_stack,
-    bucket_name,
-    functions_parameters,
-    iam_parameters,
-    upload_artifacts,
-)
-from .packaging import AGGREGATOR_ROLE_TEMPLATE, FUNCTIONS_TEMPLATE, IAM_TEMPLATE, PACK_TEMPLATE, template_text
+from ...core.rules import RULES
+from ..packaging import AGGREGATOR_ROLE_TEMPLATE, FUNCTIONS_TEMPLATE, IAM_TEMPLATE, PACK_TEMPLATE, template_text
 from .preflight import Preflight, call_as
 from .status import (
     NOT_APPLICABLE,
@@ -55,6 +42,19 @@ from .status import (
     list_stack_instances,
     organization_pack_statuses,
     stack_status,
+)
+from .steps import (
+    Artifacts,
+    DeployError,
+    DeployOptions,
+    DeployResult,
+    Progress,
+    RegionalClients,
+    apply_stack,
+    bucket_name,
+    functions_parameters,
+    iam_parameters,
+    upload_artifacts,
 )
 
 ORG_READ_SID = "LambdaVpcRulesOrganizationRead"

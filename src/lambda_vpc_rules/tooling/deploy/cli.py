@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import PackError
+from ...errors import PackError
 from .stacks import DEFAULT_RETENTION_DAYS, RETENTION_DAYS
 
 EXIT_OK, EXIT_ERROR = 0, 2
@@ -141,7 +141,7 @@ def options_from(args: argparse.Namespace) -> Any:
 
 
 def clients_for(session: Any, endpoint_url: str | None) -> Any:
-    from ..aws.clients import guard, session_clients
+    from ...aws.clients import guard, session_clients
     from .deploy import RegionalClients
 
     client_for = session_clients(session, endpoint_url)

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..aws.actions import RDKLIB_ACTIONS, READ_ACTIONS
-from ..core.rules import RULES, Rule
+from ...aws.actions import RDKLIB_ACTIONS, READ_ACTIONS
+from ...core.rules import RULES, Rule
 
 EVALUATOR_ROLE_NAME = "lambda-vpc-rules-evaluator"
 AGGREGATOR_ROLE_NAME = "lambda-vpc-rules-aggregator"
