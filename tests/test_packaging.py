@@ -160,8 +160,20 @@ def test_the_role_grants_exactly_the_rule_actions_and_its_own_logs():
     assert [r["Fn::Sub"] for r in logs["Resource"]] == [
         f"arn:${{AWS::Partition}}:logs:*:${{AWS::AccountId}}:log-group:{log_group_name(rule)}:*" for rule in RULES]
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole",
+         "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}}]
     assert "ManagedPolicyArns" not in role["Properties"]  # nothing beyond the two policies
+
+
+@pytest.mark.parametrize("name", sorted(templates()))
+def test_every_service_role_trusts_its_service_for_its_own_account_only(name):
+    """Cross-service confused deputy prevention (IAM User Guide; AWS Config developer guide): each service role's
+    trust names aws:SourceAccount, the account the role is in - the aggregator's role and the reconciler's too."""
+    roles = [(logical, r) for logical, r in templates()[name]["Resources"].items() if r["Type"] == "AWS::IAM::Role"]
+    for logical, role in roles:
+        for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
+            assert set(statement["Principal"]) == {"Service"}, logical
+            assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}, logical
 
 
 def test_config_may_invoke_only_from_its_own_account():

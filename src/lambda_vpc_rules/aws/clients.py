@@ -107,6 +107,8 @@ def answer_problem(parsed: Any, output_shape: Any) -> str | None:
     for name, shape in output_shape.members.items():
         value = parsed.get(name)
         expected = _PYTHON_TYPES.get(shape.type_name)
+        if shape.serialization.get("streaming"):  # a streamed payload (GetObject's Body): botocore's stream
+            continue
         if value is not None and expected is not None and not isinstance(value, expected):
             return f"{name} as a {type(value).__name__}, not a {shape.type_name}"
     return None
