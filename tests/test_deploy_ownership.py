@@ -22,7 +22,7 @@ import pytest
 
 from aws_support import REGION
 from lambda_vpc_rules.core.rules import RULES
-from org_support import functions_in, join_organization, organization_pack_statuses
+from org_support import ModelAnswers, functions_in, join_organization, organization_pack_statuses
 from test_deploy_org import BUCKET, REGIONS, Org
 
 B = "lambda-vpc-rules-prod"  # a second deployment whose name the first one's used to parse as a region
@@ -120,6 +120,9 @@ def test_two_deployments_coexist_and_destroying_one_leaves_the_other(org_aws, mo
     assert code == 0, err
     assert _stack_set(org, f"{B}-eu-west-1") is None and not _org_pack(org, "eu-west-1", B)
     assert {region: _objects(org, region, B) for region in REGIONS} == {REGION: [], "eu-west-1": []}
+    # every S3 call of the two deployments, their status and destroys named the buckets' owner
+    s3_calls = [r for r in org.history.requests if r.service == "s3"]
+    assert s3_calls and {r.params.get("ExpectedBucketOwner") for r in s3_calls} == {org.management}
 
 
 def test_stackset_operations_roll_out_a_canary_region_first_with_safe_preferences(org_aws, monkeypatch, capsys):
@@ -145,6 +148,31 @@ def test_stackset_operations_roll_out_a_canary_region_first_with_safe_preference
     updates = [r for r in org.log.requests[org2_log_start:] if r.operation == "UpdateStackSet"]
     assert updates and all(r.params["OperationPreferences"]["RegionConcurrencyType"] == "PARALLEL"
                            and r.params["OperationPreferences"]["MaxConcurrentPercentage"] == 100 for r in updates)
+
+
+def test_a_failed_canary_region_stops_the_rollout(org_aws, monkeypatch, capsys):
+    """The first region's operation fails (moto's never do: DescribeStackSetOperation answered as the API reference
+    documents a failed one): no other region is touched, no pack is put, exit 2 with the reason."""
+    org = Org(2)
+    canary = f"lambda-vpc-rules-{REGIONS[0]}"
+    real = org.quiet.client("cloudformation")
+
+    def operation(params, region):
+        answer = real.describe_stack_set_operation(StackSetName=params["StackSetName"],
+                                                   OperationId=params["OperationId"])
+        answer.pop("ResponseMetadata", None)
+        if params["StackSetName"] == canary:
+            answer["StackSetOperation"].update(Status="FAILED", StatusReason="The operation failed in 1 account")
+        return answer
+
+    ModelAnswers().on("cloudformation", "DescribeStackSetOperation", operation).install(org.session)
+    code, out, err = org.deploy(monkeypatch, capsys)
+    assert code == 2
+    assert (f"lambda-vpc-rules: FAILED rollout stopped in {REGIONS[0]} (the canary region): {REGIONS[1]} left as "
+            "they were") in err
+    assert [r.params["StackSetName"] for r in org.log.of("CreateStackSet")] == ["lambda-vpc-rules-iam", canary]
+    assert not org.log.of("PutOrganizationConformancePack")
+    assert all(not functions_in(member, REGIONS[1]) for member in org.members)
 
 
 def test_an_organization_without_signing_needs_allow_unsigned(org_aws, monkeypatch, capsys):
