@@ -28,14 +28,8 @@ from typing import Any
 
 from ..core.rules import RULES, Rule
 from ..rdk.handler import RDKLIB_VERSION  # what the handlers are built on (pyproject pins the same); vendored
-from .deploy.stacks import (
-    aggregator_role_template,
-    artifact_bucket_policy_template,
-    functions_template,
-    iam_template,
-    pack_reconciler_template,
-    rule_actions,
-)
+from .deploy.stacks import aggregator_role_template, functions_template, iam_template, rule_actions
+from .deploy.trust_templates import artifact_bucket_policy_template, pack_reconciler_template
 
 RDK_RUNTIME = "python3.12-lib"  # RDK's name for python3.12 with the rdklib layer
 LAMBDA_RUNTIME = "python3.12"
