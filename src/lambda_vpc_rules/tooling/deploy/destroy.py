@@ -104,7 +104,7 @@ def destroy(clients: RegionalClients, options: DeployOptions, regions: list[str]
                                   progress, owned=False)
     # 6. the artifacts, the record last
     if not failures:
-        for region in regions:
+        for region in sorted(regions, key=lambda r: r == clients.home_region):  # the record's region last
             _delete_artifacts(clients("s3", region), bucket_name(options.bucket, region), options, region, progress,
                               owner, keep_record=region != clients.home_region)
     else:
