@@ -28,10 +28,10 @@ lint: $(STAMP) ## ruff
 bench: $(STAMP) ## API calls, time, memory at 1k/2k/10k functions and of an organization scan (about 15 min; ARGS=--one-account skips the latter); writes docs/benchmarks.md
 	$(BIN)/python benchmarks/bench.py $(ARGS)
 
-generate: $(STAMP) ## regenerate rules/*/ (parameters.json, handlers), src/lambda_vpc_rules/templates/, README rule table
+generate: $(STAMP) ## regenerate rules/*/ (parameters.json, handlers), src/lambda_vpc_rules/templates/ and its copies conformance-pack.yaml and rdk_config/, README rule table
 	$(BIN)/python -m lambda_vpc_rules.tooling.packaging generate
 
-conformance-pack: generate ## (re)generate templates/conformance-pack.yaml, with everything generated beside it
+conformance-pack: generate ## (re)generate conformance-pack.yaml (top level), with everything generated beside it
 
 package: $(STAMP) ## build one Lambda bundle per rule under dist/ (handler, core, pinned rdklib)
 	$(BIN)/python -m lambda_vpc_rules.tooling.packaging package dist

@@ -6,7 +6,8 @@
   (the `ConfigCalls` pattern), the requests having been checked by botocore against the input shape;
 - `stacksets_as_aws()` makes moto's service-managed StackSets do what the CloudFormation API reference says and
   moto does not: no instance in the management account (DeploymentTargets), AccountFilterType honoured, and
-  instances deleted or updated by DeploymentTargets (moto only reads Accounts);
+  instances deleted or updated by DeploymentTargets (moto only reads Accounts); and an organization conformance
+  pack given by TemplateBody (moto insists on a TemplateS3Uri);
 - `organization_pack_statuses()` answers GetOrganizationConformancePackDetailedStatus as AWS Config would for the
   organization in moto (moto answers one row, for the caller): one row per member account not excluded, the rules
   created where that account and region has the functions, CREATE_FAILED where it does not;
@@ -235,6 +236,17 @@ def stacksets_as_aws() -> Iterator[None]:
             return original(self)
         return handler
 
+    from moto.config import models as config_models
+
+    original_put_pack = config_models.ConfigBackend.put_organization_conformance_pack
+
+    def put_organization_conformance_pack(self, name, template_s3_uri, template_body, *args, **kwargs):
+        # PutOrganizationConformancePack takes TemplateBody or TemplateS3Uri (API reference); moto insists on a URI
+        if template_body and not template_s3_uri:
+            template_s3_uri = "s3://template-body/given-inline.yaml"
+        return original_put_pack(self, name, template_s3_uri, template_body, *args, **kwargs)
+
+    config_models.ConfigBackend.put_organization_conformance_pack = put_organization_conformance_pack
     models.Stack.parse_template = staticmethod(parse_template)
     models.StackInstances.create_instances = create_instances
     responses.CloudFormationResponse.delete_stack_instances = by_targets(original_delete)
@@ -242,6 +254,7 @@ def stacksets_as_aws() -> Iterator[None]:
     try:
         yield
     finally:
+        config_models.ConfigBackend.put_organization_conformance_pack = original_put_pack
         models.Stack.parse_template = staticmethod(original_parse)
         models.StackInstances.create_instances = original_create
         responses.CloudFormationResponse.delete_stack_instances = original_delete

@@ -107,3 +107,25 @@ def test_every_spelling_of_a_rule_derives_from_its_name():
         assert pack["Resources"][rule.logical_id]["Properties"]["ConfigRuleName"] == name
         assert (ROOT / "tests" / "rules" / f"test_{rule.module}.py").is_file()
     assert len({rule.name for rule in RULES}) == len(RULES)
+
+
+def test_deployment_code_is_its_own_package():
+    """deploy, status and destroy live in tooling/deploy/; outside it only the CLI (registering the commands,
+    DeployError) and the generator (the account templates of deploy/stacks.py) reach in, and the deploy package
+    imports nothing of the CLI or the demo."""
+    deploy = "lambda_vpc_rules.tooling.deploy"
+    modules = {path.stem for path in (PACKAGE / "tooling" / "deploy").glob("*.py")}
+    assert {"deploy", "cli", "steps", "org", "preflight", "stacks", "status", "destroy"} <= modules
+    flat = {path.stem for path in (PACKAGE / "tooling").glob("*.py")}
+    assert not flat & {"deploy_cli", "deploy_steps", "org", "preflight", "stacks", "status", "destroy"}
+    allowed = {"lambda_vpc_rules.tooling.cli": {f"{deploy}.cli", f"{deploy}.steps"},
+               "lambda_vpc_rules.tooling.packaging": {f"{deploy}.stacks", f"{deploy}.trust_templates"}}
+    wrong = []
+    for module, imported in _imports().items():
+        inside = module == deploy or module.startswith(deploy + ".")
+        for target in imported:
+            if not inside and target.startswith(deploy + ".") and target not in allowed.get(module, ()):
+                wrong.append(f"{module} imports {target}")
+            if inside and target in ("lambda_vpc_rules.tooling.cli", "lambda_vpc_rules.tooling.demo"):
+                wrong.append(f"{module} imports {target}")
+    assert wrong == []

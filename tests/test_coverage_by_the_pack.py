@@ -109,7 +109,7 @@ def test_the_one_test_of_coverage():
                                                         ("pack", 24 * 33, "expected every 24 h (+2 h slack)")],
                          ids=["covered", "foreign-source", "stale"])
 def test_status_shows_each_rules_last_run_and_failure_and_its_coverage(aws, config_calls, host, hours_ago, gap):
-    from lambda_vpc_rules.tooling.status import Placement, judge, rule_health
+    from lambda_vpc_rules.tooling.deploy.status import Placement, judge, rule_health
 
     function = Estate(aws).function(NAT if host == "pack" else "always-compliant")
     _rule(aws, function["FunctionArn"])

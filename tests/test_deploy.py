@@ -24,11 +24,11 @@ import yaml
 from aws_support import REGION, EndpointSession, Estate, build_network, change_event, configuration_item
 from conftest import FAKE_ENVIRONMENT, ROOT
 from lambda_vpc_rules.core.rules import RULES
-from lambda_vpc_rules.tooling import deploy_cli
 from lambda_vpc_rules.tooling.cli import main
 from lambda_vpc_rules.tooling.demo import moto_as_aws_answers
-from lambda_vpc_rules.tooling.deploy import DeployError, config_rules_from_pack
-from lambda_vpc_rules.tooling.deploy import RegionalClients as Clients
+from lambda_vpc_rules.tooling.deploy import cli as deploy_cli
+from lambda_vpc_rules.tooling.deploy.deploy import DeployError, config_rules_from_pack
+from lambda_vpc_rules.tooling.deploy.deploy import RegionalClients as Clients
 from lambda_vpc_rules.tooling.packaging import PACKAGE_DIR, RDKLIB_VERSION, TEMPLATES_DIR, conformance_pack
 from lambda_vpc_rules.tooling.remediation_documents import PLANNER_FUNCTION
 from org_support import ModelAnswers, RequestLog, all_allowed, buckets, config_recording
@@ -200,8 +200,15 @@ def test_redeploy_leaves_everything_alone(deployed, server, tmp_path, monkeypatc
     out, err = capsys.readouterr()
     assert code == 0, err
     assert json.loads(out)["code_prefix"] == result["code_prefix"]  # same code, same key
-    assert "stack lambda-vpc-rules (us-east-1): unchanged" in err and "0 of 6 objects uploaded" in err
-    assert not log.of("PutObject") and not log.of("UpdateStack") and not log.of("CreateStack")
+    assert "stack lambda-vpc-rules (us-east-1): unchanged" in err
+    assert "0 of 5 bundles uploaded, 5 there already and proven the same, 0 replaced" in err
+    # nothing is written again (the deployment record neither); each bundle was proven by its content, not its name
+    assert not log.of("PutObject")
+    # moto keeps no SHA-256 checksum: each bundle read and compared
+    assert len([r for r in log.of("GetObject") if r.params["Key"].endswith(".zip")]) == len(RULES)
+    assert not log.of("UpdateStack") and not log.of("CreateStack")
+    s3_calls = [r for r in log.requests if r.service == "s3"]
+    assert s3_calls and all(r.params.get("ExpectedBucketOwner") == result["account_id"] for r in s3_calls)
     assert len(aws.client("config").describe_config_rules()["ConfigRules"]) == len(RULES)
 
 
@@ -305,11 +312,11 @@ def test_a_conformance_pack_in_each_region(account, capsys):
         assert pack["ConformancePackName"] == "lambda-vpc-rules"
         assert pack["ConformancePackInputParameters"] == [{"ParameterName": "LambdaVpcEniPermissionsFlagOverbroadEc2",
                                                            "ParameterValue": "true"}]
-        bucket = f"bundles-{pack['region']}"
-        assert pack["TemplateS3Uri"] == f"s3://{bucket}/{result['code_prefix']}conformance-pack.yaml"
-        uploaded = aws.client("s3", region_name=pack["region"]).get_object(
-            Bucket=bucket, Key=f"{result['code_prefix']}conformance-pack.yaml")["Body"].read()
-        assert uploaded == (TEMPLATES_DIR / "conformance-pack.yaml").read_bytes()
+        # The template itself (no S3 object someone could replace between upload and AWS Config's read): the
+        # design's top-level conformance-pack.yaml, byte for byte.
+        assert "TemplateS3Uri" not in pack
+        assert pack["TemplateBody"].encode() == (TEMPLATES_DIR / "conformance-pack.yaml").read_bytes()
+        assert pack["TemplateBody"].encode() == (ROOT / "conformance-pack.yaml").read_bytes()
     assert [(row["region"], row["role"], row["functions"], row["pack"]) for row in result["placements"]] == [
         (REGION, "CREATE_COMPLETE", "CREATE_COMPLETE", "CREATE_COMPLETE"),
         ("eu-west-1", "-", "CREATE_COMPLETE", "CREATE_COMPLETE")]
@@ -378,6 +385,117 @@ def test_code_signing_signs_each_bundle_and_enforces_signatures(aws, capsys):
     for rule in RULES:
         signed = s3.get_object(Bucket="signed-us-east-1", Key=f"{parameters['CodeKeyPrefix']}{rule.rdk_name}.zip")
         assert signed["Body"].read().endswith(b"signature")
+
+
+def test_a_bundle_replaced_in_s3_is_never_deployed(aws, capsys, tmp_path):
+    """Someone with write access to the prefix puts other bytes at a bundle's key (same name: the content hash is
+    predictable). The next deploy proves each object's content before reusing it, finds the change, puts its own
+    bytes back as a new version, and pins every function to the versions it proved (S3ObjectVersion): what Lambda
+    runs is the bundle deploy built (its CodeSha256), never the replaced one."""
+    import base64
+    import hashlib
+
+    buckets(aws, "pinned-{region}", [REGION], versioned=True)
+    config_recording(aws, [REGION])
+    ModelAnswers().on("iam", "SimulatePrincipalPolicy", all_allowed).install(aws)
+    dist = tmp_path / "dist"
+    argv = ["deploy", "--bucket", "pinned-{region}", "--mode", "rules", "--region", REGION, "--wait-delay", "0",
+            "--dist", str(dist)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(deploy_cli, "clients_for", lambda _session, _endpoint: Clients(
+            lambda service, region: aws.client(service, region_name=region), REGION))
+        assert main(argv) == 0, capsys.readouterr().err
+        prefix = json.loads(capsys.readouterr().out)["code_prefix"]
+        s3 = aws.client("s3")
+        victim = RULES[0]
+        s3.put_object(Bucket="pinned-us-east-1", Key=f"{prefix}{victim.rdk_name}.zip", Body=b"PK evil bundle")
+        log = RequestLog().install(aws)
+        code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"WARNING s3://pinned-us-east-1/{prefix}{victim.rdk_name}.zip held other bytes" in err
+    assert "note: s3://pinned-us-east-1" in err and "replaced" in err
+    [stack] = aws.client("cloudformation").describe_stacks(StackName="lambda-vpc-rules")["Stacks"]
+    pinned = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}["CodeObjectVersions"].split(",")
+    assert len(pinned) == len(RULES)
+    lam = aws.client("lambda")
+    for rule, version in zip(RULES, pinned, strict=True):
+        built = (dist / f"{rule.rdk_name}.zip").read_bytes()
+        stored = s3.get_object(Bucket="pinned-us-east-1", Key=f"{prefix}{rule.rdk_name}.zip", VersionId=version)
+        assert stored["Body"].read() == built
+        sha = lam.get_function(FunctionName=rule.function_name)["Configuration"]["CodeSha256"]
+        assert sha == base64.b64encode(hashlib.sha256(built).digest()).decode()
+    # the bundle put back, and the record (its versions changed)
+    assert [r.params["Key"].rsplit("/", 1)[1] for r in log.of("PutObject")] == [f"{victim.rdk_name}.zip",
+                                                                                "deployment.json"]
+    # and the replaced object is still where it was put, as an older version: nothing of it runs
+    versions = s3.list_object_versions(Bucket="pinned-us-east-1", Prefix=f"{prefix}{victim.rdk_name}.zip")
+    assert len(versions["Versions"]) == 3 and pinned[0] not in [
+        v["VersionId"] for v in versions["Versions"] if not v["IsLatest"]]
+
+
+@pytest.mark.parametrize("stored, action", [(b"the bundle", "verified"), (b"other bytes", "replaced")])
+def test_an_objects_s3_checksum_proves_it_without_reading_it(aws, stored, action):
+    """Where S3 keeps the object's SHA-256 (uploaded with one; moto keeps none, so HeadObject is answered as the S3
+    API reference documents it with ChecksumMode=ENABLED), the checksum decides: no GetObject."""
+    import base64
+    import hashlib
+
+    from lambda_vpc_rules.tooling.deploy.steps import DeployOptions, put_verified
+
+    aws.client("s3").create_bucket(Bucket="checksums")
+    checksum = base64.b64encode(hashlib.sha256(stored).digest()).decode()
+    ModelAnswers().on("s3", "HeadObject", lambda params, region: {
+        "ChecksumSHA256": checksum, "VersionId": "v1", "ContentLength": len(stored)}).install(aws)
+    log = RequestLog().install(aws)
+    s3 = aws.client("s3")
+    version, done = put_verified(s3, "checksums", "p/d/BUNDLE.zip", b"the bundle", "123456789012",
+                                 DeployOptions("checksums"))
+    assert done == action
+    [head] = log.of("HeadObject")
+    assert head.params["ChecksumMode"] == "ENABLED" and head.params["ExpectedBucketOwner"] == "123456789012"
+    assert not log.of("GetObject")
+    assert bool(log.of("PutObject")) == (action == "replaced")
+    if action == "verified":
+        assert version == "v1"
+
+
+def test_destroy_leaves_what_is_not_its_deployments(account, capsys):
+    """A stack and a Config rule of the same names that this deployment did not create (no tag of its identity),
+    and objects beside its prefix, are left alone; its own go."""
+    aws, _ = account
+    assert main(["deploy", "--bucket", "bundles-{region}", "--region", REGION, "--mode", "rules",
+                 "--wait-delay", "0"]) == 0
+    capsys.readouterr()
+    config = aws.client("config")
+    rule = RULES[0].config_rule_name
+    arn = config.describe_config_rules(ConfigRuleNames=[rule])["ConfigRules"][0]["ConfigRuleArn"]
+    config.untag_resource(ResourceArn=arn, TagKeys=["lambda-vpc-rules:deployment"])  # now someone else's
+    s3 = aws.client("s3")
+    s3.put_object(Bucket="bundles-us-east-1", Key="lambda-vpc-rules/other-team.zip", Body=b"theirs")
+    s3.put_object(Bucket="bundles-us-east-1", Key="lambda-vpc-rules/lambda-vpc-rules-prod/x.zip", Body=b"prod")
+    other = aws.client("cloudformation", region_name="eu-west-1")
+    other.create_stack(StackName="lambda-vpc-rules", TemplateBody=json.dumps({"Resources": {"Topic": {
+        "Type": "AWS::SNS::Topic"}}}))
+    code = main(["destroy", "--bucket", "bundles-{region}", "--regions", f"{REGION},eu-west-1", "--region", REGION,
+                 "--mode", "rules", "--wait-delay", "0"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert [r["ConfigRuleName"] for r in config.describe_config_rules()["ConfigRules"]] == [rule]
+    assert f"Config rule {rule}: not this deployment's, left alone" in err
+    assert other.describe_stacks(StackName="lambda-vpc-rules")["Stacks"]
+    assert "eu-west-1: stack lambda-vpc-rules: not this deployment's" in err
+    assert not aws.client("cloudformation").describe_stacks()["Stacks"]  # its own stacks went
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="bundles-us-east-1")["Contents"]]
+    assert keys == ["lambda-vpc-rules/lambda-vpc-rules-prod/x.zip", "lambda-vpc-rules/other-team.zip"]
+
+
+def test_the_key_prefix_is_never_empty_or_the_bucket(account, capsys):
+    for prefix in ("", "/", "//", "no-slash"):
+        for command in ("deploy", "destroy"):
+            code = main([command, "--bucket", "bundles-{region}", "--region", REGION, "--key-prefix", prefix])
+            err = capsys.readouterr().err.strip()
+            assert code == 2 and "--key-prefix" in err and "\n" not in err, (command, prefix, err)
 
 
 def test_pack_parameters_are_checked():
@@ -461,7 +579,7 @@ def test_status_and_destroy_of_one_account(account, capsys):
 
 
 def test_all_regions_are_the_enabled_ones_home_first(aws):
-    from lambda_vpc_rules.tooling.deploy import resolve_regions
+    from lambda_vpc_rules.tooling.deploy.deploy import resolve_regions
 
     clients = Clients(lambda service, region: aws.client(service, region_name=region), "eu-west-1")
     regions = resolve_regions(["all"], clients)
@@ -470,16 +588,21 @@ def test_all_regions_are_the_enabled_ones_home_first(aws):
 
 
 def test_one_accounts_deploy_calls_exactly_the_actions_preflight_checks(account, capsys):
-    from lambda_vpc_rules.tooling.deploy import DeployOptions
-    from lambda_vpc_rules.tooling.preflight import SINGLE_ACCOUNT_ACTIONS, STACK_RESOURCE_ACTIONS, required_actions
+    from lambda_vpc_rules.tooling.deploy.deploy import DeployOptions
+    from lambda_vpc_rules.tooling.deploy.preflight import (
+        SINGLE_ACCOUNT_ACTIONS,
+        STACK_RESOURCE_ACTIONS,
+        required_actions,
+    )
 
     aws, _ = account
     log = RequestLog().install(aws)
     for retention in ("365", "30", "30"):  # create, update, leave alone
         assert main(["deploy", "--bucket", "bundles-{region}", "--region", REGION, "--log-retention-days", retention,
                      "--wait-delay", "0"]) == 0, capsys.readouterr().err
-    made = {{"s3:HeadBucket": "s3:ListBucket", "s3:HeadObject": "s3:GetObject"}.get(a, a) for a in log.actions}
-    made -= {"sts:GetCallerIdentity"}
+    from test_deploy_org import iam_actions
+
+    made = iam_actions(log)
     required = required_actions(DeployOptions("bundles-{region}"), [REGION])
     [simulated] = {tuple(r.params["ActionNames"]) for r in log.of("SimulatePrincipalPolicy")}
     assert set(simulated) == required

@@ -16,6 +16,7 @@ import yaml
 
 from conftest import ROOT
 from lambda_vpc_rules.core.rules import RULES
+from lambda_vpc_rules.tooling.deploy.stacks import LOG_ACTIONS, log_group_name
 from lambda_vpc_rules.tooling.packaging import (
     CONFORMANCE_PACK_LIMIT,
     PERIODS,
@@ -25,12 +26,13 @@ from lambda_vpc_rules.tooling.packaging import (
     TEMPLATES_DIR,
     build_bundles,
     generated_files,
+    layout_path,
     pack_parameter_name,
     rule_actions,
+    template_text,
     templates,
 )
 from lambda_vpc_rules.tooling.remediation_documents import PLANNER_LOG_GROUP
-from lambda_vpc_rules.tooling.stacks import LOG_ACTIONS, log_group_name
 
 PACK = yaml.safe_load((TEMPLATES_DIR / "conformance-pack.yaml").read_text())
 IAM = yaml.safe_load((TEMPLATES_DIR / "account-iam.yaml").read_text())
@@ -44,11 +46,21 @@ def test_committed_file_is_the_generated_one(path):
     assert (ROOT / path).read_text() == generated_files()[path], f"{path} is stale: run `make generate`"
 
 
-@pytest.mark.parametrize("name", sorted(templates()))
-def test_cfn_lint_passes(name):
+@pytest.mark.parametrize("path", [*(f"src/lambda_vpc_rules/templates/{name}" for name in sorted(templates())),
+                                  *(layout_path(name) for name in sorted(templates()))])
+def test_cfn_lint_passes(path):
     from cfnlint.api import lint_file
 
-    assert [str(match) for match in lint_file(TEMPLATES_DIR / name)] == []
+    assert [str(match) for match in lint_file(ROOT / path)] == []
+
+
+@pytest.mark.parametrize("name", sorted(templates()))
+def test_the_designs_layout_holds_what_deploy_sends(name):
+    """`conformance-pack.yaml` at the top and the account and StackSet templates in `rdk_config/`, as the design
+    names them: byte for byte the package data deploy reads and sends (`template_text`)."""
+    top = ROOT / layout_path(name)
+    assert layout_path(name) == ("conformance-pack.yaml" if name == "conformance-pack.yaml" else f"rdk_config/{name}")
+    assert top.read_bytes() == (TEMPLATES_DIR / name).read_bytes() == template_text(name).encode()
 
 
 @pytest.mark.parametrize("name", sorted(templates()))
@@ -162,7 +174,8 @@ def test_the_role_grants_exactly_the_rule_actions_and_its_own_logs():
         f"arn:${{AWS::Partition}}:logs:*:${{AWS::AccountId}}:log-group:{name}:*"
         for name in [*map(log_group_name, RULES), PLANNER_LOG_GROUP]]  # the planner runs with this role too
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole",
+         "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}}]
     assert "ManagedPolicyArns" not in role["Properties"]  # nothing beyond these policies
     # with a snapshot location only: put under this account's own folder of one prefix, sign with one key
     put, sign = IAM["Resources"]["SnapshotWriterPolicy"], IAM["Resources"]["SnapshotSignerPolicy"]
@@ -171,6 +184,17 @@ def test_the_role_grants_exactly_the_rule_actions_and_its_own_logs():
     assert put["Action"] == ["s3:PutObject"] and sign["Action"] == ["kms:Sign"]
     assert put["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::${SnapshotBucket}/${SnapshotPrefix}"
                                           "${AWS::AccountId}/*"}
+
+
+@pytest.mark.parametrize("name", sorted(templates()))
+def test_every_service_role_trusts_its_service_for_its_own_account_only(name):
+    """Cross-service confused deputy prevention (IAM User Guide; AWS Config developer guide): each service role's
+    trust names aws:SourceAccount, the account the role is in - the aggregator's role and the reconciler's too."""
+    roles = [(logical, r) for logical, r in templates()[name]["Resources"].items() if r["Type"] == "AWS::IAM::Role"]
+    for logical, role in roles:
+        for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
+            assert set(statement["Principal"]) == {"Service"}, logical
+            assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}, logical
 
 
 def test_config_may_invoke_only_from_its_own_account():
@@ -274,7 +298,7 @@ def test_bundles_fit_lambdas_deployment_package_quota(tmp_path):
 def test_the_functions_stack_holds_the_alarms_and_the_on_failure_destination():
     """docs/control-health.md: per function an on-failure destination and a metric filter on its ERROR lines; per
     region alarms on the functions' Errors, Throttles and ERROR lines, notifying the topic named or one created."""
-    from lambda_vpc_rules.tooling.stacks import ERROR_LINE_PATTERN, FAILURE_QUEUE_NAME
+    from lambda_vpc_rules.tooling.deploy.stacks import ERROR_LINE_PATTERN, FAILURE_QUEUE_NAME
 
     resources = FUNCTIONS["Resources"]
     queue = resources["FailedInvocationsQueue"]
@@ -304,7 +328,7 @@ def test_the_functions_stack_holds_the_alarms_and_the_on_failure_destination():
 
 
 def test_deploy_passes_the_alarm_topic_per_region():
-    from lambda_vpc_rules.tooling.deploy_steps import Artifacts, DeployOptions, functions_parameters
+    from lambda_vpc_rules.tooling.deploy.steps import Artifacts, DeployOptions, functions_parameters
 
     artifacts = Artifacts("p/", {"eu-west-1": "p/"})
     named = DeployOptions("b-{region}", alarm_topic="arn:aws:sns:{region}:111122223333:ops")

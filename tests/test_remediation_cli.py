@@ -64,7 +64,7 @@ def remediate_records(path):
 
 def test_deploy_turns_automatic_remediation_on_only_where_asked():
     from lambda_vpc_rules.tooling.cli import build_parser
-    from lambda_vpc_rules.tooling.deploy_cli import CommandError, options_from
+    from lambda_vpc_rules.tooling.deploy.cli import CommandError, options_from
 
     def options(*extra):
         return options_from(build_parser().parse_args(["deploy", "--bucket", "b", *extra]))

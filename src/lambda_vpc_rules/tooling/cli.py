@@ -38,7 +38,7 @@ from ..errors import PackError
 from ..outputs.evidence import MANIFEST as MANIFEST_NAME
 from ..outputs.evidence import EvidenceError, NothingToEvidence
 from ..outputs.report import RENDERERS
-from .deploy import DeployError
+from .deploy.steps import DeployError
 from .endpoint import EndpointUnreachable, check_endpoint, describe_connection_error
 from .exceptions_cli import (
     add_exceptions_arguments,
@@ -242,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--manifest-sha256", metavar="HEX", type=_sha256,
                         help="also check manifest.json against the SHA-256 `evidence` printed when it wrote the bundle")
 
-    from .deploy_cli import add_deploy_arguments, add_destroy_arguments, add_status_arguments
+    from .deploy.cli import add_deploy_arguments, add_destroy_arguments, add_status_arguments
 
     add_deploy_arguments(commands.add_parser(
         "deploy", parents=[aws], help="deploy the pack to this account, or to every account of the organization"),
@@ -575,7 +575,7 @@ def _run_command(args: argparse.Namespace) -> int:
     if args.command == "verify-evidence":
         return _verify_evidence(args)
     if args.command in ("deploy", "status", "destroy"):
-        from .deploy_cli import run
+        from .deploy.cli import run
 
         register_code = EXIT_OK
         if args.command == "status" and args.exceptions:  # first: printed whatever the deployment's state

@@ -23,10 +23,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..aws.config import ConfigReader, NothingDeployed, last_evaluated, pack_rule_name, view_gaps
-from ..aws.health import LOOKBACK_DAYS, last_failures
-from ..core.rules import RULES, get_rule
-from ..errors import PackError
+from ...aws.config import ConfigReader, NothingDeployed, last_evaluated, pack_rule_name, view_gaps
+from ...aws.health import LOOKBACK_DAYS, last_failures
+from ...core.rules import RULES, get_rule
+from ...errors import PackError
 
 STACK_OK = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 STACK_BUSY = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",

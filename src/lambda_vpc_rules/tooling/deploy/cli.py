@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import PackError
+from ...errors import PackError
 from .stacks import DEFAULT_RETENTION_DAYS, RETENTION_DAYS
 
 EXIT_OK, EXIT_ERROR = 0, 2
@@ -72,14 +72,17 @@ def _placement_arguments(parser: argparse.ArgumentParser, account_list: Any) -> 
     parser.add_argument("--excluded-accounts", type=account_list, default=[], metavar="ID,ID",
                         help="with --organization: accounts to leave out")
     parser.add_argument("--stack-name", default="lambda-vpc-rules",
-                        help="stack and StackSet name prefix (default: lambda-vpc-rules)")
-    parser.add_argument("--pack-name", default="lambda-vpc-rules",
-                        help="conformance pack name (default: lambda-vpc-rules)")
+                        help="the deployment's name and identity: stack and StackSet name prefix, the tag on "
+                        "everything deploy creates, the prefix of its objects (default: lambda-vpc-rules)")
+    parser.add_argument("--pack-name", help="conformance pack name (default: --stack-name)")
+    parser.add_argument("--bucket-owner", metavar="ACCOUNT",
+                        help="the account owning the buckets, named on every S3 call (ExpectedBucketOwner; default: "
+                        "the deploying account)")
     parser.add_argument("--mode", choices=("pack", "rules"), default="pack",
                         help="one account: a conformance pack (default) or plain Config rules")
-    parser.add_argument("--aggregator", default="lambda-vpc-rules",
+    parser.add_argument("--aggregator",
                         help="with --organization: the organization aggregator to create or reuse (default: "
-                        "lambda-vpc-rules)")
+                        "--stack-name)")
     parser.add_argument("--no-aggregator", action="store_true", help="with --organization: no aggregator")
     parser.add_argument("--format", choices=("table", "json"), help="output (default: table on a terminal, else json)")
 
@@ -98,7 +101,11 @@ def add_deploy_arguments(parser: argparse.ArgumentParser, account_list: Any, key
                         help=f"how long the functions' logs are kept (default: {DEFAULT_RETENTION_DAYS})")
     parser.add_argument("--signing-profile", metavar="NAME",
                         help="AWS Signer profile (the same name in each region): sign the bundles and enforce code "
-                        "signing on the functions; the buckets must be versioned")
+                        "signing on the functions; the buckets must be versioned. Required with --organization "
+                        "unless --allow-unsigned")
+    parser.add_argument("--allow-unsigned", action="store_true",
+                        help="with --organization: deploy code that is not signed, on purpose (status and the "
+                        "deployment record say so)")
     parser.add_argument("--alarm-topic", type=_topic_arn, metavar="ARN",
                         help="SNS topic the pack's alarms notify, in each region deployed ({region} in the ARN: one "
                         "per region); default: the functions stack creates one per region (docs/control-health.md)")
@@ -109,10 +116,13 @@ def add_deploy_arguments(parser: argparse.ArgumentParser, account_list: Any, key
                         "existing bucket, Object Lock recommended: docs/audit-period.md); default: none")
     parser.add_argument("--snapshot-kms-key", metavar="KEY_ARN",
                         help="with --snapshots: an asymmetric KMS key (ECC_NIST_P256) that signs each snapshot")
-    parser.add_argument("--max-concurrent-percentage", type=_percentage, default=100, metavar="PCT",
-                        help="StackSet operations: share of accounts deployed at once, per region (default: 100)")
-    parser.add_argument("--failure-tolerance-percentage", type=_percentage, default=10, metavar="PCT",
-                        help="StackSet operations: share of accounts that may fail before a region stops (default: 10)")
+    parser.add_argument("--max-concurrent-percentage", type=_percentage, default=25, metavar="PCT",
+                        help="StackSet operations: share of accounts deployed at once, per region (default: 25)")
+    parser.add_argument("--failure-tolerance-percentage", type=_percentage, default=0, metavar="PCT",
+                        help="StackSet operations: share of accounts that may fail before a region stops (default: 0)")
+    parser.add_argument("--region-concurrency", choices=("sequential", "parallel"), default="sequential",
+                        help="StackSet operations: after the first region (the canary), the others one after "
+                        "another (default) or all at once")
     parser.add_argument("--wait-delay", type=float, default=10, metavar="SECONDS",
                         help="seconds between two looks at a running operation (default: 10)")
     parser.add_argument("--dist", help="where to build the bundles (default: a temporary directory)")
@@ -120,6 +130,8 @@ def add_deploy_arguments(parser: argparse.ArgumentParser, account_list: Any, key
 
 def add_status_arguments(parser: argparse.ArgumentParser, account_list: Any) -> None:
     _placement_arguments(parser, account_list)
+    parser.add_argument("--bucket", help="the bucket (pattern) deploy used: its deployment record is read")
+    parser.add_argument("--key-prefix", default="lambda-vpc-rules/", help="S3 key prefix deploy used")
 
 
 def add_destroy_arguments(parser: argparse.ArgumentParser, account_list: Any) -> None:
@@ -135,7 +147,7 @@ def add_destroy_arguments(parser: argparse.ArgumentParser, account_list: Any) ->
 
 
 def _remediation(choices: list[tuple[str, str]]) -> dict[str, str]:
-    from .remediation_documents import remediation_pack_parameters
+    from ..remediation_documents import remediation_pack_parameters
 
     try:
         return remediation_pack_parameters(choices)
@@ -153,7 +165,7 @@ def options_from(args: argparse.Namespace) -> Any:
         regions=args.regions,
         key_prefix=getattr(args, "key_prefix", "lambda-vpc-rules/"),
         stack_name=args.stack_name,
-        pack_name=args.pack_name,
+        pack_name=args.pack_name or args.stack_name,
         mode=args.mode,
         organization=args.organization,
         delegated_admin=args.delegated_admin,
@@ -161,20 +173,23 @@ def options_from(args: argparse.Namespace) -> Any:
         pack_parameters={**_remediation(getattr(args, "remediation", [])), **dict(getattr(args, "pack_param", []))},
         log_retention_days=getattr(args, "log_retention_days", DEFAULT_RETENTION_DAYS),
         signing_profile=getattr(args, "signing_profile", None),
+        allow_unsigned=getattr(args, "allow_unsigned", False),
+        bucket_owner=getattr(args, "bucket_owner", None),
         reserved_concurrency=getattr(args, "reserved_concurrency", None),
         snapshots=getattr(args, "snapshots", None),
         snapshot_kms_key=getattr(args, "snapshot_kms_key", None),
         alarm_topic=getattr(args, "alarm_topic", None),
-        max_concurrent_percentage=getattr(args, "max_concurrent_percentage", 100),
-        failure_tolerance_percentage=getattr(args, "failure_tolerance_percentage", 10),
-        aggregator=None if args.no_aggregator else args.aggregator,
+        max_concurrent_percentage=getattr(args, "max_concurrent_percentage", 25),
+        failure_tolerance_percentage=getattr(args, "failure_tolerance_percentage", 0),
+        region_concurrency=getattr(args, "region_concurrency", "sequential"),
+        aggregator=None if args.no_aggregator else (args.aggregator or args.stack_name),
         waiter_delay=getattr(args, "wait_delay", 10),
         dist=Path(args.dist) if getattr(args, "dist", None) else None,
     )
 
 
 def clients_for(session: Any, endpoint_url: str | None) -> Any:
-    from ..aws.clients import guard, session_clients
+    from ...aws.clients import guard, session_clients
     from .deploy import RegionalClients
 
     client_for = session_clients(session, endpoint_url)
@@ -222,11 +237,45 @@ def run(command: str, session: Any, args: argparse.Namespace) -> int:
     regions = resolve_regions(options.regions, clients)
     if command == "status":
         rows = read_status(clients, options, regions)
-        _emit(rows, {"placements": [row.as_json() for row in rows]}, args.format)
+        signing = read_signing(clients, options, regions[0])
+        print(f"lambda-vpc-rules: {signing}", file=sys.stderr)
+        _emit(rows, {"placements": [row.as_json() for row in rows], "code_signing": signing}, args.format)
         return _fail([failure for row in rows for failure in row.failures()])
     from .destroy import destroy
 
     return _fail(destroy(clients, options, regions, progress_line, legacy=args.legacy))
+
+
+def read_signing(clients: Any, options: Any, region: str) -> str:
+    """Whether Lambda enforces code signing on the deployment's functions (in `region`): from the functions stack's
+    (or StackSet's) own SigningProfileVersionArns, with the deployment record's word on --allow-unsigned."""
+    from botocore.exceptions import ClientError
+
+    from .record import read_record, signing_statement
+
+    arns = None
+    try:
+        if options.organization:
+            from .org import describe_stack_set, functions_stack_set
+            from .preflight import call_as
+
+            found = describe_stack_set(clients("cloudformation"), functions_stack_set(options, region),
+                                       call_as(options))
+        else:
+            found = clients("cloudformation", region).describe_stacks(StackName=options.stack_name)["Stacks"][0]
+        if found is not None:
+            arns = {p["ParameterKey"]: p.get("ParameterValue", "") for p in found.get("Parameters") or ()}.get(
+                "SigningProfileVersionArns", "")
+    except ClientError:
+        arns = None
+    record = None
+    if options.bucket:
+        owner = options.bucket_owner or clients("sts").get_caller_identity()["Account"]
+        try:
+            record = read_record(clients, options, owner)
+        except ClientError:
+            record = None
+    return signing_statement(arns, record)
 
 
 def read_status(clients: Any, options: Any, regions: list[str]) -> list[Any]:

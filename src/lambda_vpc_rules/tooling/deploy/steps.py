@@ -4,6 +4,7 @@ them for one account, `org.py` for an organization."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -15,18 +16,20 @@ from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
-from ..aws.snapshots import Location
-from ..errors import PackError
-from .packaging import (
-    PACK_TEMPLATE,
+from ...aws.snapshots import Location
+from ...errors import PackError
+from ..packaging import (
     build_bundles,
     conformance_pack,
-    template_text,
 )
 from .stacks import DEFAULT_RETENTION_DAYS, EVALUATOR_ROLE_NAME
 
 Progress = Callable[[str], None]
 REGION_PLACEHOLDER = "{region}"
+# The deployment's identity: every stack, StackSet, S3 object, Config rule and aggregator deploy creates carries it,
+# and destroy removes only what carries its own (docs/deployment-trust.md).
+DEPLOYMENT_TAG = "lambda-vpc-rules:deployment"
+DEFAULT_STACK_NAME = "lambda-vpc-rules"
 SETTLED_PACK_STATES = ("CREATE_COMPLETE", "CREATE_FAILED", "DELETE_FAILED")  # DescribeConformancePackStatus
 
 
@@ -63,12 +66,15 @@ class DeployOptions:
     pack_parameters: dict[str, str] = field(default_factory=dict)  # conformance pack parameter overrides
     log_retention_days: int = DEFAULT_RETENTION_DAYS
     signing_profile: str | None = None  # AWS Signer profile (same name in each region): code signing enforced
+    allow_unsigned: bool = False  # organization: deploy without code signing, said so by status and the record
+    bucket_owner: str | None = None  # the account owning the buckets (ExpectedBucketOwner); None: the deploying one
     reserved_concurrency: int | None = None
     snapshots: str | None = None  # s3://BUCKET/PREFIX: each scheduled run's verdicts (aws/snapshots.py)
     snapshot_kms_key: str | None = None  # the KMS key that signs them
     alarm_topic: str | None = None  # SNS topic ARN the alarms notify ({region}: one per region); None: one per region
-    max_concurrent_percentage: int = 100  # StackSet operations: accounts at a time, per region
-    failure_tolerance_percentage: int = 10  # StackSet operations: accounts that may fail before a region stops
+    max_concurrent_percentage: int = 25  # StackSet operations: accounts at a time, per region
+    failure_tolerance_percentage: int = 0  # StackSet operations: accounts that may fail before a region stops
+    region_concurrency: str = "sequential"  # StackSet operations: regions one after another, or all at once
     aggregator: str | None = "lambda-vpc-rules"  # organization: the aggregator created or reused (None: none)
     waiter_delay: float = 10
     timeout: float = 3600  # seconds to wait for one stack, StackSet operation or conformance pack
@@ -78,6 +84,36 @@ class DeployOptions:
     def iam_stack_name(self) -> str:
         return f"{self.stack_name}-iam"
 
+    @property
+    def deployment(self) -> str:
+        """The deployment's identity: its stack name (the value of its DEPLOYMENT_TAG)."""
+        return self.stack_name
+
+    @property
+    def role_name(self) -> str:
+        """The functions' role: IAM is global, so each deployment has its own (the default one keeps its name)."""
+        return EVALUATOR_ROLE_NAME if self.stack_name == DEFAULT_STACK_NAME else f"{self.stack_name}-evaluator"[:64]
+
+    @property
+    def code_root(self) -> str:
+        """The deployment's own key prefix in the buckets: nothing outside it is read, written or deleted."""
+        return f"{self.key_prefix}{self.stack_name}/"
+
+
+def functions_stack_set(options: DeployOptions, region: str) -> str:
+    return f"{options.stack_name}-{region}"
+
+
+def deployment_tags(options: DeployOptions) -> list[dict[str, str]]:
+    return [{"Key": DEPLOYMENT_TAG, "Value": options.deployment}]
+
+
+def tagged_by(tags: Any, options: DeployOptions) -> bool:
+    """Whether `tags` (a list of Key/Value, or a mapping) carry this deployment's identity."""
+    if isinstance(tags, dict):
+        return tags.get(DEPLOYMENT_TAG) == options.deployment
+    return any(t.get("Key") == DEPLOYMENT_TAG and t.get("Value") == options.deployment for t in tags or ())
+
 
 @dataclass
 class Artifacts:
@@ -86,6 +122,10 @@ class Artifacts:
     prefix: str
     code_prefix: dict[str, str]  # region -> key prefix of the functions' code (signed code under signed/)
     signing_arns: dict[str, str] = field(default_factory=dict)  # region -> signing profile version ARN
+    owner: str = ""  # the buckets' owner (ExpectedBucketOwner on every S3 call)
+    versions: dict[str, dict[str, str]] = field(default_factory=dict)  # region -> bundle name -> S3 version deployed
+    digest: str = ""  # SHA-256 of the bundles, in rule order
+    notes: list[str] = field(default_factory=list)  # objects found altered and replaced
 
 
 @dataclass
@@ -126,20 +166,35 @@ def resolve_regions(requested: list[str], clients: RegionalClients) -> list[str]
 
 def check_options(options: DeployOptions, regions: list[str]) -> None:
     """What the arguments alone say is wrong, before any AWS call but the region list."""
+    check_key_prefix(options)
+    if options.organization and not options.signing_profile and not options.allow_unsigned:
+        raise DeployError("--organization needs --signing-profile (Lambda then runs only code your profile signed), "
+                          "or --allow-unsigned to deploy unsigned code on purpose (status and the deployment record "
+                          "say so)")
+    if options.signing_profile and options.allow_unsigned:
+        raise DeployError("--signing-profile and --allow-unsigned exclude each other")
     unknown = sorted(set(options.pack_parameters) - set(conformance_pack()["Parameters"]))
     if unknown:
         raise DeployError(f"the conformance pack has no parameter {', '.join(unknown)} (its parameters: "
                           f"{', '.join(conformance_pack()['Parameters'])})")
     register = options.pack_parameters.get("ExceptionsRegister")
     if register:
-        from ..aws.register import parse_location
-        from ..core.exceptions import RegisterError
+        from ...aws.register import parse_location
+        from ...core.exceptions import RegisterError
 
         try:
             parse_location(register)
         except RegisterError as error:
             raise DeployError(str(error).removeprefix("exceptions register: ")) from None
     check_bucket_pattern(options, regions)
+
+
+def check_key_prefix(options: DeployOptions) -> None:
+    """A prefix that names a place of its own: never empty or the whole bucket (destroy deletes under it)."""
+    prefix = options.key_prefix
+    if not prefix.strip("/") or prefix.startswith("/") or not prefix.endswith("/") or "//" in prefix:
+        raise DeployError(f"--key-prefix {prefix!r}: give a folder of its own, such as lambda-vpc-rules/ (not empty, "
+                          "not the bucket's root, ending in /)")
 
 
 def check_bucket_pattern(options: DeployOptions, regions: list[str]) -> None:
@@ -171,43 +226,76 @@ def wait_for_pack(config: Any, options: DeployOptions, region: str, progress: Pr
 # ------------------------------------------------------------------------------------------ artifacts
 
 
-def upload_artifacts(clients: RegionalClients, options: DeployOptions, regions: list[str], progress: Progress
-                     ) -> Artifacts:
-    """The bundles and the pack template into each region's bucket, under a content-hash prefix; what is there
-    already is not sent again. With a signing profile, each bundle is signed in each region (AWS Signer signs an
-    object version in its own region) and the signed copy kept under `signed/`."""
+def upload_artifacts(clients: RegionalClients, options: DeployOptions, regions: list[str], progress: Progress,
+                     owner: str) -> Artifacts:
+    """The bundles into each region's bucket, under the deployment's prefix and their content hash. An object
+    already at a key is reused only once its content is proven to be the bundle built here (its SHA-256 checksum,
+    S3's own, read with ChecksumMode; or, when it has none, the object read and compared); otherwise it is replaced
+    and said so. Every call names the buckets' owner (ExpectedBucketOwner). The version of each object is kept:
+    the functions are pinned to it (S3ObjectVersion), so a later write to the key changes nothing deployed. With a
+    signing profile, each bundle is signed in each region (AWS Signer signs an object version in its own region)
+    and the signed copy kept under `signed/`."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as scratch:
         bundles = build_bundles(options.dist or Path(scratch))
         contents = {path.name: path.read_bytes() for path in bundles}
-    pack = template_text(PACK_TEMPLATE).encode()
-    digest = hashlib.sha256(b"".join(contents.values()) + pack).hexdigest()[:16]
-    prefix = f"{options.key_prefix}{digest}/"
-    artifacts = Artifacts(prefix, {region: prefix for region in regions})
+    digest = hashlib.sha256(b"".join(contents.values())).hexdigest()
+    prefix = f"{options.code_root}{digest[:16]}/"
+    artifacts = Artifacts(prefix, {region: prefix for region in regions}, owner=owner, digest=digest)
     for region in regions:
         s3, bucket = clients("s3", region), bucket_name(options.bucket, region)
-        sent = 0
+        actions = {}
         versions = {}
-        for name, body in [*contents.items(), (PACK_TEMPLATE, pack)]:
-            existing = _head(s3, bucket, prefix + name)
-            if existing is None:
-                answer = s3.put_object(Bucket=bucket, Key=prefix + name, Body=body)
-                versions[name] = answer.get("VersionId")
-                sent += 1
-            else:
-                versions[name] = existing.get("VersionId")
-        progress(f"{region}: s3://{bucket}/{prefix}: {sent} of {len(contents) + 1} objects uploaded "
-                 f"({len(contents) + 1 - sent} there already)")
+        for name, body in contents.items():
+            versions[name], actions[name] = put_verified(s3, bucket, prefix + name, body, owner, options)
+            if actions[name] == "replaced":
+                note = (f"s3://{bucket}/{prefix}{name} held other bytes than the bundle built here: replaced (someone "
+                        "with write access to the prefix changed it; see docs/deployment-trust.md)")
+                artifacts.notes.append(note)
+                progress(f"{region}: WARNING {note}")
+        counts = {action: list(actions.values()).count(action) for action in ("uploaded", "verified", "replaced")}
+        progress(f"{region}: s3://{bucket}/{prefix}: {counts['uploaded']} of {len(contents)} bundles uploaded, "
+                 f"{counts['verified']} there already and proven the same, {counts['replaced']} replaced")
+        artifacts.versions[region] = {name: version for name, version in versions.items() if version}
         if options.signing_profile:
-            artifacts.code_prefix[region], artifacts.signing_arns[region] = _sign(
-                clients("signer", region), s3, bucket, prefix, versions, list(contents), options, region, progress)
+            artifacts.code_prefix[region], artifacts.signing_arns[region], signed = _sign(
+                clients("signer", region), s3, bucket, prefix, versions, list(contents), options, region, progress,
+                owner)
+            artifacts.versions[region] = {name: version for name, version in signed.items() if version}
     return artifacts
 
 
-def _head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+def sha256_b64(body: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(body).digest()).decode()
+
+
+def put_verified(s3: Any, bucket: str, key: str, body: bytes, owner: str, options: DeployOptions
+                 ) -> tuple[str | None, str]:
+    """(the version holding `body` at `key`, "uploaded" | "verified" | "replaced")."""
+    existing = _head(s3, bucket, key, owner)
+    if existing is not None and same_content(s3, bucket, key, existing, body, owner):
+        return existing.get("VersionId"), "verified"
+    answer = s3.put_object(Bucket=bucket, Key=key, Body=body, ChecksumSHA256=sha256_b64(body),
+                           ExpectedBucketOwner=owner, Tagging=f"{DEPLOYMENT_TAG}={options.deployment}")
+    return answer.get("VersionId"), "uploaded" if existing is None else "replaced"
+
+
+def same_content(s3: Any, bucket: str, key: str, head: dict[str, Any], body: bytes, owner: str) -> bool:
+    """Whether the object `head` describes holds exactly `body`: S3's SHA-256 checksum of the whole object when it
+    has one (S3 computes and checks it on upload; a multipart object's `-N` composite is not a whole-object one),
+    else the object itself, read at that version, compared."""
+    checksum = head.get("ChecksumSHA256")
+    if checksum and "-" not in checksum:
+        return checksum == sha256_b64(body)
+    version = {"VersionId": head["VersionId"]} if head.get("VersionId") not in (None, "null") else {}
+    stored = s3.get_object(Bucket=bucket, Key=key, ExpectedBucketOwner=owner, **version)["Body"].read()
+    return hashlib.sha256(stored).digest() == hashlib.sha256(body).digest()
+
+
+def _head(s3: Any, bucket: str, key: str, owner: str) -> dict[str, Any] | None:
     try:
-        return s3.head_object(Bucket=bucket, Key=key)
+        return s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED", ExpectedBucketOwner=owner)
     except ClientError as error:
         if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
             return None
@@ -215,16 +303,20 @@ def _head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
 
 
 def _sign(signer: Any, s3: Any, bucket: str, prefix: str, versions: dict[str, str | None], names: list[str],
-          options: DeployOptions, region: str, progress: Progress) -> tuple[str, str]:
+          options: DeployOptions, region: str, progress: Progress, owner: str
+          ) -> tuple[str, str, dict[str, str | None]]:
     profile = signer.get_signing_profile(profileName=options.signing_profile)
     if profile.get("status") != "Active":
         raise DeployError(f"{region}: signing profile {options.signing_profile} is {profile.get('status')}, "
                           "not Active")
     signed_prefix = f"{prefix}signed/"
     jobs = {}
+    signed_versions: dict[str, str | None] = {}
     for name in names:
-        if _head(s3, bucket, signed_prefix + name) is not None:
-            continue  # signed by an earlier run: the same bytes
+        existing = _head(s3, bucket, signed_prefix + name, owner)
+        if existing is not None:  # signed by an earlier run; Lambda accepts it only if the profile signed it
+            signed_versions[name] = existing.get("VersionId")
+            continue
         if not versions.get(name):
             raise DeployError(f"{region}: s3://{bucket} has no versioning; AWS Signer signs an object version: "
                               f"aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration "
@@ -241,32 +333,40 @@ def _sign(signer: Any, s3: Any, bucket: str, prefix: str, versions: dict[str, st
         except WaiterError as error:
             raise DeployError(f"{region}: signing {name} failed: {error}") from None
         signed = signer.describe_signing_job(jobId=job_id)["signedObject"]["s3"]["key"]
-        s3.copy_object(Bucket=bucket, Key=signed_prefix + name, CopySource={"Bucket": bucket, "Key": signed})
+        answer = s3.copy_object(Bucket=bucket, Key=signed_prefix + name, CopySource={"Bucket": bucket, "Key": signed},
+                                ExpectedBucketOwner=owner, ExpectedSourceBucketOwner=owner,
+                                Tagging=f"{DEPLOYMENT_TAG}={options.deployment}", TaggingDirective="REPLACE")
+        signed_versions[name] = answer.get("VersionId")
     progress(f"{region}: {len(jobs)} bundle(s) signed with {options.signing_profile} "
              f"({len(names) - len(jobs)} signed already)")
-    return signed_prefix, profile["profileVersionArn"]
+    return signed_prefix, profile["profileVersionArn"], signed_versions
 
 
 # ------------------------------------------------------------------------------------------ stacks
 
 
-def iam_parameters(options: DeployOptions | None = None) -> dict[str, str]:
+def iam_parameters(options: DeployOptions) -> dict[str, str]:
     """The IAM stack's parameters: the role may read the exceptions register's bucket when the pack parameter
     ExceptionsRegister names one (`--pack-param ExceptionsRegister=s3://bucket/key`, docs/exceptions.md), and
     write snapshots where `--snapshots` says (docs/audit-period.md)."""
-    register = (options.pack_parameters.get("ExceptionsRegister") or "") if options else ""
+    register = options.pack_parameters.get("ExceptionsRegister") or ""
     bucket = register.removeprefix("s3://").split("/", 1)[0] if register.startswith("s3://") else ""
-    snapshots = Location.parse(options.snapshots) if options and options.snapshots else None
-    return {"RoleName": EVALUATOR_ROLE_NAME, "ExceptionsRegisterBucket": bucket,
+    snapshots = Location.parse(options.snapshots) if options.snapshots else None
+    return {"RoleName": options.role_name, "ExceptionsRegisterBucket": bucket,
             "SnapshotBucket": snapshots.bucket if snapshots else "", "SnapshotPrefix": snapshots.prefix if snapshots
-            else "", "SnapshotKmsKeyArn": (options.snapshot_kms_key or "") if options else ""}
+            else "", "SnapshotKmsKeyArn": options.snapshot_kms_key or ""}
 
 
 def functions_parameters(options: DeployOptions, region: str, artifacts: Artifacts) -> dict[str, str]:
+    from ...core.rules import RULES
+
+    versions = artifacts.versions.get(region, {})
+    pinned = [versions.get(f"{rule.rdk_name}.zip") for rule in RULES]
     return {
         "CodeBucket": bucket_name(options.bucket, region),
         "CodeKeyPrefix": artifacts.code_prefix[region],
-        "RoleName": EVALUATOR_ROLE_NAME,
+        "CodeObjectVersions": ",".join(pinned) if all(pinned) else "",  # type: ignore[arg-type]
+        "RoleName": options.role_name,
         "LogRetentionInDays": str(options.log_retention_days),
         "SigningProfileVersionArns": artifacts.signing_arns.get(region, ""),
         "ReservedConcurrency": "" if options.reserved_concurrency is None else str(options.reserved_concurrency),
@@ -285,9 +385,10 @@ def apply_stack(cloudformation: Any, name: str, body: str, parameters: dict[str,
         TemplateBody=body,
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         Capabilities=["CAPABILITY_NAMED_IAM"],
+        Tags=deployment_tags(options),
     )
     exists = stack_exists(cloudformation, name)
-    if exists and _stack_is(cloudformation, name, body, parameters):
+    if exists and _stack_is(cloudformation, name, body, parameters, options):
         stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
         return "unchanged", {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs") or ()}
     action = "updated" if exists else "created"
@@ -311,9 +412,11 @@ def apply_stack(cloudformation: Any, name: str, body: str, parameters: dict[str,
     return action, {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs") or ()}
 
 
-def _stack_is(cloudformation: Any, name: str, body: str, parameters: dict[str, str]) -> bool:
+def _stack_is(cloudformation: Any, name: str, body: str, parameters: dict[str, str], options: DeployOptions
+              ) -> bool:
     stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
-    if stack.get("StackStatus") not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+    if stack.get("StackStatus") not in ("CREATE_COMPLETE", "UPDATE_COMPLETE") or not tagged_by(stack.get("Tags"),
+                                                                                              options):
         return False
     current = {p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters") or ()}
     if current != parameters:

@@ -22,6 +22,7 @@ rest alone. Nothing sent to AWS grows with the number of accounts except the exc
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -29,22 +30,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..core.rules import RULES
-from .deploy_steps import (
-    Artifacts,
-    DeployError,
-    DeployOptions,
-    DeployResult,
-    Progress,
-    RegionalClients,
-    apply_stack,
-    bucket_name,
-    functions_parameters,
-    iam_parameters,
-    upload_artifacts,
-)
-from .packaging import AGGREGATOR_ROLE_TEMPLATE, FUNCTIONS_TEMPLATE, IAM_TEMPLATE, PACK_TEMPLATE, template_text
+from ...core.rules import RULES
+from ..packaging import AGGREGATOR_ROLE_TEMPLATE, FUNCTIONS_TEMPLATE, IAM_TEMPLATE, PACK_TEMPLATE, template_text
 from .preflight import Preflight, call_as
+from .reconciler_deploy import deploy_reconciler
+from .record import write_record
 from .status import (
     NOT_APPLICABLE,
     Placement,
@@ -55,6 +45,22 @@ from .status import (
     list_stack_instances,
     organization_pack_statuses,
     stack_status,
+)
+from .steps import (
+    Artifacts,
+    DeployError,
+    DeployOptions,
+    DeployResult,
+    Progress,
+    RegionalClients,
+    apply_stack,
+    bucket_name,
+    deployment_tags,
+    functions_parameters,
+    functions_stack_set,
+    iam_parameters,
+    tagged_by,
+    upload_artifacts,
 )
 
 ORG_READ_SID = "LambdaVpcRulesOrganizationRead"
@@ -67,8 +73,11 @@ def iam_stack_set(options: DeployOptions) -> str:
     return f"{options.stack_name}-iam"
 
 
-def functions_stack_set(options: DeployOptions, region: str) -> str:
-    return f"{options.stack_name}-{region}"
+def aggregator_role_name(options: DeployOptions) -> str:
+    """IAM is global: each deployment's aggregator has its own role (the default one keeps its name)."""
+    from .stacks import AGGREGATOR_ROLE_NAME
+
+    return AGGREGATOR_ROLE_NAME if options.deployment == "lambda-vpc-rules" else f"{options.deployment}-aggregator"[:64]
 
 
 def aggregator_role_stack(options: DeployOptions) -> str:
@@ -107,7 +116,12 @@ def scope_of(report: Preflight, options: DeployOptions) -> Scope:
 
 
 def operation_preferences(options: DeployOptions) -> dict[str, Any]:
-    return {"RegionConcurrencyType": "PARALLEL", "MaxConcurrentPercentage": options.max_concurrent_percentage,
+    """StackSet operation preferences (StackSetOperationPreferences): at most `max_concurrent_percentage` of the
+    accounts at once, stopping a region at the first failed account beyond `failure_tolerance_percentage` (0 by
+    default); SOFT_FAILURE_TOLERANCE keeps the concurrency whatever the tolerance (STRICT would run one account at
+    a time with a tolerance of 0). They do not apply to automatic deployments (API reference)."""
+    return {"RegionConcurrencyType": options.region_concurrency.upper(),
+            "MaxConcurrentPercentage": options.max_concurrent_percentage,
             "FailureTolerancePercentage": options.failure_tolerance_percentage,
             "ConcurrencyMode": "SOFT_FAILURE_TOLERANCE"}
 
@@ -121,11 +135,12 @@ def deploy_organization(clients: RegionalClients, options: DeployOptions, region
     cloudformation = clients("cloudformation")  # StackSets live in the home region of the administrator account
     failures: list[str] = []
 
-    artifacts = upload_artifacts(clients, options, regions, progress)
+    owner = options.bucket_owner or account
+    artifacts = upload_artifacts(clients, options, regions, progress, owner)
     for region in regions:
         bucket = bucket_name(options.bucket, region)
-        action = allow_organization_read(clients("s3", region), bucket, options.key_prefix, org_id, partition)
-        progress(f"{region}: bucket policy of {bucket} (organization may read {options.key_prefix}*): {action}")
+        action = allow_organization_read(clients("s3", region), bucket, options, org_id, partition, owner)
+        progress(f"{region}: bucket policy of {bucket} (organization may read {options.code_root}*): {action}")
 
     # 2. the role, once per account
     iam_name = iam_stack_set(options)
@@ -138,14 +153,30 @@ def deploy_organization(clients: RegionalClients, options: DeployOptions, region
                                 iam_parameters(options), options)
         progress(f"management account: stack {options.iam_stack_name} ({clients.home_region}): {action}")
 
-    # 3. the functions, one StackSet per region (its own parameters; instances per StackSet: the accounts)
+    # 3. the functions, one StackSet per region (its own parameters; instances per StackSet: the accounts). The
+    # first region is the canary: nothing goes further until it succeeded; then the others one after another
+    # (or, with region_concurrency "parallel", all at once). A failed region stops the rollout.
     operations = []
-    for region in regions:
+    for index, region in enumerate(regions):
         name = functions_stack_set(options, region)
         _, started = ensure_stack_set(cloudformation, name, template_text(FUNCTIONS_TEMPLATE),
                                       functions_parameters(options, region, artifacts), [iam_arn], options, progress)
         operations += started
         operations += ensure_instances(cloudformation, name, region, scope, options, progress)
+        last = index == len(regions) - 1
+        if not last and (index == 0 or options.region_concurrency == "sequential"):
+            stopped = wait_for_operations(cloudformation, operations, options, progress)
+            operations = []
+            if stopped:
+                rest = ", ".join(regions[index + 1:])
+                which = "the canary region" if index == 0 else "a failed region"
+                failures += stopped + [f"rollout stopped in {region} ({which}): {rest} left as they were; fix the "
+                                       "failure and deploy again"]
+                rows = organization_placements(clients, options, regions, scope, account)
+                failures += [failure for row in rows for failure in row.failures()]
+                return DeployResult(account, artifacts.prefix, regions, {}, [rule.config_rule_name for rule in RULES],
+                                    member_accounts=list(scope.accounts), rows=rows, failures=failures,
+                                    notes=report.notes + artifacts.notes)
     failures += wait_for_operations(cloudformation, operations, options, progress)
     functions: dict[str, str] = {}
     if not scope.delegated:
@@ -157,15 +188,22 @@ def deploy_organization(clients: RegionalClients, options: DeployOptions, region
             if region == clients.home_region:
                 functions = {r.config_rule_name: outputs[f"{r.logical_id}FunctionArn"] for r in RULES}
 
-    # 4. the rules, in every account of the organization
+    # 4. the rules, in every account of the organization; and the reconciler that re-submits the pack where it
+    # failed for want of functions (an account that joins gets the pack and its functions in no set order)
     for region in regions:
         put_organization_pack(clients("config", region), options, region, artifacts, scope, progress)
     pack_failures = {region: wait_for_organization_pack(clients("config", region), options, region, progress)
                      for region in regions}
+    reconciler = deploy_reconciler(clients, options, regions, artifacts, owner, progress)
 
     # 5. one view of the organization
+    aggregator_created = False
     if options.aggregator:
-        ensure_aggregator(clients, options, regions, report, progress)
+        aggregator_created = ensure_aggregator(clients, options, regions, report, progress)
+    write_record(clients, options, regions, artifacts, owner, identity, progress, extra={
+        "organization": True, "delegated_admin": options.delegated_admin, "pack_name": options.pack_name,
+        "aggregator": options.aggregator, "aggregator_created": aggregator_created, "reconciler": reconciler,
+        "stack_sets": [iam_name, *(functions_stack_set(options, region) for region in regions)]})
 
     rows = organization_placements(clients, options, regions, scope, account)
     # A region's pack failed: the accounts it failed in say so; the pack's own line only where none does.
@@ -173,37 +211,48 @@ def deploy_organization(clients: RegionalClients, options: DeployOptions, region
     failures += [line for region, lines in pack_failures.items() if region not in named for line in lines]
     failures += [failure for row in rows for failure in row.failures()]
     return DeployResult(account, artifacts.prefix, regions, functions, [rule.config_rule_name for rule in RULES],
-                        member_accounts=list(scope.accounts), rows=rows, failures=failures, notes=report.notes)
+                        member_accounts=list(scope.accounts), rows=rows, failures=failures,
+                        notes=report.notes + artifacts.notes)
 
 
 # ------------------------------------------------------------------------------------------ S3
 
 
-def allow_organization_read(s3: Any, bucket: str, key_prefix: str, org_id: str, partition: str) -> str:
-    """One statement in the bucket policy letting principals of the organization read the bundles (StackSets
-    create each member account's functions with that account's credentials). Added or updated; others kept."""
+def org_read_sid(options: DeployOptions) -> str:
+    """The deployment's own statement in a shared bucket's policy (a Sid is alphanumeric)."""
+    if options.deployment == "lambda-vpc-rules":
+        return ORG_READ_SID
+    return ORG_READ_SID + hashlib.sha256(options.deployment.encode()).hexdigest()[:12]
+
+
+def allow_organization_read(s3: Any, bucket: str, options: DeployOptions, org_id: str, partition: str, owner: str
+                            ) -> str:
+    """One statement in the bucket policy letting principals of the organization read the deployment's bundles at
+    the versions deployed (StackSets create each member account's functions with that account's credentials;
+    S3ObjectVersion reads with s3:GetObjectVersion). Added or updated; others kept."""
+    sid = org_read_sid(options)
     statement = {
-        "Sid": ORG_READ_SID,
+        "Sid": sid,
         "Effect": "Allow",
         "Principal": "*",
-        "Action": "s3:GetObject",
-        "Resource": f"arn:{partition}:s3:::{bucket}/{key_prefix}*",
+        "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+        "Resource": f"arn:{partition}:s3:::{bucket}/{options.code_root}*",
         "Condition": {"StringEquals": {"aws:PrincipalOrgID": org_id}},
     }
-    policy = current_bucket_policy(s3, bucket)
-    others = [s for s in policy.get("Statement", []) if s.get("Sid") != ORG_READ_SID]
+    policy = current_bucket_policy(s3, bucket, owner)
+    others = [s for s in policy.get("Statement", []) if s.get("Sid") != sid]
     if any(s == statement for s in policy.get("Statement", [])):
         return "unchanged"
     action = "updated" if len(others) < len(policy.get("Statement", [])) else "added"
     policy = {"Version": policy.get("Version", "2012-10-17"), **{k: v for k, v in policy.items() if k not in (
         "Version", "Statement")}, "Statement": [*others, statement]}
-    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy), ExpectedBucketOwner=owner)
     return action
 
 
-def current_bucket_policy(s3: Any, bucket: str) -> dict[str, Any]:
+def current_bucket_policy(s3: Any, bucket: str, owner: str) -> dict[str, Any]:
     try:
-        return json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+        return json.loads(s3.get_bucket_policy(Bucket=bucket, ExpectedBucketOwner=owner)["Policy"])
     except ClientError as error:
         if error.response["Error"]["Code"] == "NoSuchBucketPolicy":
             return {}
@@ -226,7 +275,8 @@ def ensure_stack_set(cloudformation: Any, name: str, body: str, parameters: dict
     if existing is None:
         cloudformation.create_stack_set(
             StackSetName=name, Description=f"lambda-vpc-rules: {name}", TemplateBody=body, Parameters=wanted,
-            Capabilities=["CAPABILITY_NAMED_IAM"], PermissionModel="SERVICE_MANAGED", AutoDeployment=auto, **ca)
+            Capabilities=["CAPABILITY_NAMED_IAM"], PermissionModel="SERVICE_MANAGED", AutoDeployment=auto,
+            Tags=deployment_tags(options), **ca)
         progress(f"StackSet {name}: created")
         return describe_stack_set(cloudformation, name, ca)["StackSetARN"], []
     current = {p["ParameterKey"]: p.get("ParameterValue") for p in existing.get("Parameters") or ()}
@@ -234,12 +284,17 @@ def ensure_stack_set(cloudformation: Any, name: str, body: str, parameters: dict
     same_auto = known_auto is None or (
         bool(known_auto.get("Enabled")) and not known_auto.get("RetainStacksOnAccountRemoval")
         and sorted(known_auto.get("DependsOn") or []) == sorted(depends_on))
-    if existing.get("TemplateBody") == body and current == parameters and same_auto:
+    if existing.get("Tags") and not tagged_by(existing["Tags"], options):
+        raise DeployError(f"StackSet {name} belongs to another deployment ({existing['Tags']}): choose another "
+                          "--stack-name")
+    if existing.get("TemplateBody") == body and current == parameters and same_auto and tagged_by(
+            existing.get("Tags"), options):
         progress(f"StackSet {name}: unchanged")
         return existing["StackSetARN"], []
     answer = _when_idle(cloudformation, name, ca, options, lambda: cloudformation.update_stack_set(
         StackSetName=name, TemplateBody=body, Parameters=wanted, Capabilities=["CAPABILITY_NAMED_IAM"],
-        AutoDeployment=auto, OperationPreferences=operation_preferences(options), **ca))
+        AutoDeployment=auto, OperationPreferences=operation_preferences(options), Tags=deployment_tags(options),
+        **ca))
     progress(f"StackSet {name}: updating every instance (operation {answer['OperationId']})")
     return existing["StackSetARN"], [(name, answer["OperationId"])]
 
@@ -333,10 +388,9 @@ def wait_for_operations(cloudformation: Any, operations: list[tuple[str, str]], 
 
 def put_organization_pack(config: Any, options: DeployOptions, region: str, artifacts: Artifacts, scope: Scope,
                           progress: Progress) -> None:
-    bucket = bucket_name(options.bucket, region)
-    config.put_organization_conformance_pack(
+    config.put_organization_conformance_pack(  # the template itself: no S3 object anyone could replace meanwhile
         OrganizationConformancePackName=options.pack_name,
-        TemplateS3Uri=f"s3://{bucket}/{artifacts.prefix}{PACK_TEMPLATE}",
+        TemplateBody=template_text(PACK_TEMPLATE),
         ConformancePackInputParameters=[{"ParameterName": k, "ParameterValue": v}
                                         for k, v in options.pack_parameters.items()],
         ExcludedAccounts=scope.pack_excluded,
@@ -367,9 +421,9 @@ def wait_for_organization_pack(config: Any, options: DeployOptions, region: str,
 
 
 def ensure_aggregator(clients: RegionalClients, options: DeployOptions, regions: list[str], report: Preflight,
-                      progress: Progress) -> None:
+                      progress: Progress) -> bool:
     """An organization-wide aggregator over the deployed regions in this account: reused by name (its regions
-    extended if need be), or created with its own role."""
+    extended if need be), or created with its own role. Whether this deployment created it."""
     config = clients("config")
     name = options.aggregator
     existing = report.aggregator
@@ -378,13 +432,14 @@ def ensure_aggregator(clients: RegionalClients, options: DeployOptions, regions:
         covered = set(source.get("AwsRegions") or ())
         if source.get("AllAwsRegions") or set(regions) <= covered:
             progress(f"aggregator {name}: reused, unchanged")
-            return
+            return False
         config.put_configuration_aggregator(ConfigurationAggregatorName=name, OrganizationAggregationSource={
             "RoleArn": source["RoleArn"], "AwsRegions": sorted(covered | set(regions))})
         progress(f"aggregator {name}: reused, regions added: {', '.join(sorted(set(regions) - covered))}")
-        return
+        return False
     _, outputs = apply_stack(clients("cloudformation"), aggregator_role_stack(options),
-                             template_text(AGGREGATOR_ROLE_TEMPLATE), {}, options)
+                             template_text(AGGREGATOR_ROLE_TEMPLATE), {"RoleName": aggregator_role_name(options)},
+                             options)
     role = outputs["AggregatorRoleArn"]
     deadline = time.monotonic() + options.timeout
     while True:  # a new role takes a moment to be usable (IAM is eventually consistent)
@@ -392,13 +447,14 @@ def ensure_aggregator(clients: RegionalClients, options: DeployOptions, regions:
             config.put_configuration_aggregator(
                 ConfigurationAggregatorName=name,
                 OrganizationAggregationSource={"RoleArn": role, "AwsRegions": sorted(regions)},
-                Tags=[AGGREGATOR_TAG])
+                Tags=[AGGREGATOR_TAG, *deployment_tags(options)])
             break
         except ClientError as error:
             if error.response["Error"]["Code"] != "InvalidRoleException" or time.monotonic() > deadline:
                 raise
             time.sleep(options.waiter_delay)
     progress(f"aggregator {name}: created over {', '.join(sorted(regions))}")
+    return True
 
 
 # ------------------------------------------------------------------------------------------ read back

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..aws.actions import RDKLIB_ACTIONS, READ_ACTIONS, REGISTER_ACTIONS
-from ..core.rules import RULES, Rule
-from . import remediation_documents
+from ...aws.actions import RDKLIB_ACTIONS, READ_ACTIONS, REGISTER_ACTIONS
+from ...core.rules import RULES, Rule
+from .. import remediation_documents
 
 EVALUATOR_ROLE_NAME = "lambda-vpc-rules-evaluator"
 AGGREGATOR_ROLE_NAME = "lambda-vpc-rules-aggregator"
@@ -91,6 +91,12 @@ def _snapshot_policies() -> dict[str, Any]:
         "SnapshotSignerPolicy": policy("WriteSignedSnapshots", "sign-snapshots", {
             "Sid": "SignSnapshots", "Effect": "Allow", "Action": ["kms:Sign"], "Resource": _ref("SnapshotKmsKeyArn")}),
     }
+def source_account() -> dict[str, Any]:
+    """A service role's trust limited to the service acting for this account (aws:SourceAccount): the cross-service
+    confused deputy prevention of the IAM User Guide and AWS Config's developer guide ("Cross-service confused
+    deputy prevention"). aws:SourceArn is not added: neither Lambda (the execution role) nor AWS Config (the
+    aggregator's role) documents the ARN it assumes these roles for."""
+    return {"StringEquals": {"aws:SourceAccount": _ref("AWS::AccountId")}}
 
 
 def iam_template() -> dict[str, Any]:
@@ -120,7 +126,7 @@ def iam_template() -> dict[str, Any]:
                     "AssumeRolePolicyDocument": {
                         "Version": "2012-10-17",
                         "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                                       "Action": "sts:AssumeRole"}],
+                                       "Action": "sts:AssumeRole", "Condition": source_account()}],
                     },
                     "Policies": [
                         {
@@ -190,7 +196,7 @@ def functions_template() -> dict[str, Any]:
             },
         }
     }
-    for rule in RULES:
+    for index, rule in enumerate(RULES):
         logical = rule.logical_id
         resources[f"{logical}LogGroup"] = {
             "Type": "AWS::Logs::LogGroup",
@@ -204,7 +210,11 @@ def functions_template() -> dict[str, Any]:
                 "Description": rule.description[:256],
                 "Runtime": LAMBDA_RUNTIME,
                 "Handler": f"{rule.rdk_name}.lambda_handler",
-                "Code": {"S3Bucket": _ref("CodeBucket"), "S3Key": _sub("${CodeKeyPrefix}" + rule.rdk_name + ".zip")},
+                # The object version deploy uploaded and proved (S3ObjectVersion): a later write to the key is not
+                # what runs. Empty (an unversioned bucket, one account only): the key's current object.
+                "Code": {"S3Bucket": _ref("CodeBucket"), "S3Key": _sub("${CodeKeyPrefix}" + rule.rdk_name + ".zip"),
+                         "S3ObjectVersion": {"Fn::If": ["PinVersions", {"Fn::Select": [index, {"Fn::Split": [
+                             ",", _ref("CodeObjectVersions")]}]}, _ref("AWS::NoValue")]}},
                 "Role": _sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${RoleName}"),
                 "Timeout": 900,  # a periodic run reads the whole account
                 "MemorySize": 512,
@@ -237,6 +247,10 @@ def functions_template() -> dict[str, Any]:
         "Parameters": {
             "CodeBucket": {"Type": "String", "Description": "S3 bucket in this region holding the bundles."},
             "CodeKeyPrefix": {"Type": "String", "Description": "Key prefix of the bundles, ending in /."},
+            "CodeObjectVersions": {
+                "Type": "String", "Default": "",
+                "Description": "The S3 object version of each bundle, comma-separated in rule order (empty: the "
+                "current object of each key)."},
             "RoleName": {"Type": "String", "Default": EVALUATOR_ROLE_NAME,
                          "Description": "The functions' role (account-iam.yaml), created once per account."},
             "LogRetentionInDays": {"Type": "Number", "Default": DEFAULT_RETENTION_DAYS,
@@ -261,6 +275,7 @@ def functions_template() -> dict[str, Any]:
         },
         "Conditions": {
             "Signing": {"Fn::Not": [{"Fn::Equals": ["", _ref("SigningProfileVersionArns")]}]},
+            "PinVersions": {"Fn::Not": [{"Fn::Equals": ["", _ref("CodeObjectVersions")]}]},
             "ReserveConcurrency": {"Fn::Not": [{"Fn::Equals": ["", _ref("ReservedConcurrency")]}]},
             "CreateAlarmTopic": {"Fn::Equals": ["", _ref("AlarmTopicArn")]},
         },
@@ -367,7 +382,7 @@ def aggregator_role_template() -> dict[str, Any]:
                     "AssumeRolePolicyDocument": {
                         "Version": "2012-10-17",
                         "Statement": [{"Effect": "Allow", "Principal": {"Service": "config.amazonaws.com"},
-                                       "Action": "sts:AssumeRole"}],
+                                       "Action": "sts:AssumeRole", "Condition": source_account()}],
                     },
                     "ManagedPolicyArns": [
                         _sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AWSConfigRoleForOrganizations")
@@ -377,3 +392,4 @@ def aggregator_role_template() -> dict[str, Any]:
         },
         "Outputs": {"AggregatorRoleArn": {"Value": {"Fn::GetAtt": ["AggregatorRole", "Arn"]}}},
     }
+

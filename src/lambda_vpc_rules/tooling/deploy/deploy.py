@@ -18,17 +18,22 @@ automatic deployment, and the organization conformance pack.
 
 from __future__ import annotations
 
-from ..core.rules import RULES
-from .deploy_steps import (  # the steps; also what deploy's callers use of them
+from ...core.rules import RULES
+from ..packaging import FUNCTIONS_TEMPLATE, IAM_TEMPLATE, PACK_TEMPLATE, conformance_pack, template_text
+from .org import deploy_organization
+from .preflight import preflight
+from .record import write_record
+from .status import account_placements
+from .steps import (  # the steps; also what deploy's callers use of them
     DeployError,
     DeployOptions,
     DeployResult,
     Progress,
     RegionalClients,
     apply_stack,
-    bucket_name,
     check_options,
     config_rules_from_pack,
+    deployment_tags,
     functions_parameters,
     iam_parameters,
     resolve_regions,
@@ -36,10 +41,6 @@ from .deploy_steps import (  # the steps; also what deploy's callers use of them
     upload_artifacts,
     wait_for_pack,
 )
-from .org import deploy_organization
-from .packaging import FUNCTIONS_TEMPLATE, IAM_TEMPLATE, PACK_TEMPLATE, conformance_pack, template_text
-from .preflight import preflight
-from .status import account_placements
 
 # ------------------------------------------------------------------------------------------ one account
 
@@ -55,7 +56,8 @@ def deploy(clients: RegionalClients, options: DeployOptions, progress: Progress 
     if options.organization:
         return deploy_organization(clients, options, regions, identity, report, progress)
 
-    artifacts = upload_artifacts(clients, options, regions, progress)
+    owner = options.bucket_owner or account_id
+    artifacts = upload_artifacts(clients, options, regions, progress, owner)
     step(progress, f"stack {options.iam_stack_name} ({clients.home_region})",
          apply_stack(clients("cloudformation"), options.iam_stack_name, template_text(IAM_TEMPLATE),
                      iam_parameters(options), options)[0])
@@ -74,12 +76,12 @@ def deploy(clients: RegionalClients, options: DeployOptions, progress: Progress 
         if options.mode == "rules":
             partition = identity["Arn"].split(":")[1]
             for rule in config_rules_from_pack(conformance_pack(), pack_inputs, partition, account_id, region):
-                config.put_config_rule(ConfigRule=rule)
+                config.put_config_rule(ConfigRule=rule, Tags=deployment_tags(options))
             progress(f"{region}: registered {len(RULES)} Config rules")
         else:
-            config.put_conformance_pack(
+            config.put_conformance_pack(  # the template itself: no S3 object anyone could replace meanwhile
                 ConformancePackName=options.pack_name,
-                TemplateS3Uri=f"s3://{bucket_name(options.bucket, region)}/{artifacts.prefix}{PACK_TEMPLATE}",
+                TemplateBody=template_text(PACK_TEMPLATE),
                 ConformancePackInputParameters=[{"ParameterName": k, "ParameterValue": v}
                                                 for k, v in pack_inputs.items()],
             )
@@ -87,9 +89,12 @@ def deploy(clients: RegionalClients, options: DeployOptions, progress: Progress 
     if options.mode == "pack":
         for region in regions:
             wait_for_pack(clients("config", region), options, region, progress)
+    write_record(clients, options, regions, artifacts, owner, identity, progress, extra={
+        "organization": False, "pack_name": options.pack_name if options.mode == "pack" else None,
+        "config_rules": [rule.config_rule_name for rule in RULES] if options.mode == "rules" else []})
     rows = account_placements(clients, options, regions, account_id)
     result = DeployResult(account_id, artifacts.prefix, regions, functions, [rule.config_rule_name for rule in RULES],
-                          rows=rows, notes=report.notes)
+                          rows=rows, notes=report.notes + artifacts.notes)
     result.failures = [failure for row in rows for failure in row.failures()]
     return result
 

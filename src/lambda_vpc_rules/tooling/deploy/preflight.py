@@ -22,8 +22,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..core.rules import RULES
-from ..errors import UnreadableAnswer
+from ...core.rules import RULES
+from ...errors import UnreadableAnswer
 
 STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
 CONFIG_RULES_PRINCIPAL = "config-multiaccountsetup.amazonaws.com"
@@ -35,16 +35,18 @@ LEGACY_STACK_SET = "lambda-vpc-rules-member-role"  # the cross-account role of t
 # The actions `deploy` calls itself (tests/test_deploy_org.py records the calls and checks these lists against them;
 # iam:GetRole resolves an assumed role's path for the simulator, STACK_RESOURCE_ACTIONS are CloudFormation's).
 SINGLE_ACCOUNT_ACTIONS = frozenset({
-    "s3:ListBucket", "s3:GetBucketLocation", "s3:GetObject", "s3:PutObject",
+    "s3:ListBucket", "s3:GetBucketLocation", "s3:GetObject", "s3:PutObject", "s3:PutObjectTagging",
+    "s3:GetObjectTagging",
     "config:DescribeConfigurationRecorders", "config:DescribeConfigurationRecorderStatus",
     "cloudformation:DescribeStacks", "cloudformation:CreateStack", "cloudformation:UpdateStack",
     "cloudformation:GetTemplate", "config:PutConformancePack", "config:DescribeConformancePackStatus",
     "iam:SimulatePrincipalPolicy",
 })
-RULES_MODE_ACTIONS = frozenset({"config:PutConfigRule", "config:DescribeConfigRules"})
+RULES_MODE_ACTIONS = frozenset({"config:PutConfigRule", "config:DescribeConfigRules", "config:TagResource"})
 ORGANIZATION_ACTIONS = frozenset({
-    "s3:ListBucket", "s3:GetBucketLocation", "s3:GetObject", "s3:PutObject", "s3:GetBucketPolicy",
-    "s3:PutBucketPolicy",
+    "s3:ListBucket", "s3:GetBucketLocation", "s3:GetObject", "s3:PutObject", "s3:PutObjectTagging",
+    "s3:GetObjectTagging",
+    "s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:GetBucketVersioning", "s3:GetObjectVersion",
     "config:DescribeConfigurationRecorders", "config:DescribeConfigurationRecorderStatus",
     "organizations:DescribeOrganization", "organizations:ListAccounts", "organizations:ListRoots",
     "organizations:ListAWSServiceAccessForOrganization",
@@ -66,6 +68,16 @@ AGGREGATOR_ACTIONS = frozenset({"config:DescribeConfigurationAggregators", "conf
 SIGNING_ACTIONS = frozenset({"signer:GetSigningProfile", "signer:StartSigningJob", "signer:DescribeSigningJob",
                              "s3:GetBucketVersioning", "s3:GetObjectVersion"})
 ALL_REGIONS_ACTIONS = frozenset({"ec2:DescribeRegions"})
+# The organization pack's reconciler stack (stacks.pack_reconciler_template), built with the deploying identity's
+# credentials in its own account, management account or delegated administrator.
+RECONCILER_STACK_ACTIONS = frozenset({
+    "cloudformation:DescribeStacks", "cloudformation:CreateStack", "cloudformation:UpdateStack",
+    "cloudformation:GetTemplate",
+    "iam:CreateRole", "iam:GetRole", "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:PassRole",
+    "lambda:CreateFunction", "lambda:GetFunction", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration",
+    "lambda:AddPermission", "logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:DescribeLogGroups",
+    "events:PutRule", "events:PutTargets", "events:DescribeRule",
+})
 # What CloudFormation does with the deploying identity's credentials to build the stacks of this account (the
 # resources of stacks.py); StackSets build member accounts' stacks with their own roles.
 STACK_RESOURCE_ACTIONS = frozenset({
@@ -100,6 +112,8 @@ def required_actions(options: Any, regions: list[str]) -> set[str]:
                 RULES_MODE_ACTIONS
     if options.signing_profile:
         actions |= SIGNING_ACTIONS
+    if options.organization:
+        actions |= RECONCILER_STACK_ACTIONS
     if getattr(options, "regions", None) == ["all"]:
         actions |= ALL_REGIONS_ACTIONS
     return actions
@@ -124,7 +138,7 @@ def preflight(clients: Any, options: Any, regions: list[str], identity: dict[str
     account = identity["Account"]
     if options.organization:
         _organization(clients, options, account, report)
-    _buckets(clients, options, regions, report)
+    _buckets(clients, options, regions, report, options.bucket_owner or account)
     for region in regions:
         _recorder(clients("config", region), region, region == clients.home_region, report)
     if options.organization and options.aggregator:
@@ -205,28 +219,38 @@ def call_as(options: Any) -> dict[str, str]:
     return {"CallAs": "DELEGATED_ADMIN"} if options.delegated_admin else {}
 
 
-def _buckets(clients: Any, options: Any, regions: list[str], report: Preflight) -> None:
-    from .deploy_steps import bucket_name
+def _buckets(clients: Any, options: Any, regions: list[str], report: Preflight, owner: str) -> None:
+    """Each region's bucket: there, owned by `owner` (ExpectedBucketOwner on every call: a bucket of that name in
+    another account answers 403), in that region, and versioned where versions are pinned: with --organization
+    (every member account runs the code: S3ObjectVersion pins what deploy proved) and with code signing."""
+    from .steps import bucket_name
 
-    for region in regions:
+    home = getattr(clients, "home_region", None)
+    for region in list(dict.fromkeys([*regions, *([home] if home else [])])):  # home: the record (and reconciler)
         s3, bucket = clients("s3", region), bucket_name(options.bucket, region)
         try:
-            s3.head_bucket(Bucket=bucket)
-            location = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint") or "us-east-1"
+            s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=owner)
+            location = s3.get_bucket_location(Bucket=bucket, ExpectedBucketOwner=owner).get(
+                "LocationConstraint") or "us-east-1"
         except ClientError as error:
             code = error.response["Error"]["Code"]
-            what = "does not exist" if code in ("404", "NoSuchBucket") else code
+            what = {"404": "does not exist", "NoSuchBucket": "does not exist",
+                    "403": f"refused: not owned by {owner}, or not readable"}.get(code, code)
             report.problems.append(f"bucket {bucket} ({region}): {what}")
             continue
         location = {"EU": "eu-west-1"}.get(location, location)
         if location != region:
             report.problems.append(f"bucket {bucket} is in {location}, not {region}: Lambda reads a function's code "
                                    "from a bucket in the function's region")
-        if options.signing_profile:
-            versioning = s3.get_bucket_versioning(Bucket=bucket).get("Status")
+        if options.signing_profile or options.organization:
+            versioning = s3.get_bucket_versioning(Bucket=bucket, ExpectedBucketOwner=owner).get("Status")
             if versioning != "Enabled":
-                report.problems.append(f"bucket {bucket}: versioning is not enabled; AWS Signer signs an object "
-                                       "version")
+                why = ("AWS Signer signs an object version" if options.signing_profile else "with --organization the "
+                       "functions are pinned to the object versions deploy proved (S3ObjectVersion)")
+                report.problems.append(f"bucket {bucket}: versioning is not enabled; {why} (aws s3api "
+                                       f"put-bucket-versioning --bucket {bucket} --versioning-configuration "
+                                       "Status=Enabled)")
+        if options.signing_profile:
             try:
                 profile = clients("signer", region).get_signing_profile(profileName=options.signing_profile)
                 if profile.get("status") != "Active":
