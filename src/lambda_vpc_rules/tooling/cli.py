@@ -202,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_destroy_arguments(commands.add_parser(
         "destroy", parents=[aws], help="remove everything deploy created"), _account_list)
 
+    from .check_cli import add_check_arguments
+
+    add_check_arguments(commands.add_parser(
+        "check", parents=[aws], help="evaluate the functions CloudFormation/SAM templates or Terraform plans would "
+        "create, before deployment (docs/check.md)"), _key_value)
+
     demo = commands.add_parser(
         "demo", parents=[common], help="evaluate a built-in demo estate in an in-process moto mock")
     demo.add_argument("--out", default="out", help="directory for the JSON result (default: out)")
@@ -401,6 +407,10 @@ def _run(args: argparse.Namespace) -> int:
         return run(args.command, boto3.Session(profile_name=args.profile, region_name=args.region), args)
     if args.command == "evidence":
         return _evidence(args)
+    if args.command == "check":
+        from .check_cli import run as run_check
+
+        return run_check(args, lambda: _clients(args))
     selection = _selection(args)
     if selection is not None:
         if args.security_hub:
