@@ -6,7 +6,8 @@ value known only after creation (an export, a parameter without default, an Amaz
 block); an AWS managed policy offline. The rules themselves stay as they are: what is unknown is absent
 from the facts (a rule then says "not found", never COMPLIANT), and this step says so in the verdict.
 
-Two kinds of notes per function, by the fact kinds they affect (`Fact`; None: every rule):
+Two kinds of notes per function, by what they affect (a `Fact` kind: the rules that read it; a rule's
+name: that rule alone, e.g. a subnet's zone for the multi-AZ rule; None: every rule):
 - unknown: something the rule reads could not be established;
 - narrowed: the facts were made narrower on the safe side (an Allow statement with an unknown value
   left out, `iac.policies`): a COMPLIANT verdict holds with less, a NON_COMPLIANT one may be due to
@@ -37,23 +38,24 @@ PREFIX = "Not established before deployment: "
 class Unknowns:
     """What is unknown (or narrowed) about one function, by the fact kind it affects (None: all)."""
 
-    unknown: dict[Fact | None, list[str]] = field(default_factory=dict)
-    narrowed: dict[Fact | None, list[str]] = field(default_factory=dict)
+    unknown: dict[Fact | str | None, list[str]] = field(default_factory=dict)
+    narrowed: dict[Fact | str | None, list[str]] = field(default_factory=dict)
 
-    def add(self, kind: Fact | None, what: str) -> None:
+    def add(self, kind: Fact | str | None, what: str) -> None:
         items = self.unknown.setdefault(kind, [])
         if what not in items:
             items.append(what)
 
-    def add_narrowed(self, kind: Fact | None, what: str) -> None:
+    def add_narrowed(self, kind: Fact | str | None, what: str) -> None:
         items = self.narrowed.setdefault(kind, [])
         if what not in items:
             items.append(what)
 
-    def affecting(self, needs: frozenset[Fact]) -> tuple[list[str], list[str]]:
-        """(unknown, narrowed) notes that affect a rule that reads `needs`."""
-        def pick(notes: dict[Fact | None, list[str]]) -> list[str]:
-            return [what for kind, items in notes.items() if kind is None or kind in needs for what in items]
+    def affecting(self, rule: str, needs: frozenset[Fact]) -> tuple[list[str], list[str]]:
+        """(unknown, narrowed) notes that affect the rule named `rule`, which reads `needs`."""
+        def pick(notes: dict[Fact | str | None, list[str]]) -> list[str]:
+            return [what for kind, items in notes.items() if kind is None or kind == rule or kind in needs
+                    for what in items]
 
         return pick(self.unknown), pick(self.narrowed)
 

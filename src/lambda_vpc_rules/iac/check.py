@@ -159,7 +159,7 @@ def _note_unknowns(item: cloudformation.TemplateFunction, extraction: cloudforma
     function, notes = item.function, item.unknowns
     scopes = _scopes(function, facts)
     for scope, kind, what in extraction.unknown_ids:
-        if scope in scopes:
+        if scope in scopes or scope.removeprefix("own:") in function.subnet_ids:
             notes.add(kind, what)
     if read_account:
         return  # what the account does not hold is missing, as scan says it
@@ -228,7 +228,7 @@ def judge(functions: Iterable[cloudformation.TemplateFunction], facts: Facts, ru
             note(item)
         for rule in rules:
             verdict = rule.evaluate(item.function, facts, parameters[rule.config_rule_name])
-            unknown, narrowed = item.unknowns.affecting(rule.needs)
+            unknown, narrowed = item.unknowns.affecting(rule.config_rule_name, rule.needs)
             verdict, established = qualify(verdict, unknown, narrowed)
             result = EvaluationResult(rule.config_rule_name, item.function.name, verdict.compliance,
                                       verdict.annotation, resource_arn=item.function.arn,

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..aws import parse
-from ..core.model import Fact, Facts, LambdaFunction, ManagedPolicy, Role
+from ..core.model import Fact, Facts, LambdaFunction, ManagedPolicy, PrefixList, Role
+from ..core.rules.multi_az import MULTI_AZ
 from ..core.unknown import Unknowns
 from .policies import allow_only_known
 from .resolve import NO_VALUE, Resolver, TemplateError, Unknown, ZoneOfRegion, contains_unknown
@@ -62,7 +63,7 @@ class Extraction:
     external: External
     # (scope, fact kind, what): something about a template resource (a VPC's tenancy from a parameter...)
     # that is unknown; scope is the resource ID, role name or policy ARN it concerns ("*": every function)
-    unknown_ids: list[tuple[str, Fact, str]] = field(default_factory=list)
+    unknown_ids: list[tuple[str, Fact | str, str]] = field(default_factory=list)
     # roles whose Allow statements lost values known only after creation (narrowed, never widened)
     narrowed_roles: dict[str, str] = field(default_factory=dict)
 
@@ -85,7 +86,7 @@ class _Builder:
         self.r = resolver
         self.lines = lines
         self.external = External()
-        self.unknown_ids: list[tuple[str, Fact, str]] = []
+        self.unknown_ids: list[tuple[str, Fact | str, str]] = []
         self.narrowed: dict[str, str] = {}
         self.by_type: dict[str, list[str]] = {}
         for logical_id, resource in resolver.resources.items():
@@ -96,9 +97,10 @@ class _Builder:
                 continue  # its Condition is false: not created
             self.by_type.setdefault(resource["Type"], []).append(logical_id)
 
-    def unknown(self, scope: str, kind: Fact, what: str) -> None:
-        """Something about `scope` (a resource ID, a role name, a policy ARN; "*": every function) that
-        affects rules reading `kind` is unknown."""
+    def unknown(self, scope: str, kind: Fact | str, what: str) -> None:
+        """Something about `scope` (a resource ID, a role name, a policy ARN; "*": every function; "own:<subnet
+        ID>": the functions in that subnet) that affects rules reading `kind` (or the rule so named) is
+        unknown."""
         self.unknown_ids.append((scope, kind, what))
 
     def ids(self, kind: str) -> list[str]:
@@ -176,9 +178,14 @@ class _Builder:
                 raw["AvailabilityZoneId"] = str(zone)  # resolved to one kind per template: see `_zones`
                 raw["AvailabilityZone"] = str(zone)
             elif isinstance(zone, str):
-                # Offline, the zone name stands for its ID: within one account a name is one zone (multi_az).
+                # The zone name stands for its ID: within one account a name is one zone (multi_az).
                 raw["AvailabilityZone"] = zone
                 raw["AvailabilityZoneId"] = zone
+            else:
+                why = zone.reason if isinstance(zone, Unknown) else "none given: AWS chooses one"
+                # Only the multi-AZ rule counts zones, and only of the function's own subnets.
+                self.unknown(f"own:{subnet_id}", MULTI_AZ.config_rule_name,
+                             f"the Availability Zone of subnet {subnet_id} ({why})")
             subnets[subnet_id] = parse.subnet(raw)
         subnets = _zones(subnets)
 
@@ -245,8 +252,6 @@ class _Builder:
             if any(not isinstance(cidr, str) for cidr in cidrs):
                 self.unknown(pl_id, Fact.PREFIX_LISTS, f"the entries of prefix list {pl_id}")
                 continue
-            from ..core.model import PrefixList
-
             prefix_lists[pl_id] = PrefixList(pl_id, tuple(cidrs), logical_id)
         return {"vpcs": vpcs, "subnets": subnets, "route_tables": route_tables, "nat_gateways": nat_gateways,
                 "vpc_endpoints": endpoints, "prefix_lists": prefix_lists}
