@@ -156,3 +156,18 @@ def test_lines_point_at_the_function_resources():
 
 
 
+
+
+def test_terraform_plan_gives_the_verdicts_of_the_same_estate_deployed(deployed):
+    """The plan (tests/iac_corpus/terraform-plan.json, `terraform show -json` format 1.2) describes the estate
+    of network.yaml with `tf-` names: every verdict it establishes is the scan's of the deployed twin."""
+    _, scanned = deployed
+    rows = _rows([CORPUS / "terraform-plan.json"])
+    twins = {}
+    for row in rows:
+        if row.result.resource_id == "tf-existing-subnet":  # a subnet ID the plan names, not defines
+            assert not row.established and "subnet-0a1b2c3d4e5f60718 is not defined" in row.result.annotation
+            continue
+        assert row.established and row.line is None and row.logical_id.startswith("aws_lambda_function.")
+        twins[(row.result.resource_id.replace("tf-", "corpus-", 1), row.result.rule)] = row.result.compliance
+    assert twins == {key: value for key, value in scanned.items() if key[0].startswith("corpus-")}

@@ -187,7 +187,7 @@ def test_an_existing_subnet_is_read_with_credentials_and_unknown_offline(aws, tm
     rule = [r for r in RULES if r.name == "lambda-vpc-default-tenancy"]
     offline = check_paths([str(template)], rule, {}, Context()).rows
     assert [(r.result.compliance, r.established) for r in offline] == [(Compliance.NON_COMPLIANT, False)]
-    assert f"subnet {subnet} is not in the template" in offline[0].result.annotation
+    assert f"subnet {subnet} is not defined in the file" in offline[0].result.annotation
     clients = Clients(session_clients(boto3.Session(region_name="us-east-1")))
     online = check_paths([str(template)], rule, {}, Context(region="us-east-1", account_id="123456789012"),
                          FactReader(clients)).rows

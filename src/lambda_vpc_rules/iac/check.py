@@ -165,22 +165,22 @@ def _note_unknowns(item: cloudformation.TemplateFunction, extraction: cloudforma
         return  # what the account does not hold is missing, as scan says it
     for subnet_id in function.subnet_ids:
         if subnet_id not in facts.subnets and subnet_id != "subnet-unknown":
-            notes.add(Fact.SUBNETS, f"subnet {subnet_id} is not in the template ({OFFLINE})")
+            notes.add(Fact.SUBNETS, f"subnet {subnet_id} is not defined in the file ({OFFLINE})")
         subnet = facts.subnets.get(subnet_id)
         if subnet is not None and subnet.vpc_id not in facts.vpcs:
-            notes.add(Fact.VPCS, f"VPC {subnet.vpc_id} is not in the template ({OFFLINE})")
+            notes.add(Fact.VPCS, f"VPC {subnet.vpc_id} is not defined in the file ({OFFLINE})")
             if facts.route_table_for_subnet(subnet_id) is None:
                 notes.add(Fact.ROUTE_TABLES, f"the main route table of VPC {subnet.vpc_id} ({OFFLINE})")
     for target in sorted(scopes & extraction.external.targets):
         kind = {"nat-": Fact.NAT_GATEWAYS, "vpce-": Fact.VPC_ENDPOINTS, "pl-": Fact.PREFIX_LISTS}.get(
             target.split("-", 1)[0] + "-")
         if kind is not None:
-            notes.add(kind, f"{target} is not in the template ({OFFLINE})")
+            notes.add(kind, f"{target} is not defined in the file ({OFFLINE})")
     if function.role_arn:
         name = role_name_from_arn(function.role_arn)
         role = facts.roles.get(name)
         if role is None:
-            notes.add(Fact.IAM, f"role {name} is not in the template ({OFFLINE})")
+            notes.add(Fact.IAM, f"role {name} is not defined in the file ({OFFLINE})")
         else:
             for arn in [*role.attached_policy_arns, role.permissions_boundary_arn]:
                 if arn and arn not in facts.policies:
@@ -207,6 +207,13 @@ def check_template(template: Mapping[str, Any], lines: Mapping[str, int], path: 
         template = transform(template, context.parameters, context.region, iam_client)
     else:
         template = plain(template)
+    return check_translated(template, lines, path, rules, parameters, context, reader)
+
+
+def check_translated(template: Mapping[str, Any], lines: Mapping[str, int], path: str, rules: Sequence[Rule],
+                     parameters: Mapping[str, Mapping[str, Any]], context: Context, reader: FactReader | None = None
+                     ) -> list[CheckRow]:
+    """The rows of a plain CloudFormation template (SAM transformed, or a Terraform plan translated)."""
     extraction = cloudformation.extract(template, Resolver(template, context), lines)
     for role, what in extraction.narrowed_roles.items():
         for item in extraction.functions:
