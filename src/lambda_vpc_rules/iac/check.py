@@ -26,6 +26,7 @@ from ..core.unknown import qualify
 from . import cloudformation
 from .resolve import Context, Resolver, TemplateError, partition_of
 from .sam import is_sam, plain, transform
+from .terraform import plan_template
 
 OFFLINE = "offline: pass --region to read it"
 
@@ -244,6 +245,14 @@ def judge(functions: Iterable[cloudformation.TemplateFunction], facts: Facts, ru
     return rows
 
 
+def check_plan(plan: Mapping[str, Any], path: str, rules: Sequence[Rule], parameters: Mapping[str, Any],
+               context: Context, reader: FactReader | None = None) -> list[CheckRow]:
+    """The rows of a Terraform plan: its resources as CloudFormation ones, named by their addresses."""
+    template, addresses = plan_template(plan)
+    rows = check_translated(template, {}, path, rules, parameters, context, reader)
+    return [replace(row, line=None, logical_id=addresses.get(row.logical_id, row.logical_id)) for row in rows]
+
+
 def check_paths(paths: Sequence[str], rules: Sequence[Rule], raw_parameters: Mapping[str, str],
                 context: Context, reader: FactReader | None = None, iam_client: Any = None) -> CheckReport:
     """Every file's rows. Raises TemplateError (or OSError) for a file that cannot be read: an error is
@@ -255,8 +264,6 @@ def check_paths(paths: Sequence[str], rules: Sequence[Rule], raw_parameters: Map
     for path in paths:
         document = load(path)
         if document.kind == "terraform":
-            from .terraform import check_plan
-
             report.rows += check_plan(document.data, path, rules, parameters, context, reader)
         else:
             report.rows += check_template(document.data, document.lines, path, rules, parameters, context, reader,

@@ -18,8 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..core.rules import Rule
-from .resolve import Context, TemplateError, Unknown
+from .resolve import TemplateError, Unknown
 
 FUNCTION = "aws_lambda_function"
 # Terraform type -> (CloudFormation type, {terraform argument: CloudFormation property})
@@ -278,12 +277,3 @@ def plan_template(plan: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, st
     addresses = {logical: resource.pop("Address", logical) for logical, resource in template["Resources"].items()}
     return template, addresses
 
-
-def check_plan(plan: Mapping[str, Any], path: str, rules: Sequence[Rule], parameters: Mapping[str, Any],
-               context: Context, reader: Any = None) -> list:
-    from .check import check_translated
-
-    template, addresses = plan_template(plan)
-    rows = check_translated(template, {}, path, rules, parameters, context, reader)
-    return [row.__class__(row.result, row.path, None, addresses.get(row.logical_id, row.logical_id), row.established)
-            for row in rows]
