@@ -145,3 +145,21 @@ def test_a_stack_of_200_functions_is_answered_in_a_bounded_number_of_calls(aws, 
     assert "200 function(s)" in answer["message"]
     print("hook calls for 200 functions:", recorder.by_operation())
     assert recorder.aws_calls() <= 15, recorder.by_operation()
+    from lambda_vpc_rules.hook.template import READ_ACTIONS
+
+    assert recorder.actions <= READ_ACTIONS  # the hook's role grants these
+
+
+@pytest.mark.parametrize("mode", ["FAIL", "WARN"])
+def test_the_hook_template_passes_cfn_lint(tmp_path, mode):
+    from cfnlint.api import lint_file
+
+    from lambda_vpc_rules.hook.template import hook_template, hook_template_json
+
+    path = tmp_path / "hook.json"
+    path.write_text(hook_template_json(mode))
+    assert [str(match) for match in lint_file(path)] == []
+    hook = hook_template(mode)["Resources"]["LambdaVpcRulesHook"]["Properties"]
+    assert hook["FailureMode"] == mode and hook["TargetFilters"]["TargetNames"] == ["AWS::Lambda::Function"]
+    with pytest.raises(ValueError):
+        hook_template("IGNORE")
