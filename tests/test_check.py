@@ -32,12 +32,14 @@ from lambda_vpc_rules.aws.facts import FactReader
 from lambda_vpc_rules.core.model import Compliance
 from lambda_vpc_rules.core.rules import RULES
 from lambda_vpc_rules.iac.check import check_paths, load
-from lambda_vpc_rules.iac.resolve import Context
+from lambda_vpc_rules.iac.resolve import Context, Resolver
 from lambda_vpc_rules.iac.sam import plain, transform
 from lambda_vpc_rules.tooling.demo import moto_as_aws_answers
 
 CORPUS = pathlib.Path(__file__).parent / "iac_corpus"
 NETWORK, SAM = CORPUS / "network.yaml", CORPUS / "sam.yaml"
+# synthesized by `node app.js` with aws-cdk-lib 2.276.0 (tests/iac_corpus/cdk/app.js), environment-agnostic
+CDK = CORPUS / "cdk" / "CdkCorpus.template.json"
 
 
 def _associate_route_tables(session, stack: str, template: dict) -> None:
@@ -56,12 +58,14 @@ def _associate_route_tables(session, stack: str, template: dict) -> None:
 def _attach_managed_policies(session, stack: str, template: dict) -> None:
     """Attach each role's ManagedPolicyArns (moto creates the role without them), through AttachRolePolicy."""
     cfn, iam = session.client("cloudformation"), session.client("iam")
+    resolver = Resolver(template, Context(region=REGION, account_id=ACCOUNT))
     physical = {r["LogicalResourceId"]: r["PhysicalResourceId"]
                 for r in cfn.list_stack_resources(StackName=stack)["StackResourceSummaries"]}
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] == "AWS::IAM::Role":
             for arn in resource["Properties"].get("ManagedPolicyArns", []):
-                arn = physical[arn["Ref"]] if isinstance(arn, dict) else arn
+                if isinstance(arn, dict):  # a Ref to the stack's policy, or an ARN built with Fn::Join (CDK)
+                    arn = physical[arn["Ref"]] if "Ref" in arn else resolver.value(arn)
                 iam.attach_role_policy(RoleName=physical[logical_id], PolicyArn=arn)
 
 
@@ -86,8 +90,11 @@ def deployed():
             session = boto3.Session(region_name=REGION)
             cfn = session.client("cloudformation")
             sam_template = transform(load(SAM).data, {}, REGION)
+            # CDK's bootstrap check reads this SSM parameter (the CDK bootstrap stack writes it)
+            session.client("ssm").put_parameter(Name="/cdk-bootstrap/hnb659fds/version", Value="30", Type="String")
             for name, body, template in (("network", NETWORK.read_text(), plain(load(NETWORK).data)),
-                                         ("sam", json.dumps(sam_template), sam_template)):
+                                         ("sam", json.dumps(sam_template), sam_template),
+                                         ("cdk", CDK.read_text(), json.loads(CDK.read_text()))):
                 cfn.create_stack(StackName=name, TemplateBody=body, Capabilities=["CAPABILITY_NAMED_IAM"])
                 assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
                 _associate_route_tables(session, name, template)
@@ -146,6 +153,19 @@ def test_sam_offline_establishes_what_the_template_holds_and_says_what_it_cannot
     assert unestablished == {"lambda-vpc-eni-permissions", "lambda-vpc-multi-az"}
     assert "AWSLambdaBasicExecutionRole" in next(r.result.annotation for r in rows if not r.established
                                                    and r.result.rule == "lambda-vpc-eni-permissions")
+
+
+def test_cdk_synthesized_template_gives_the_scans_verdicts(deployed):
+    clients, scanned = deployed
+    rows = _rows([CDK], FactReader(clients), REGION, ACCOUNT, clients("iam"))
+    assert rows and all(row.established for row in rows)
+    checked = {(row.result.resource_id, row.result.rule): row.result.compliance for row in rows}
+    assert checked == {key: value for key, value in scanned.items() if key[0].startswith("cdk-")}
+    fails = {(name, rule) for (name, rule), verdict in checked.items() if verdict is Compliance.NON_COMPLIANT}
+    assert fails == {("cdk-public-subnets", "lambda-vpc-private-subnet-nat"), ("cdk-one-zone", "lambda-vpc-multi-az"),
+                     ("cdk-no-eni-permissions", "lambda-vpc-eni-permissions")}
+    offline = _rows([CDK])  # CDK attaches AWS managed policies to the roles it makes: unknown offline
+    assert {row.result.rule for row in offline if not row.established} == {"lambda-vpc-eni-permissions"}
 
 
 def test_lines_point_at_the_function_resources():
