@@ -197,3 +197,46 @@ def test_an_existing_subnet_is_read_with_credentials_and_unknown_offline(aws, tm
     eni = check_paths([str(template)], [RULES[0]], {}, Context(region="us-east-1", account_id="123456789012"),
                       FactReader(clients)).rows
     assert eni[0].established and "missing" in eni[0].result.annotation
+
+
+# ------------------------------------------------------------------ Terraform: a main route table the plan manages
+
+
+def _change(address: str, after: dict, unknown: dict | None = None) -> dict:
+    kind, name = address.split(".")
+    return {"address": address, "mode": "managed", "type": kind, "name": name,
+            "change": {"actions": ["create"], "before": None, "after": after, "after_unknown": unknown or {}}}
+
+
+def test_terraform_default_route_table_is_the_main_table_of_its_vpc(tmp_path):
+    """A subnet without association uses its VPC's main route table; aws_default_route_table gives it routes
+    (here to an internet gateway: the subnet is public, not 'no route')."""
+    plan = {"format_version": "1.2", "resource_changes": [
+        _change("aws_vpc.v", {"cidr_block": "10.1.0.0/16", "instance_tenancy": "default"}, {"id": True}),
+        _change("aws_internet_gateway.g", {}, {"id": True, "vpc_id": True}),
+        _change("aws_subnet.s", {"cidr_block": "10.1.1.0/24", "availability_zone": "us-east-1a"},
+                {"id": True, "vpc_id": True}),
+        _change("aws_default_route_table.d", {"route": [{"cidr_block": "0.0.0.0/0", "gateway_id": None}]},
+                {"id": True, "default_route_table_id": True, "route": [{"gateway_id": True}]}),
+        _change("aws_lambda_function.f", {"function_name": "f", "vpc_config": [
+            {"subnet_ids": None, "security_group_ids": ["sg-1"]}]},
+                {"role": True, "vpc_config": [{"subnet_ids": True}]}),
+    ], "configuration": {"root_module": {"resources": [
+        {"address": "aws_internet_gateway.g", "expressions": {"vpc_id": {"references": ["aws_vpc.v.id"]}}},
+        {"address": "aws_subnet.s", "expressions": {"vpc_id": {"references": ["aws_vpc.v.id", "aws_vpc.v"]}}},
+        {"address": "aws_default_route_table.d", "expressions": {
+            "default_route_table_id": {"references": ["aws_vpc.v.default_route_table_id", "aws_vpc.v"]},
+            "route": [{"gateway_id": {"references": ["aws_internet_gateway.g.id"]}}]}},
+        {"address": "aws_lambda_function.f", "expressions": {
+            "role": {"references": ["var.role_arn"]},
+            "vpc_config": [{"subnet_ids": {"references": ["aws_subnet.s.id", "aws_subnet.s"]}}]}},
+    ]}}}
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+    rule = [r for r in RULES if r.name == "lambda-vpc-private-subnet-nat"]
+    [row] = check_paths([str(path)], rule, {}, Context()).rows
+    assert row.established and row.result.compliance is Compliance.NON_COMPLIANT
+    assert "is public (0.0.0.0/0 -> igw-AwsInternetGatewayG)" in row.result.annotation
+    # the role comes from a variable, known only after apply: the ENI rule is not established
+    [eni] = check_paths([str(path)], [RULES[0]], {}, Context()).rows
+    assert not eni.established and "var.role_arn" in eni.result.annotation

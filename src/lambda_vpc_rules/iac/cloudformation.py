@@ -30,6 +30,8 @@ from .policies import allow_only_known
 from .resolve import NO_VALUE, Resolver, TemplateError, Unknown, ZoneOfRegion, contains_unknown
 
 FUNCTION_TYPE = "AWS::Lambda::Function"
+# Not a CloudFormation type: what a Terraform plan's main route table association becomes (iac/terraform.py)
+MAIN_ROUTE_TABLE_TYPE = "LambdaVpcRules::EC2::MainRouteTableAssociation"
 
 
 @dataclass
@@ -205,6 +207,16 @@ class _Builder:
                 self.external.vpcs.add(vpc_id)
             tables[table_id] = {"RouteTableId": table_id, "VpcId": vpc_id, "Routes": list(local_routes.get(vpc_id, [])),
                                 "Associations": []}
+        # A VPC's main route table replaced (Terraform: aws_main_route_table_association, aws_default_route_table;
+        # CloudFormation cannot): that table is the main one, the VPC's own is not.
+        for logical_id in self.ids(MAIN_ROUTE_TABLE_TYPE):
+            table_id, vpc_id = self.prop(logical_id, "RouteTableId"), self.prop(logical_id, "VpcId")
+            if isinstance(table_id, str) and table_id in tables and isinstance(vpc_id, str):
+                tables.pop(f"rtb-main-of-{vpc_id}", None)
+                tables[table_id]["Associations"].append({"Main": True})
+            else:
+                self.unknown(vpc_id if isinstance(vpc_id, str) else "*", Fact.ROUTE_TABLES,
+                             f"the main route table of VPC {vpc_id} (replaced by {logical_id})")
         for logical_id in self.ids("AWS::EC2::SubnetRouteTableAssociation"):
             table_id, subnet_id = self.prop(logical_id, "RouteTableId"), self.prop(logical_id, "SubnetId")
             if isinstance(table_id, str) and table_id in tables and isinstance(subnet_id, str):

@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .cloudformation import MAIN_ROUTE_TABLE_TYPE
 from .resolve import TemplateError, Unknown
 
 FUNCTION = "aws_lambda_function"
@@ -30,6 +31,9 @@ TYPES: dict[str, tuple[str, dict[str, str]]] = {
         "availability_zone": "AvailabilityZone", "availability_zone_id": "AvailabilityZoneId",
         "ipv6_native": "Ipv6Native", "map_public_ip_on_launch": "MapPublicIpOnLaunch"}),
     "aws_route_table": ("AWS::EC2::RouteTable", {"vpc_id": "VpcId"}),
+    # the VPC's main route table, managed: its routes are the plan's (default_route_table_id names the VPC)
+    "aws_default_route_table": ("AWS::EC2::RouteTable", {"default_route_table_id": "VpcId"}),
+    "aws_main_route_table_association": (MAIN_ROUTE_TABLE_TYPE, {"vpc_id": "VpcId", "route_table_id": "RouteTableId"}),
     "aws_route": ("AWS::EC2::Route", {
         "route_table_id": "RouteTableId", "destination_cidr_block": "DestinationCidrBlock",
         "destination_ipv6_cidr_block": "DestinationIpv6CidrBlock",
@@ -142,8 +146,9 @@ class _Translator:
             return {"Ref": logical}  # a managed policy's Ref is its ARN
         if attribute in ATTRIBUTES:
             return {"Fn::GetAtt": [logical, ATTRIBUTES[attribute]]}
-        if attribute in ("id", "name", "allocation_id"):
-            return {"Ref": logical}
+        if attribute in ("id", "name", "allocation_id") or (kind == "aws_vpc" and attribute in (
+                "default_route_table_id", "main_route_table_id")):
+            return {"Ref": logical}  # (a VPC's main route table stands for the VPC: aws_default_route_table)
         return Unknown(f"{address}.{attribute} (known after apply)")
 
     def _value(self, address: str, values: Mapping[str, Any], unknown: Any, expressions: Mapping[str, Any],
@@ -183,8 +188,11 @@ class _Translator:
                 value = self._value(address, after, unknown, expressions, argument)
                 if value is not None:
                     props[prop] = value
-            if kind == "aws_route_table":
+            if kind in ("aws_route_table", "aws_default_route_table"):
                 self._inline_routes(address, logical, after, unknown, resources)
+            if kind == "aws_default_route_table":
+                resources[logical + "Main"] = {"Type": MAIN_ROUTE_TABLE_TYPE, "Properties": {
+                    "VpcId": props.get("VpcId"), "RouteTableId": {"Ref": logical}}}
             if kind == "aws_vpc" and after.get("assign_generated_ipv6_cidr_block"):
                 resources[logical + "Ipv6"] = {"Type": "AWS::EC2::VPCCidrBlock", "Properties": {
                     "VpcId": {"Ref": logical}, "AmazonProvidedIpv6CidrBlock": True}}
