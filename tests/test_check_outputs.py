@@ -240,3 +240,52 @@ def test_terraform_default_route_table_is_the_main_table_of_its_vpc(tmp_path):
     # the role comes from a variable, known only after apply: the ENI rule is not established
     [eni] = check_paths([str(path)], [RULES[0]], {}, Context()).rows
     assert not eni.established and "var.role_arn" in eni.result.annotation
+
+
+def test_template_network_in_an_existing_vpc_gets_its_local_routes_from_the_account(aws, tmp_path):
+    ec2 = aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    template = tmp_path / "in-existing-vpc.yaml"
+    template.write_text(f"""Resources:
+  Sub:
+    Type: AWS::EC2::Subnet
+    Properties: {{VpcId: {vpc}, CidrBlock: 10.8.1.0/24, AvailabilityZone: us-east-1a}}
+  Rt:
+    Type: AWS::EC2::RouteTable
+    Properties: {{VpcId: {vpc}}}
+  Out:
+    Type: AWS::EC2::Route
+    Properties: {{RouteTableId: !Ref Rt, DestinationCidrBlock: 0.0.0.0/0, GatewayId: {igw}}}
+  Assoc:
+    Type: AWS::EC2::SubnetRouteTableAssociation
+    Properties: {{SubnetId: !Ref Sub, RouteTableId: !Ref Rt}}
+  Sg:
+    Type: AWS::EC2::SecurityGroup
+    Properties: {{GroupDescription: fn, VpcId: {vpc}, Tags: [{{Key: team, Value: !ImportValue team}}]}}
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Role: arn:aws:iam::123456789012:role/r
+      Code: {{ZipFile: x}}
+      VpcConfig: {{SubnetIds: [!Ref Sub], SecurityGroupIds: [!GetAtt Sg.GroupId]}}
+""")
+    rules = [r for r in RULES if r.name in ("lambda-vpc-private-subnet-nat", "lambda-vpc-default-tenancy")]
+    offline = {r.result.rule: r for r in check_paths([str(template)], rules, {}, Context()).rows}
+    assert not offline["lambda-vpc-private-subnet-nat"].established
+    assert "local routes of route table rtb-Rt" in offline["lambda-vpc-private-subnet-nat"].result.annotation
+    assert not offline["lambda-vpc-default-tenancy"].established
+    clients = Clients(session_clients(boto3.Session(region_name="us-east-1")))
+    online = check_paths([str(template)], rules, {}, Context(region="us-east-1", account_id="123456789012"),
+                         FactReader(clients)).rows
+    assert all(row.established for row in online)
+    verdicts = {row.result.rule: row.result for row in online}
+    assert verdicts["lambda-vpc-default-tenancy"].compliance is Compliance.COMPLIANT
+    assert f"0.0.0.0/0 -> {igw}" in verdicts["lambda-vpc-private-subnet-nat"].annotation
+
+
+def test_security_groups_by_getatt_are_known():
+    r = _resolver({"Resources": {"Sg": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"VpcId": "vpc-1"}}}})
+    assert r.value({"Fn::GetAtt": ["Sg", "GroupId"]}) == "sg-Sg"
+    assert r.value({"Fn::GetAtt": "Sg.VpcId"}) == "vpc-1"

@@ -136,6 +136,26 @@ def _merged(template: Facts, account: Facts | None) -> Facts:
     return Facts(**merged, evaluated_at=dt.datetime.now(dt.UTC))
 
 
+def _with_local_routes(facts: Facts, extraction: cloudformation.Extraction, account: Facts | None) -> Facts:
+    """The template's route tables in a VPC it does not define get the `local` routes AWS gives every table
+    of that VPC: those of the VPC's main route table, read from the account. Offline they are unknown."""
+    tables = dict(facts.route_tables)
+    for vpc_id, table_ids in extraction.external.tables_in.items():
+        main = next((t for t in (account.route_tables.values() if account else ()) if t.vpc_id == vpc_id
+                     and t.is_main), None)
+        for table_id in table_ids:
+            if main is None:
+                extraction.unknown_ids.append((table_id, Fact.ROUTE_TABLES, f"the CIDR blocks of VPC {vpc_id} (the "
+                                               f"local routes of route table {table_id}; {OFFLINE})"))
+                continue
+            local = tuple(route for route in main.routes if route.target_kind == "local")
+            tables[table_id] = replace(tables[table_id], routes=local + tables[table_id].routes)
+    if tables == dict(facts.route_tables):
+        return facts
+    fields = ("vpcs", "subnets", "nat_gateways", "vpc_endpoints", "prefix_lists", "roles", "policies")
+    return Facts(route_tables=tables, evaluated_at=facts.evaluated_at, **{key: getattr(facts, key) for key in fields})
+
+
 def _scopes(function: LambdaFunction, facts: Facts) -> set[str]:
     """The IDs a function's verdicts depend on: its subnets, their VPCs, everything on their way out, its
     role and the role's policies."""
@@ -223,7 +243,7 @@ def check_translated(template: Mapping[str, Any], lines: Mapping[str, int], path
     needs = set().union(*(rule.needs for rule in rules))
     account = _account_reads(reader, extraction.external, needs) if reader is not None and extraction.external \
         else None
-    facts = _merged(extraction.facts, account)
+    facts = _with_local_routes(_merged(extraction.facts, account), extraction, account)
     return judge(extraction.functions, facts, rules, parameters, path, context,
                  lambda item: _note_unknowns(item, extraction, facts, reader is not None))
 

@@ -53,6 +53,8 @@ class External:
     roles: set[str] = field(default_factory=set)  # role names
     policies: set[str] = field(default_factory=set)  # managed policy ARNs (AWS managed, or existing)
     targets: set[str] = field(default_factory=set)  # route targets (nat-..., vpce-...) and prefix lists
+    # the template's route tables in a VPC it does not define: their `local` routes are the VPC's CIDRs
+    tables_in: dict[str, list[str]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.subnets or self.vpcs or self.roles or self.policies or self.targets)
@@ -104,6 +106,24 @@ class _Builder:
         ID>": the functions in that subnet) that affects rules reading `kind` (or the rule so named) is
         unknown."""
         self.unknown_ids.append((scope, kind, what))
+
+    def _tags(self, logical_id: str, scope: str, what: str) -> list[Mapping[str, Any]]:
+        """A resource's tags; one whose value is not known yet is left out, and the ENI rule, whose policy
+        conditions may read tags (ec2:ResourceTag, aws:PrincipalTag), is told so."""
+        tags = self.prop(logical_id, "Tags") or []
+        if isinstance(tags, Unknown):
+            self.unknown(scope, Fact.IAM, f"the tags of {what} ({tags.reason})")
+            return []
+        known = []
+        for tag in tags if isinstance(tags, list) else []:
+            if not isinstance(tag, Mapping):
+                continue
+            unknown = contains_unknown(tag)
+            if unknown:
+                self.unknown(scope, Fact.IAM, f"a tag of {what} ({unknown.reason})")
+            else:
+                known.append(tag)
+        return known
 
     def ids(self, kind: str) -> list[str]:
         return self.by_type.get(kind, [])
@@ -172,7 +192,7 @@ class _Builder:
                 "Ipv6CidrBlockAssociationSet": [{"Ipv6CidrBlock": block, "Ipv6CidrBlockState": {"State": "associated"}}
                                                 for block in ipv6],
                 "MapPublicIpOnLaunch": self.prop(logical_id, "MapPublicIpOnLaunch") in (True, "true", "True"),
-                "Tags": [tag for tag in self.prop(logical_id, "Tags") or [] if isinstance(tag, Mapping)],
+                "Tags": self._tags(logical_id, subnet_id, f"subnet {subnet_id}"),
             }
             if isinstance(zone_id, str):
                 raw["AvailabilityZoneId"] = zone_id
@@ -205,6 +225,7 @@ class _Builder:
                 continue
             if vpc_id.removeprefix("vpc-") not in self.r.resources:
                 self.external.vpcs.add(vpc_id)
+                self.external.tables_in.setdefault(vpc_id, []).append(table_id)
             tables[table_id] = {"RouteTableId": table_id, "VpcId": vpc_id, "Routes": list(local_routes.get(vpc_id, [])),
                                 "Associations": []}
         # A VPC's main route table replaced (Terraform: aws_main_route_table_association, aws_default_route_table;
@@ -324,7 +345,7 @@ class _Builder:
                 boundary = None
             roles[name] = {"RoleName": name, "Arn": self.r.role_arn(logical_id), "inline": inline,
                            "managed": list(managed), "boundary": boundary,
-                           "Tags": [t for t in self.prop(logical_id, "Tags") or [] if isinstance(t, Mapping)]}
+                           "Tags": self._tags(logical_id, name, f"role {name}")}
         policies = {}
         for logical_id in self.ids("AWS::IAM::ManagedPolicy"):
             arn = self.r.policy_arn(logical_id)
@@ -401,7 +422,9 @@ class _Builder:
                 if unknown:
                     unknowns.add(Fact.SUBNETS, f"subnets ({unknown.reason})")
                     subnet_ids = subnet_ids or ["subnet-unknown"]
-                groups, _ = _strings(vpc.get("SecurityGroupIds"))
+                groups, unknown = _strings(vpc.get("SecurityGroupIds"))
+                if unknown:  # the ENI rule judges CreateNetworkInterface on each group
+                    unknowns.add(Fact.IAM, f"security groups ({unknown.reason})")
                 ipv6 = vpc.get("Ipv6AllowedForDualStack")
                 if isinstance(ipv6, Unknown):
                     unknowns.add(Fact.SUBNETS, f"Ipv6AllowedForDualStack ({ipv6.reason})")

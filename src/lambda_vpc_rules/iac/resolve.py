@@ -270,6 +270,10 @@ class Resolver:
         if kind in ("AWS::EC2::NatGateway", "AWS::EC2::RouteTable", "AWS::EC2::InternetGateway") and \
                 attribute.endswith("Id"):
             return self.physical_id(logical_id)
+        if kind == "AWS::EC2::SecurityGroup" and attribute == "GroupId":
+            return self.physical_id(logical_id)
+        if kind == "AWS::EC2::SecurityGroup" and attribute == "VpcId":
+            return self.value(self.properties(logical_id).get("VpcId"))
         if kind == "AWS::EC2::VPCEndpoint" and attribute == "Id":
             return self.physical_id(logical_id)
         if kind == "AWS::IAM::ManagedPolicy" and attribute == "PolicyArn":
