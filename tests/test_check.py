@@ -23,7 +23,8 @@ import pathlib
 import boto3
 import pytest
 from moto import mock_aws
-from moto.iam.models import iam_backends
+from moto.iam.aws_managed_policies import aws_managed_policies_data
+from moto.iam.models import AWSManagedPolicy, iam_backends
 
 from conftest import ACCOUNT, FAKE_ENVIRONMENT, REGION
 from lambda_vpc_rules.aws.account import scan_session
@@ -69,6 +70,18 @@ def _attach_managed_policies(session, stack: str, template: dict) -> None:
                 iam.attach_role_policy(RoleName=physical[logical_id], PolicyArn=arn)
 
 
+def _aws_managed_policies(session, *names: str) -> None:
+    """The AWS managed policies the corpus's roles attach (SAM and CDK attach these two), from moto's copy of
+    AWS's documents: every account has them. moto's option to load all of them (about 1,300) makes one
+    GetAccountAuthorizationDetails take seconds."""
+    session.client("iam").list_roles()  # the backend exists
+    backend = iam_backends[ACCOUNT]["global"]
+    data = json.loads(aws_managed_policies_data)
+    for name in names:
+        policy = AWSManagedPolicy.from_data(name, ACCOUNT, "us-east-1", data[name])
+        backend.managed_policies[policy.arn] = policy
+
+
 def _fix_moto_inline_policies(iam) -> None:
     for role in iam_backends[ACCOUNT]["global"].roles.values():
         for name, document in list(role.policies.items()):
@@ -85,9 +98,9 @@ def deployed():
     with pytest.MonkeyPatch.context() as patch:
         for key, value in FAKE_ENVIRONMENT.items():
             patch.setenv(key, value)
-        # AWS managed policies loaded, as every account has them (SAM attaches AWSLambdaBasicExecutionRole)
-        with mock_aws(config={"iam": {"load_aws_managed_policies": True}}), moto_as_aws_answers():
+        with mock_aws(), moto_as_aws_answers():
             session = boto3.Session(region_name=REGION)
+            _aws_managed_policies(session, "AWSLambdaBasicExecutionRole", "AWSLambdaVPCAccessExecutionRole")
             cfn = session.client("cloudformation")
             sam_template = transform(load(SAM).data, {}, REGION)
             # CDK's bootstrap check reads this SSM parameter (the CDK bootstrap stack writes it)

@@ -7,31 +7,52 @@ from __future__ import annotations
 
 import json
 
+import boto3
 import pytest
+from moto import mock_aws
 
-from aws_support import CallRecorder
-from conftest import ACCOUNT, REGION
+from aws_support import CallRecorder, Estate
+from conftest import ACCOUNT, FAKE_ENVIRONMENT, REGION
 from lambda_vpc_rules.aws.clients import Clients, session_clients
 from lambda_vpc_rules.hook.handler import MESSAGE_LIMIT, evaluate
+from lambda_vpc_rules.tooling.demo import moto_as_aws_answers
 
 ENI = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*", "Action": [
     "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
     "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]}]}
 
 
+@pytest.fixture(scope="module")
+def moto_session():
+    """One moto account for the module: private subnets in two zones behind a NAT gateway, a public one, a
+    role that can manage ENIs (built once: the tests only read it)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in FAKE_ENVIRONMENT.items():
+            patch.setenv(key, value)
+        with mock_aws(), moto_as_aws_answers():
+            session = boto3.Session(region_name=REGION)
+            estate = Estate(session)
+            vpc = estate.vpc("10.0.0.0/16")
+            public = estate.subnet(vpc, "10.0.0.0/24", "a")
+            private = [estate.subnet(vpc, "10.0.1.0/24", "a"), estate.subnet(vpc, "10.0.2.0/24", "b")]
+            igw = estate.internet_gateway(vpc)
+            estate.route_table(vpc, [public], DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+            nat = estate.nat_gateway(public)
+            estate.route_table(vpc, private, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+            role = estate.role("hook-fn")
+            session.client("iam").put_role_policy(RoleName="hook-fn", PolicyName="eni", PolicyDocument=json.dumps(ENI))
+            yield session, {"public": public, "private": private, "role": role}
+
+
 @pytest.fixture
-def network(aws, estate):
-    """Private subnets in two zones behind a NAT gateway, a public one, a role that can manage ENIs."""
-    vpc = estate.vpc("10.0.0.0/16")
-    public = estate.subnet(vpc, "10.0.0.0/24", "a")
-    private = [estate.subnet(vpc, "10.0.1.0/24", "a"), estate.subnet(vpc, "10.0.2.0/24", "b")]
-    igw = estate.internet_gateway(vpc)
-    estate.route_table(vpc, [public], DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
-    nat = estate.nat_gateway(public)
-    estate.route_table(vpc, private, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
-    role = estate.role("hook-fn")
-    aws.client("iam").put_role_policy(RoleName="hook-fn", PolicyName="eni", PolicyDocument=json.dumps(ENI))
-    return {"public": public, "private": private, "role": role, "clients": Clients(session_clients(aws))}
+def network(moto_session):
+    session, network = moto_session
+    return {**network, "clients": Clients(session_clients(session))}
+
+
+@pytest.fixture
+def aws(moto_session):
+    return moto_session[0]
 
 
 def _request(point: str, data: dict) -> dict:
