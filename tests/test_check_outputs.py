@@ -289,3 +289,22 @@ def test_security_groups_by_getatt_are_known():
     r = _resolver({"Resources": {"Sg": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"VpcId": "vpc-1"}}}})
     assert r.value({"Fn::GetAtt": ["Sg", "GroupId"]}) == "sg-Sg"
     assert r.value({"Fn::GetAtt": "Sg.VpcId"}) == "vpc-1"
+
+
+def test_cli_with_region_reads_the_account_and_its_exports(aws, tmp_path, capsys):
+    """--region: the subnet a template imports from another stack's export is read from the account."""
+    _, subnet = _existing_subnet(aws)
+    aws.client("cloudformation").create_stack(StackName="shared", TemplateBody=json.dumps({
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"Subnet": {"Value": subnet, "Export": {"Name": "shared-subnet"}}}}))
+    template = tmp_path / "imports.yaml"
+    template.write_text("Resources:\n  Fn:\n    Type: AWS::Lambda::Function\n    Properties:\n"
+                        "      Role: arn:aws:iam::123456789012:role/r\n      Code: {ZipFile: x}\n"
+                        "      VpcConfig: {SubnetIds: [!ImportValue shared-subnet], SecurityGroupIds: [sg-1]}\n")
+    args = ["check", str(template), "--format", "json", "--rule", "lambda-vpc-default-tenancy"]
+    assert main(args) == 2  # offline: the export is unknown
+    offline = json.loads(capsys.readouterr().out)["evaluations"][0]
+    assert not offline["established"] and any("shared-subnet" in why for why in offline["not_established_because"])
+    assert main([*args, "--region", "us-east-1"]) == 1  # read: the subnet's VPC is dedicated
+    online = json.loads(capsys.readouterr().out)["evaluations"][0]
+    assert online["established"] and "dedicated instance tenancy" in online["annotation"]

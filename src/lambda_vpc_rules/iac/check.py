@@ -40,6 +40,7 @@ class CheckRow:
     line: int | None
     logical_id: str
     established: bool = True
+    unknown: tuple[str, ...] = ()  # what could not be established (or was narrowed), in full
 
 
 @dataclass
@@ -261,7 +262,8 @@ def judge(functions: Iterable[cloudformation.TemplateFunction], facts: Facts, ru
             result = EvaluationResult(rule.config_rule_name, item.function.name, verdict.compliance,
                                       verdict.annotation, resource_arn=item.function.arn,
                                       account_id=context.account_id or "", region=context.region or "")
-            rows.append(CheckRow(result, path, item.line, item.logical_id, established))
+            rows.append(CheckRow(result, path, item.line, item.logical_id, established,
+                                 () if established else tuple(unknown + narrowed)))
     return rows
 
 

@@ -79,7 +79,9 @@ def to_sarif(rows: Iterable[Mapping[str, Any]], rules: Sequence[Rule] = RULES) -
                            "logicalLocations": [{"name": row["logical_id"], "kind": "resource"}]}],
             "partialFingerprints": {"lambdaVpcRules/v1": fingerprint},
             "properties": {"compliance": compliance, "established": bool(established),
-                           "resourceId": row["resource_id"]},
+                           "resourceId": row["resource_id"],
+                           **({"notEstablishedBecause": row["not_established_because"]}
+                              if row.get("not_established_because") else {})},
         }
         if row["rule"] in rule_index:
             result["ruleIndex"] = rule_index[row["rule"]]

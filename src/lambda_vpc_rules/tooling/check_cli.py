@@ -46,7 +46,7 @@ def add_check_arguments(parser: argparse.ArgumentParser, key_value: Callable[[st
 
 def _row_dict(row: CheckRow) -> dict[str, Any]:
     return {"path": row.path, "line": row.line, "logical_id": row.logical_id, **row.result.as_dict(),
-            "established": row.established}
+            "established": row.established, "not_established_because": list(row.unknown)}
 
 
 def _ordered(report: CheckReport, only_failing: bool) -> list[CheckRow]:
