@@ -130,6 +130,9 @@ def _evaluate(event: Mapping[str, Any], token: str, clients: Clients, rules: Seq
         if not isinstance(data.get("payload"), str):
             raise HookRequestError(f"a {target_type} request has no payload URL")
         document = fetch(data["payload"])
+        # a whole template may import other stacks' exports (a resource request has them resolved already)
+        context.exports = dict(clients.pages("cloudformation", "list_exports", "Exports",
+                                             lambda export: (export["Name"], export["Value"])))
         template = plain(_template(document.get("template")))
         if target_type == "CHANGE_SET":
             changed = {change.get("logicalResourceId") for change in document.get("changedResources") or []

@@ -23,8 +23,10 @@ from ..aws.actions import ACTIONS_BY_MODULE
 FAILURE_MODES = ("FAIL", "WARN")
 HANDLER = "lambda_vpc_rules.hook.handler.lambda_handler"
 # What the hook reads: the facts of the functions it is asked about (it lists no functions, reads no tags),
-# and, for a SAM template judged whole (a stack or change set target), the names of AWS managed policies.
-READ_ACTIONS = (ACTIONS_BY_MODULE["facts"] - {"lambda:ListFunctions", "tag:GetResources"}) | {"iam:ListPolicies"}
+# and, for a template judged whole (a stack or change set target), the account's exports and the names of
+# AWS managed policies (SAM's short names).
+READ_ACTIONS = (ACTIONS_BY_MODULE["facts"] - {"lambda:ListFunctions", "tag:GetResources"}) | {
+    "iam:ListPolicies", "cloudformation:ListExports"}
 ALIAS = "Private::LambdaVpcRules::Hook"
 FUNCTION_TIMEOUT = 25  # seconds; the hook waits 30
 
