@@ -308,3 +308,31 @@ def test_cli_with_region_reads_the_account_and_its_exports(aws, tmp_path, capsys
     assert main([*args, "--region", "us-east-1"]) == 1  # read: the subnet's VPC is dedicated
     online = json.loads(capsys.readouterr().out)["evaluations"][0]
     assert online["established"] and "dedicated instance tenancy" in online["annotation"]
+
+
+def test_a_subnet_whose_ipv6_block_hangs_on_an_unknown_condition_is_not_judged_dual_stack(tmp_path):
+    template = tmp_path / "conditional-ipv6.yaml"
+    template.write_text("""Parameters:
+  Ipv6: {Type: String}
+Conditions:
+  WithIpv6: !Equals [!Ref Ipv6, 'yes']
+Resources:
+  Vpc: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}
+  A:
+    Type: AWS::EC2::Subnet
+    Properties:
+      VpcId: !Ref Vpc
+      CidrBlock: 10.0.1.0/24
+      Ipv6CidrBlock: !If [WithIpv6, '2600:1f18::/64', !Ref AWS::NoValue]
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Role: arn:aws:iam::123456789012:role/r
+      Code: {ZipFile: x}
+      VpcConfig: {SubnetIds: [!Ref A], SecurityGroupIds: [sg-1], Ipv6AllowedForDualStack: true}
+""")
+    rule = [r for r in RULES if r.name == "lambda-vpc-ipv6-dual-stack"]
+    [row] = check_paths([str(template)], rule, {}, Context()).rows
+    assert not row.established and "whether subnet subnet-A has an IPv6 CIDR" in row.result.annotation
+    [given] = check_paths([str(template)], rule, {}, Context(parameters={"Ipv6": "yes"})).rows
+    assert given.established and given.result.compliance is Compliance.COMPLIANT

@@ -176,6 +176,10 @@ class _Builder:
                 self.external.vpcs.add(vpc_id)
             ipv6_native = self.prop(logical_id, "Ipv6Native") in (True, "true", "True")
             ipv4 = None if ipv6_native else self.prop(logical_id, "CidrBlock")
+            for what, value in (("IPv4", ipv4), ("IPv6", self.prop(logical_id, "Ipv6CidrBlock"))):
+                if isinstance(value, Unknown) and value.maybe_absent:  # whether it has one decides the rules
+                    self.unknown(subnet_id, Fact.SUBNETS, f"whether subnet {subnet_id} has an {what} CIDR "
+                                                          f"({value.reason})")
             if ipv4 is None and not ipv6_native and self.prop(logical_id, "Ipv4IpamPoolId") is not None:
                 ipv4 = Unknown("from an IPAM pool")
             if isinstance(ipv4, Unknown):

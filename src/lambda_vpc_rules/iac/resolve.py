@@ -33,6 +33,9 @@ class Unknown:
     """A value not known before deployment; `reason` says what and why (shown in annotations)."""
 
     reason: str
+    # True when even whether there is a value is unknown (a `Fn::If` on an unknown condition may give
+    # AWS::NoValue); False: a value there will be, not known yet (an address AWS assigns)
+    maybe_absent: bool = False
 
     def __str__(self) -> str:
         return f"<unknown: {self.reason}>"
@@ -358,7 +361,7 @@ class Resolver:
             raise TemplateError("Fn::If takes [condition, then, else]")
         holds = self.condition(argument[0])
         if isinstance(holds, Unknown):
-            return holds
+            return Unknown(holds.reason, maybe_absent=True)
         return self.value(argument[1] if holds else argument[2])
 
     def _condition_ref(self, name: Any) -> Any:
