@@ -143,7 +143,7 @@ def _evaluate(event: Mapping[str, Any], token: str, clients: Clients, rules: Seq
         rows = check_template(template, {}, "template", rules, parameters, context, reader, clients("iam"))
         if target_type == "CHANGE_SET":
             rows = [row for row in rows if row.logical_id in changed]
-    elif target_type in FUNCTION_TYPES:
+    elif target_type == "AWS::Lambda::Function":  # a SAM function reaches resource hooks transformed
         model = data.get("targetModel")
         properties = model.get("resourceProperties") if isinstance(model, Mapping) else None
         if not isinstance(properties, Mapping):

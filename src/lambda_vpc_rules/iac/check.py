@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import pathlib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -70,7 +71,8 @@ def load(path: str | pathlib.Path) -> Document:
     -json`). Raises TemplateError for anything else, naming the file."""
     path = pathlib.Path(path)
     text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json" or text.lstrip().startswith("{"):
+    is_json = text.lstrip().startswith("{")
+    if is_json:
         try:
             data = json.loads(text)
         except ValueError:
@@ -78,6 +80,10 @@ def load(path: str | pathlib.Path) -> Document:
         if isinstance(data, Mapping) and "format_version" in data and (
                 "planned_values" in data or "resource_changes" in data):
             return Document("terraform", data)
+        if isinstance(data, Mapping) and isinstance(data.get("Resources"), Mapping):
+            # JSON (CDK's output) holds only long-form intrinsics: the json module reads it, many times faster
+            # than cfn-lint's decoders; each resource's line is where its key opens within Resources.
+            return Document("cloudformation", data, _json_lines(text, data["Resources"]))
     try:
         from cfnlint.decode import decode
     except ImportError:  # pragma: no cover - the `check` extra
@@ -93,6 +99,20 @@ def load(path: str | pathlib.Path) -> Document:
         mark = getattr(key, "start_mark", None)
         lines[str(key)] = mark.line + 1 if mark is not None else None
     return Document("cloudformation", template, lines)
+
+
+def _json_lines(text: str, resources: Mapping[str, Any]) -> dict[str, int | None]:
+    start = re.search(r'"Resources"\s*:\s*\{', text)
+    offset = start.end() if start else 0
+    lines: dict[str, int | None] = {}
+    line, position = 1, 0
+    for found in re.finditer(r'"([A-Za-z0-9]+)"\s*:\s*\{', text[offset:]):  # one pass: the first time each opens
+        name = found.group(1)
+        if name in resources and name not in lines:
+            line += text.count("\n", position, offset + found.start())
+            position = offset + found.start()
+            lines[name] = line
+    return {name: lines.get(name) for name in resources}
 
 
 def _account_reads(reader: FactReader, external: cloudformation.External, needs: set[Fact]) -> Facts:
