@@ -58,6 +58,7 @@ def transform(template: Mapping[str, Any], parameters: Mapping[str, Any], region
     # its output, resolved (to unknown) like any other.
     values.setdefault("AWS::Region", region or {"Ref": "AWS::Region"})
     values.setdefault("AWS::Partition", partition_of(region))
+    # the translator reads only the session's region (for the partition); it makes no call with it
     session = boto3.session.Session(region_name=region or "us-east-1", aws_access_key_id="unused",
                                     aws_secret_access_key="unused")
     translator = Translator(None, Parser(), boto_session=session)
