@@ -12,8 +12,9 @@ from lambda_vpc_rules.core.rules import RULES
 from lambda_vpc_rules.tooling.packaging import conformance_pack, parameters_json
 
 PACKAGE = ROOT / "src" / "lambda_vpc_rules"
-# Lower layers never import higher ones; rdk and outputs are side by side and do not import each other.
-LAYERS = {"errors": -1, "core": 0, "aws": 1, "rdk": 2, "outputs": 2, "tooling": 3}
+# Lower layers never import higher ones; rdk, outputs and iac (the template and plan adapters of `check`)
+# are side by side and do not import each other; hook (the CloudFormation hook) stands on iac.
+LAYERS = {"errors": -1, "core": 0, "aws": 1, "rdk": 2, "outputs": 2, "iac": 2, "hook": 3, "tooling": 4}
 
 
 def _module_name(path: pathlib.Path) -> str:

@@ -277,6 +277,13 @@ class FactReader:
         self._read_policies(used)
         return found, {arn: policy for arn in sorted(used) if (policy := self._policies.get(arn)) is not None}
 
+    def policies(self, arns: Iterable[str]) -> dict[str, ManagedPolicy]:
+        """These managed policies (absent: not found), through the same cache (`check`: the policies a
+        template attaches to the roles it defines)."""
+        arns = set(arns)
+        self._read_policies(arns)
+        return {arn: policy for arn in sorted(arns) if (policy := self._policies.get(arn)) is not None}
+
     def _read_account_iam(self) -> None:
         """Every role and every managed policy in use, from GetAccountAuthorizationDetails: a handful of pages,
         no per-role calls; then any policy a role references that the answer lacks."""

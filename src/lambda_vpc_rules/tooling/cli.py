@@ -262,6 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_exceptions_arguments(commands.add_parser(
         "exceptions", help="the exceptions register: validate a file, publish it for the deployed rules"),
         [common, aws])
+    from .check_cli import add_check_arguments
+
+    add_check_arguments(commands.add_parser(
+        "check", parents=[aws], help="evaluate the functions CloudFormation/SAM templates or Terraform plans would "
+        "create, before deployment (docs/check.md)"), _key_value)
 
     demo = commands.add_parser(
         "demo", parents=[common, shown], help="evaluate a built-in demo estate in an in-process moto mock")
@@ -594,6 +599,10 @@ def _run_command(args: argparse.Namespace) -> int:
         from .exceptions_cli import run as run_exceptions
 
         return run_exceptions(args, _clients)
+    if args.command == "check":
+        from .check_cli import run as run_check
+
+        return run_check(args, lambda: _clients(args))
     selection = _selection(args)
     if selection is not None:
         if args.security_hub:

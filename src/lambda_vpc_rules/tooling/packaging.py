@@ -42,7 +42,7 @@ TEMPLATES_DIR = PACKAGE_DIR / "templates"  # package data: what deploy sends
 # the multi-account scan nor status's metric reads, which only the CLI runs).
 HANDLER_PARTS = ("__init__.py", "errors.py", "core", "aws", "rdk")
 NOT_IN_BUNDLES = ("aws/organization.py", "aws/organization_policies.py", "aws/history.py",
-                  "aws/remediation.py", "aws/health.py")  # the CLI's only
+                  "aws/remediation.py", "aws/health.py", "core/unknown.py")  # the CLI's, check's and the hook's only
 PACK_TEMPLATE = "conformance-pack.yaml"
 IAM_TEMPLATE = "account-iam.yaml"
 FUNCTIONS_TEMPLATE = "account-functions.yaml"

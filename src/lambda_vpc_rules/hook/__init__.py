@@ -1,0 +1,1 @@
+"""The CloudFormation Lambda Hook: the rules before CloudFormation creates or updates a function."""

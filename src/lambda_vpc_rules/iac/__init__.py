@@ -1,0 +1,1 @@
+"""Input adapters for `check`: CloudFormation, SAM and Terraform plans -> the facts the rules read."""
