@@ -140,7 +140,7 @@ def test_verify_evidence_refuses_a_malformed_digest_and_a_file_with_exit_2(tmp_p
 STATED_DEFAULT = re.compile(r"\(default:? ([^)]*)\)|(\S+) \(default\)")
 # Defaults that depend on where the command runs: the parser holds None (or an empty list) and decides later.
 CONDITIONAL = {"the profile's or AWS_REGION", "table on a terminal, else json", "all", "--region",
-               "a temporary directory", "none"}
+               "a temporary directory", "none", "--stack-name", "the key the signature names"}
 
 
 def _subcommands() -> dict[str, argparse.ArgumentParser]:

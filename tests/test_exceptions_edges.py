@@ -233,7 +233,9 @@ def test_a_missing_register_object_is_an_error_response(functions, aws, config_c
     aws.client("s3").create_bucket(Bucket=BUCKET)
     handler = load_rule_module(get_rule(TENANCY).rdk_name).lambda_handler
     response = handler(scheduled_event(TENANCY, {"ExceptionsRegister": LOCATION}), None)
-    assert response["customerErrorCode"] == "NoSuchKey" and config_calls.put == []
+    # a setting that names nothing, to mend like a bad parameter (retrying cannot help): an error response
+    assert response["customerErrorCode"] == "RegisterError" and config_calls.put == []
+    assert "no such object (NoSuchKey)" in response["customerErrorMessage"]
     response = handler(scheduled_event(TENANCY, {"ExceptionsRegister": "https://example.com/r.json"}), None)
     assert response["customerErrorCode"] == "RegisterError" and config_calls.put == []
 

@@ -14,6 +14,8 @@ import json
 from collections.abc import Iterable
 from urllib.parse import urlparse
 
+from botocore.exceptions import ClientError
+
 from ..core.exceptions import Register, RegisterError, parse_register
 from ..core.rules import RULES
 from .clients import Clients
@@ -34,7 +36,15 @@ def read_published(clients: Clients, location: str) -> Register:
     """The published register at `location` (one s3:GetObject). Not JSON, too large, or not a valid register:
     `RegisterError`, naming the location (and the entries at fault)."""
     bucket, key = parse_location(location)
-    answer = clients("s3").get_object(Bucket=bucket, Key=key)
+    try:
+        answer = clients("s3").get_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        # no such object or bucket: the parameter names nothing, a setting to mend, not a passing fault (an
+        # error response like a bad parameter); anything else (AccessDenied, throttling) stays an AWS error
+        if error.response.get("Error", {}).get("Code") not in ("NoSuchKey", "NoSuchBucket"):
+            raise
+        raise RegisterError([f"no such object ({error.response['Error']['Code']}); publish it with "
+                             "`lambda-vpc-rules exceptions publish`"], f"exceptions register {location}") from None
     body = answer["Body"].read(MAX_BYTES + 1)
     where = f"exceptions register {location}" + (f" (version {answer['VersionId']})" if answer.get("VersionId")
                                                  else "")

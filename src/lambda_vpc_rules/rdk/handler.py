@@ -162,7 +162,7 @@ class PackEvaluator:
                 outcome="error", error="InvalidEvent", detail=str(error))
             return build_error_response("Malformed event", str(error), "InvalidEvent", str(error))
         except RegisterError as error:  # deterministic, like a bad parameter: retries cannot mend it
-            response = build_error_response(str(error), str(error), "InvalidExceptionsRegister", str(error))
+            response = build_error_response(str(error), str(error), type(error).__name__, str(error))
         except _Refused as error:
             self._fail(account, progress, build_error_response(str(error), str(error), "FailedEvaluations",
                                                                str(error)), PutEvaluationsFailed, error)

@@ -57,10 +57,11 @@ def add_remediate_arguments(parser: argparse.ArgumentParser, key_value: Callable
     parser.add_argument("--subnets", action="append", type=key_value, default=[], metavar="FUNCTION=SUBNET,SUBNET",
                         help="the operator's choice of subnets for a function (private subnets, multi-AZ)")
     parser.add_argument("--executor", choices=("ssm", "direct"), default="ssm",
-                        help="run the pack's SSM Automation documents (default) or make the same API calls directly")
+                        help="ssm (default): run the pack's SSM Automation documents; direct: make the same API calls "
+                        "directly")
     parser.add_argument("--assume-role", metavar="ARN",
-                        help="with --executor ssm: the documents' AutomationAssumeRole (default: the pack's "
-                        f"{REMEDIATION_ROLE_NAME} role in the account)")
+                        help="with --executor ssm: the documents' AutomationAssumeRole; without it, the pack's "
+                        f"{REMEDIATION_ROLE_NAME} role in the account")
     parser.add_argument("--records", default=RECORDS, help=f"JSON-lines file each execution is appended to "
                         f"(default: {RECORDS}); `evidence --remediation-records` puts it in the bundle")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="dry-run output (default text)")

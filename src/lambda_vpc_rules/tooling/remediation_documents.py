@@ -22,6 +22,7 @@ import inspect
 import textwrap
 from typing import Any
 
+from ..aws.register import PARAMETER as REGISTER_PARAMETER
 from ..core.remediation import (
     ENI,
     IPV6,
@@ -234,10 +235,9 @@ def pack_parameters() -> dict[str, Any]:
 def rule_parameters_sub(rule: str) -> dict[str, str] | str:
     """The rule's parameters as the pack passes them to the rule (its pack parameters, named as
     `packaging.pack_parameter_name` names them), as the JSON text the documents' RuleParameters takes."""
-    parameters = get_rule(rule).parameters
-    if not parameters:
-        return "{}"
-    return _sub("{" + ", ".join(f'"{p.name}": "${{{get_rule(rule).logical_id}{p.name}}}"' for p in parameters) + "}")
+    entries = [f'"{p.name}": "${{{get_rule(rule).logical_id}{p.name}}}"' for p in get_rule(rule).parameters]
+    entries.append(f'"{REGISTER_PARAMETER}": "${{{REGISTER_PARAMETER}}}"')  # every rule gets the register's location
+    return _sub("{" + ", ".join(entries) + "}")
 
 
 def pack_resources() -> dict[str, Any]:

@@ -96,7 +96,8 @@ def add_deploy_arguments(parser: argparse.ArgumentParser, account_list: Any, key
     parser.add_argument("--pack-param", action="append", type=key_value, default=[], metavar="NAME=VALUE",
                         help="conformance pack parameter, e.g. LambdaVpcEniPermissionsFlagOverbroadEc2=true")
     parser.add_argument("--remediation", action="append", type=key_value, default=[], metavar="RULE=automatic",
-                        help="let AWS Config remediate the rule by itself (default: manual; docs/remediation.md)")
+                        help="let AWS Config remediate the rule by itself; without it every rule's remediation is "
+                        "manual (docs/remediation.md)")
     parser.add_argument("--log-retention-days", type=_retention, default=DEFAULT_RETENTION_DAYS, metavar="DAYS",
                         help=f"how long the functions' logs are kept (default: {DEFAULT_RETENTION_DAYS})")
     parser.add_argument("--signing-profile", metavar="NAME",
@@ -121,8 +122,8 @@ def add_deploy_arguments(parser: argparse.ArgumentParser, account_list: Any, key
     parser.add_argument("--failure-tolerance-percentage", type=_percentage, default=0, metavar="PCT",
                         help="StackSet operations: share of accounts that may fail before a region stops (default: 0)")
     parser.add_argument("--region-concurrency", choices=("sequential", "parallel"), default="sequential",
-                        help="StackSet operations: after the first region (the canary), the others one after "
-                        "another (default) or all at once")
+                        help="StackSet operations after the first region (the canary): sequential (default), one "
+                        "after another, or parallel, all at once")
     parser.add_argument("--wait-delay", type=float, default=10, metavar="SECONDS",
                         help="seconds between two looks at a running operation (default: 10)")
     parser.add_argument("--dist", help="where to build the bundles (default: a temporary directory)")
@@ -131,7 +132,8 @@ def add_deploy_arguments(parser: argparse.ArgumentParser, account_list: Any, key
 def add_status_arguments(parser: argparse.ArgumentParser, account_list: Any) -> None:
     _placement_arguments(parser, account_list)
     parser.add_argument("--bucket", help="the bucket (pattern) deploy used: its deployment record is read")
-    parser.add_argument("--key-prefix", default="lambda-vpc-rules/", help="S3 key prefix deploy used")
+    parser.add_argument("--key-prefix", default="lambda-vpc-rules/",
+                        help="S3 key prefix deploy used (default: lambda-vpc-rules/)")
 
 
 def add_destroy_arguments(parser: argparse.ArgumentParser, account_list: Any) -> None:
