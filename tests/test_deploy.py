@@ -310,8 +310,10 @@ def test_a_conformance_pack_in_each_region(account, capsys):
     assert [p["region"] for p in packs] == [REGION, "eu-west-1"]
     for pack in packs:
         assert pack["ConformancePackName"] == "lambda-vpc-rules"
-        assert pack["ConformancePackInputParameters"] == [{"ParameterName": "LambdaVpcEniPermissionsFlagOverbroadEc2",
-                                                           "ParameterValue": "true"}]
+        # the user's parameter, and the deployment's own remediation role (IAM is global: one per deployment)
+        assert pack["ConformancePackInputParameters"] == [
+            {"ParameterName": "LambdaVpcEniPermissionsFlagOverbroadEc2", "ParameterValue": "true"},
+            {"ParameterName": "RemediationRoleName", "ParameterValue": "lambda-vpc-rules-remediation"}]
         # The template itself (no S3 object someone could replace between upload and AWS Config's read): the
         # design's top-level conformance-pack.yaml, byte for byte.
         assert "TemplateS3Uri" not in pack

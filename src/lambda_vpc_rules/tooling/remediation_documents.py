@@ -41,6 +41,9 @@ PLANNER_LOG_GROUP = f"/aws/lambda/{PLANNER_FUNCTION}"  # the rules' role writes 
 PLANNER_HANDLER = "lambda_vpc_rules.rdk.remediation.lambda_handler"
 PLANNER_BUNDLE = get_rule(ENI).rdk_name  # any rule's bundle holds the whole package; this one's is used
 REMEDIATION_ROLE_NAME = "lambda-vpc-rules-remediation"
+# IAM is global: each deployment names its own documents' role (the default deployment keeps this name), in the
+# IAM template and in the pack that points the documents at it
+REMEDIATION_ROLE_PARAMETER = "RemediationRoleName"
 SCRIPT_RUNTIME = "python3.11"
 # What Config does when a remediation is automatic (the pack's choice; AWS's defaults are 5 attempts, 10% at once,
 # 50% errors): a failed fix is retried at most 3 times, 10 minutes apart; at most 10% of the rule's
@@ -193,13 +196,24 @@ def function_resources(code_bucket_ref: dict, code_key: dict, role: dict, log_re
     return resources
 
 
+def _ref(name: str) -> dict[str, str]:
+    return {"Ref": name}
+
+
+def role_parameters() -> dict[str, Any]:
+    """The IAM template's parameter naming the documents' role."""
+    return {REMEDIATION_ROLE_PARAMETER: {"Type": "String", "Default": REMEDIATION_ROLE_NAME,
+                                         "Description": "Name of the remediation documents' role (one per "
+                                         "deployment: IAM is global)."}}
+
+
 def role_resources() -> dict[str, Any]:
     """The documents' role, for the IAM template: what the Apply steps call, and invoking the planner."""
     account_functions = "arn:${AWS::Partition}:lambda:*:${AWS::AccountId}:function:"
     return {"RemediationRole": {
         "Type": "AWS::IAM::Role",
         "Properties": {
-            "RoleName": REMEDIATION_ROLE_NAME,
+            "RoleName": _ref(REMEDIATION_ROLE_PARAMETER),
             "Description": "lambda-vpc-rules SSM documents: plan with the pack's planner, then apply its plan",
             "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Principal": {"Service": "ssm.amazonaws.com"}, "Action": "sts:AssumeRole",
@@ -225,11 +239,11 @@ def automatic_parameter(rule: str) -> str:
 
 
 def pack_parameters() -> dict[str, Any]:
-    return {automatic_parameter(rule): {
+    return {**role_parameters(), **{automatic_parameter(rule): {
         "Type": "String", "Default": "false", "AllowedValues": ["false", "true"],
         "Description": f"true: AWS Config runs {document_name(rule)} on each NON_COMPLIANT function by itself "
                        "(default false: manual, from the console or `remediate`)."}
-        for rule in CONFIG_REMEDIATED if MODES[rule] is Mode.AUTOMATIC_ALLOWED}
+        for rule in CONFIG_REMEDIATED if MODES[rule] is Mode.AUTOMATIC_ALLOWED}}
 
 
 def rule_parameters_sub(rule: str) -> dict[str, str] | str:
@@ -259,7 +273,8 @@ def pack_resources() -> dict[str, Any]:
                 "Parameters": {
                     "FunctionName": {"ResourceValue": {"Value": "RESOURCE_ID"}},
                     "AutomationAssumeRole": {"StaticValue": {"Values": [
-                        _sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/" + REMEDIATION_ROLE_NAME)]}},
+                        _sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${" + REMEDIATION_ROLE_PARAMETER
+                             + "}")]}},
                     # the planner judges with the parameters the pack's rule runs with
                     "RuleParameters": {"StaticValue": {"Values": [rule_parameters_sub(rule)]}},
                 },

@@ -70,7 +70,7 @@ def deploy(clients: RegionalClients, options: DeployOptions, progress: Progress 
         if region == clients.home_region:
             functions = {rule.config_rule_name: outputs[f"{rule.logical_id}FunctionArn"] for rule in RULES}
 
-    pack_inputs = dict(options.pack_parameters)
+    pack_inputs = options.pack_inputs
     for region in regions:
         config = clients("config", region)
         if options.mode == "rules":

@@ -392,7 +392,7 @@ def put_organization_pack(config: Any, options: DeployOptions, region: str, arti
         OrganizationConformancePackName=options.pack_name,
         TemplateBody=template_text(PACK_TEMPLATE),
         ConformancePackInputParameters=[{"ParameterName": k, "ParameterValue": v}
-                                        for k, v in options.pack_parameters.items()],
+                                        for k, v in options.pack_inputs.items()],
         ExcludedAccounts=scope.pack_excluded,
     )
     progress(f"{region}: organization conformance pack {options.pack_name} submitted "

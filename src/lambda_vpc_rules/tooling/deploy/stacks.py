@@ -110,6 +110,7 @@ def iam_template() -> dict[str, Any]:
             "RoleName": {"Type": "String", "Default": EVALUATOR_ROLE_NAME,
                          "Description": "Name of the rule functions' role (the same in every region)."},
             **SNAPSHOT_IAM_PARAMETERS,
+            **remediation_documents.role_parameters(),
             "ExceptionsRegisterBucket": {
                 "Type": "String", "Default": "", "AllowedPattern": r"^[a-z0-9.-]{0,63}$",
                 "Description": "S3 bucket of the published exceptions register (docs/exceptions.md); the role may "

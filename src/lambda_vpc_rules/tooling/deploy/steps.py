@@ -95,6 +95,20 @@ class DeployOptions:
         return EVALUATOR_ROLE_NAME if self.stack_name == DEFAULT_STACK_NAME else f"{self.stack_name}-evaluator"[:64]
 
     @property
+    def remediation_role_name(self) -> str:
+        """The remediation documents' role, per deployment as the functions' role is."""
+        from ..remediation_documents import REMEDIATION_ROLE_NAME
+
+        return REMEDIATION_ROLE_NAME if self.stack_name == DEFAULT_STACK_NAME else f"{self.stack_name}-remediation"[:64]
+
+    @property
+    def pack_inputs(self) -> dict[str, str]:
+        """The pack parameters deploy passes: the user's, and the deployment's own documents' role."""
+        from ..remediation_documents import REMEDIATION_ROLE_PARAMETER
+
+        return {**self.pack_parameters, REMEDIATION_ROLE_PARAMETER: self.remediation_role_name}
+
+    @property
     def code_root(self) -> str:
         """The deployment's own key prefix in the buckets: nothing outside it is read, written or deleted."""
         return f"{self.key_prefix}{self.stack_name}/"
@@ -352,7 +366,8 @@ def iam_parameters(options: DeployOptions) -> dict[str, str]:
     register = options.pack_parameters.get("ExceptionsRegister") or ""
     bucket = register.removeprefix("s3://").split("/", 1)[0] if register.startswith("s3://") else ""
     snapshots = Location.parse(options.snapshots) if options.snapshots else None
-    return {"RoleName": options.role_name, "ExceptionsRegisterBucket": bucket,
+    return {"RoleName": options.role_name, "RemediationRoleName": options.remediation_role_name,
+            "ExceptionsRegisterBucket": bucket,
             "SnapshotBucket": snapshots.bucket if snapshots else "", "SnapshotPrefix": snapshots.prefix if snapshots
             else "", "SnapshotKmsKeyArn": options.snapshot_kms_key or ""}
 
