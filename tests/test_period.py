@@ -341,3 +341,19 @@ def test_a_snapshot_that_cannot_be_written_fails_the_invocation_after_the_evalua
         load_rule_module(RULE_DIR).lambda_handler(scheduled_event(RULE), None)
     handler_module._own_clients.cache_clear()
     assert "unrecorded" in [e["ComplianceResourceId"] for e in config_calls.evaluations]
+
+
+def test_a_period_bundle_is_signed_as_a_snapshot_bundle_is(ninety_days, capsys):
+    session, out = ninety_days
+    key = session.client("kms").create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
+    bundle = out / "signed-period"
+    assert main(["evidence", "--region", REGION, "--out", str(bundle), "--from", "2026-07-01", "--to", "2026-07-08",
+                 "--snapshots", "s3://evidence/snapshots/", "--kms-key-id", key]) == 0
+    capsys.readouterr()
+    assert main(["verify-evidence", str(bundle)]) == 0
+    assert "signed" in capsys.readouterr().out
+    (bundle / "population.csv").write_text("account_id\n")
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["files"] = [f for f in manifest["files"] if f["path"] != "population.csv"]
+    (bundle / "manifest.json").write_text(json.dumps(manifest))  # rows and manifest rewritten together
+    assert main(["verify-evidence", str(bundle)]) == 1

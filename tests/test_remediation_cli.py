@@ -73,3 +73,27 @@ def test_deploy_turns_automatic_remediation_on_only_where_asked():
     assert options("--remediation", f"{ENI}=automatic").pack_parameters == {automatic_parameter(ENI): "true"}
     with pytest.raises(CommandError, match="only"):
         options("--remediation", f"{TENANCY}=automatic")
+
+
+def test_a_function_an_exception_in_force_covers_is_never_remediated(aws, tmp_path, capsys):
+    """`remediate --exceptions FILE`: the register the rules honour keeps the planner off the function."""
+    import datetime as dt
+
+    from lambda_vpc_rules.tooling.cli import main
+
+    function = _dual_stack_function(aws)
+    today = dt.datetime.now(dt.UTC).date()
+    register = {"version": "1", "exceptions": [{
+        "id": "EX-7", "rules": [IPV6], "scope": {"resources": [function]}, "reason": "vendor appliance",
+        "owner": "platform", "approver": "ciso", "ticket": "https://tickets.example.com/7",
+        "approved": today.isoformat(), "expires": (today + dt.timedelta(days=30)).isoformat()}]}
+    path = tmp_path / "register.json"
+    path.write_text(json.dumps(register))
+    records = tmp_path / "records.jsonl"
+    code = main(["remediate", "--rule", IPV6, "--executor", "direct", "--records", str(records), "--region", REGION,
+                 "--exceptions", str(path)])
+    out, err = capsys.readouterr()
+    assert "excepted: never remediated" in out and "0 change(s) made" in err, (out, err)
+    assert code in (0, 1) and not records.exists() or remediate_records(records) == []
+    ipv6 = aws.client("lambda").get_function_configuration(FunctionName=function)["VpcConfig"]
+    assert ipv6.get("Ipv6AllowedForDualStack") is False  # untouched

@@ -11,11 +11,14 @@ Why: AWS Config writes compliance history only on transitions (`AWS::Config::Res
 - What: gzip of `{"snapshot": {...}, "sha256": ..., "signature": ...}`. `snapshot` holds the format, the
   account, region, rule, the AWS Config rule, the time, the tool version and per function `[name,
   compliance, annotation]`; `sha256` is the digest of its canonical JSON (sorted keys, no spaces, UTF-8).
-- Signed when a KMS key is named (`LAMBDA_VPC_RULES_SNAPSHOT_KMS_KEY`): `kms:Sign` of that digest
-  (`MessageType=DIGEST`, ECDSA_SHA_256: the key must be an asymmetric ECC_NIST_P256 SIGN_VERIFY key;
-  KMS Sign API reference). Reading verifies the digest always and the signature with `kms:Verify` when the
-  reader holds the key id; a snapshot whose digest or signature does not verify is rejected (its days become
-  gaps, and the report names it), an unsigned one is used and the report says integrity only was checked.
+- Signed when a KMS key is named (`LAMBDA_VPC_RULES_SNAPSHOT_KMS_KEY`): `kms:Sign` of the short statement
+  `lambda-vpc-rules snapshot sha256 <hex>` (`MessageType=RAW`, ECDSA_SHA_256: the key must be an asymmetric
+  ECC_NIST_P256 SIGN_VERIFY key; KMS Sign API reference: a RAW message holds at most 4,096 bytes, which a
+  snapshot may not, its statement always does), as evidence manifests are signed (outputs/signing.py), so
+  that openssl can check it offline against the key's public key. Reading verifies the digest always, and the
+  signature with `kms:Verify` when the reader holds the key id; a snapshot whose digest or signature does not
+  verify is rejected (its days become gaps, and the report names it), an unsigned one is used and the report
+  says integrity only was checked.
 - Retention and immutability are the bucket's: S3 Object Lock default retention (compliance mode) and a
   lifecycle rule, set where the bucket is created (README); the writer only puts new keys.
 """
@@ -84,12 +87,18 @@ def snapshot_document(account_id: str, region: str, rule: str, config_rule: str,
             "verdicts": verdicts}
 
 
+def statement(digest_hex: str) -> bytes:
+    """What a snapshot's signature signs."""
+    return f"lambda-vpc-rules snapshot sha256 {digest_hex}".encode("ascii")
+
+
 def seal(document: Mapping[str, Any], kms: Any = None, key_id: str | None = None) -> bytes:
     """The stored object: the snapshot, its digest, and a KMS signature of the digest when a key is named."""
     digest = hashlib.sha256(canonical(document)).digest()
     signature = None
     if key_id:
-        answer = kms.sign(KeyId=key_id, Message=digest, MessageType="DIGEST", SigningAlgorithm=SIGNING_ALGORITHM)
+        answer = kms.sign(KeyId=key_id, Message=statement(digest.hex()), MessageType="RAW",
+                          SigningAlgorithm=SIGNING_ALGORITHM)
         signature = {"key_id": answer["KeyId"], "algorithm": SIGNING_ALGORITHM,
                      "value": base64.b64encode(answer["Signature"]).decode("ascii")}
     envelope = {"snapshot": dict(document), "sha256": digest.hex(), "signature": signature}
@@ -139,7 +148,7 @@ def _problem(envelope: Any, key: str, kms: Any, verify_with: str | None) -> str 
     signature = envelope.get("signature")
     if signature and verify_with:
         try:
-            valid = kms.verify(KeyId=verify_with, Message=digest, MessageType="DIGEST",
+            valid = kms.verify(KeyId=verify_with, Message=statement(digest.hex()), MessageType="RAW",
                                Signature=base64.b64decode(signature["value"]),
                                SigningAlgorithm=signature["algorithm"])["SignatureValid"]
         except ClientError as error:

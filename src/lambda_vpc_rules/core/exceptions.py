@@ -449,6 +449,13 @@ def apply(verdict: Verdict, subject: Subject, register: Register | None, now: dt
     return Applied(Verdict(verdict.compliance, _annotated(prefix, verdict.annotation)), entry, State.EXPIRED)
 
 
+def excepting(subject: Subject, register: Register, now: dt.datetime) -> Entry | None:
+    """The exception in force that covers `subject` (the one `apply` names), or None: what keeps a function from
+    being remediated (tooling.remediate)."""
+    in_force = [e for e in register.candidates(subject.account_id) if e.in_force(now) and matches(e, subject, register)]
+    return min(in_force, key=lambda e: (-e.expires.toordinal(), e.id)) if in_force else None
+
+
 def subject_function(function: LambdaFunction, register: Register | None, waiver_tag: str) -> LambdaFunction:
     """The function as the rules see it: with `require_exception_for_tags`, without the waiver tag (the tag
     alone no longer waives; an exception covering the function excepts its NON_COMPLIANT verdict instead)."""

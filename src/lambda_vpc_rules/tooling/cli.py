@@ -351,7 +351,12 @@ def _evidence(args: argparse.Namespace) -> int:
         if not args.period_from:
             raise UsageError("--to, --snapshots, --snapshot-key and --config-history describe an audit period: "
                              "give its start with --from")
-        return period_evidence(args, _clients(args))
+        if (args.upload is None) != (args.retain_days is None):
+            raise UsageError("--upload and --retain-days go together: a bundle in S3 is kept under Object Lock "
+                             "retention")
+        code = period_evidence(args, _clients(args))
+        _sign_and_upload(args, Path(args.out))  # the period's manifest signed as a snapshot bundle's is
+        return code
 
     if args.aggregator and args.source != "config":
         raise UsageError("--aggregator reads AWS Config: use it with --source config")

@@ -65,6 +65,9 @@ def add_remediate_arguments(parser: argparse.ArgumentParser, key_value: Callable
     parser.add_argument("--records", default=RECORDS, help=f"JSON-lines file each execution is appended to "
                         f"(default: {RECORDS}); `evidence --remediation-records` puts it in the bundle")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="dry-run output (default text)")
+    parser.add_argument("--exceptions", metavar="FILE",
+                        help="the exceptions register: a function an exception in force covers is never remediated "
+                        "(docs/exceptions.md)")
 
 
 # ------------------------------------------------------------------------------------------------ planning
@@ -237,11 +240,23 @@ def _choices(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
     return {name: [s.strip() for s in value.split(",") if s.strip()] for name, value in pairs}
 
 
+def _excepted_by_register(args: argparse.Namespace, clients: Clients) -> Excepted:
+    """`--exceptions FILE` as the planner's hook: an exception in force now covers (rule, function)."""
+    from ..core.exceptions import Subject, excepting
+    from .exceptions_cli import register_for
+
+    register = register_for(args, clients)
+    account, region, now_ = clients.caller_identity()["Account"], clients.region, dt.datetime.now(dt.UTC)
+    return lambda rule, function: excepting(Subject.of(rule, function, account, region), register, now_) is not None
+
+
 def run(args: argparse.Namespace, clients: Clients, progress: Callable[[str], None],
         excepted: Excepted | None = None) -> int:
     """0: nothing NON_COMPLIANT to remediate, or every change ran; 1: changes planned (dry run) or some
     findings left for a person; 2: an execution failed (raised as RemediationError)."""
     rules = args.rule or [name for name in REMEDIABLE_RULES if name != TENANCY or args.dry_run]
+    if excepted is None and getattr(args, "exceptions", None):
+        excepted = _excepted_by_register(args, clients)
     planning = plan_account(clients, rules, dict(args.param), _choices(args.subnets), excepted, progress)
     sys.stdout.write(render_plans(planning.plans, args.format))
     if args.dry_run:
