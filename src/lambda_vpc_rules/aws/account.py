@@ -4,14 +4,13 @@ account-region of an `organization.Fleet` and merges the verdicts into one repor
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..core.coverage import Coverage, Covered
 from ..core.engine import evaluate_functions, parse_parameters
-from ..core.model import EvaluationResult, Facts, ScanReport, Waiver
+from ..core.model import EvaluationResult, Facts, LambdaFunction, ScanReport, Waiver
 from ..core.rules import RULES, Rule
 from ..core.rules.private_subnet_nat import INTERNET_ACCESS_TAG as WAIVER_TAG
 from .clients import Clients, session_clients
@@ -44,6 +43,13 @@ def evaluate_account(
 def evaluate_with_waivers(reader: FactReader, rules: Sequence[Rule], parameters: Mapping[str, Mapping[str, Any]],
               progress: Progress = _quiet, account_id: str = "") -> tuple[list[EvaluationResult], list[Waiver] | None]:
     """The evaluations, and the waiver tags in force (None when no selected rule reads a tag)."""
+    functions, facts = read_estate(reader, rules, progress)
+    return evaluate_estate(functions, facts, rules, parameters, account_id, reader.clients.region, now(), progress)
+
+
+def read_estate(reader: FactReader, rules: Sequence[Rule], progress: Progress = _quiet
+                ) -> tuple[list[LambdaFunction], Facts]:
+    """The functions of the reader's account and region, and the facts every selected rule needs, read once."""
     progress("Listing Lambda functions")
     functions = reader.list_functions(tag_keys=frozenset().union(*(rule.tag_keys for rule in rules)))
     in_vpc = sum(1 for function in functions if function.in_vpc)
@@ -52,19 +58,25 @@ def evaluate_with_waivers(reader: FactReader, rules: Sequence[Rule], parameters:
         f"{len(functions)} functions, {in_vpc} attached to a VPC; reading {', '.join(sorted(n.value for n in needs))}"
     )
     # Without VPC functions every verdict is NOT_APPLICABLE: nothing else needs reading.
-    facts = reader.account_facts(needs) if in_vpc else Facts()
-    read_at = now()  # every verdict below is about the estate as read by now
-    region = reader.clients.region
+    return functions, (reader.account_facts(needs) if in_vpc else Facts())
+
+
+def evaluate_estate(functions: Sequence[LambdaFunction], facts: Facts, rules: Sequence[Rule],
+                    parameters: Mapping[str, Mapping[str, Any]], account_id: str, region: str, read_at: str,
+                    progress: Progress = _quiet) -> tuple[list[EvaluationResult], list[Waiver] | None]:
+    """Every function under every rule (pure: no AWS call), each verdict recorded at `read_at` (the estate as
+    read by then); and the waiver tags in force (None when no selected rule reads a tag)."""
     results = []
     for index, rule in enumerate(rules, 1):
         progress(f"Evaluating {rule.config_rule_name} ({index}/{len(rules)})")
-        results += evaluate_functions(rule, functions, facts, parameters[rule.config_rule_name], account_id, region)
+        results += evaluate_functions(rule, functions, facts, parameters[rule.config_rule_name], account_id, region,
+                                      read_at)
     tag_keys = frozenset().union(*(rule.tag_keys for rule in rules))
     waivers = None if not tag_keys else sorted(
         Waiver(account_id, region, function.name, key, value)
         for function in functions for key, value in (function.tags or {}).items()
         if key in tag_keys and key == WAIVER_TAG and value.strip().lower() == "none")
-    return [dataclasses.replace(result, recorded_at=read_at) for result in results], waivers
+    return results, waivers
 
 
 def scan(

@@ -11,13 +11,14 @@ from .rules import InvalidParameter, Rule
 
 def evaluate_functions(
     rule: Rule, functions: Iterable[LambdaFunction], facts: Facts, parameters: Mapping[str, Any],
-    account_id: str = "", region: str = "",
+    account_id: str = "", region: str = "", recorded_at: str = "",
 ) -> list[EvaluationResult]:
     results = []
     for function in functions:
         verdict = rule.evaluate(function, facts, parameters)
         results.append(EvaluationResult(rule.config_rule_name, function.name, verdict.compliance, verdict.annotation,
-                                        resource_arn=function.arn, account_id=account_id, region=region))
+                                        resource_arn=function.arn, account_id=account_id, region=region,
+                                        recorded_at=recorded_at))
     return results
 
 

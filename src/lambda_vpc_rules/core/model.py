@@ -260,6 +260,12 @@ class Facts:
         object.__setattr__(self, "_route_table_by_subnet", by_subnet)
         object.__setattr__(self, "_main_route_table_by_vpc", main_by_vpc)
 
+    def __reduce__(self) -> tuple:
+        """Pickled (to evaluate in another process) as plain dicts; the derived values are not carried."""
+        return (Facts, (dict(self.vpcs), dict(self.subnets), dict(self.route_tables), dict(self.nat_gateways),
+                        dict(self.prefix_lists), dict(self.vpc_endpoints), dict(self.roles), dict(self.policies),
+                        self.evaluated_at))
+
     def derived(self, key: Hashable, compute: Callable[[], T]) -> T:
         """A value computed once per snapshot (e.g. a role's parsed policies, shared by all its functions)."""
         if key not in self._derived:

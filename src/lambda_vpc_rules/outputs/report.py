@@ -14,6 +14,8 @@ account missing from the verdicts is never mistaken for a clean one.
   at word boundaries, a word longer than its column cut short with `...` (json and csv keep the full
   text); the coverage last, where it is read.
 - asff: the verdicts' findings, and one finding per account-region not covered (`outputs.securityhub`).
+- jsonl: one JSON object a line, streamed as verdicts are made in a scan of many accounts
+  (`outputs.jsonl`).
 
 `only_failing` lists only NON_COMPLIANT verdicts (the summary still counts all of them).
 """
@@ -29,6 +31,7 @@ from collections.abc import Sequence
 
 from ..core.coverage import Coverage
 from ..core.model import Compliance, EvaluationResult, ScanReport
+from .jsonl import row, to_jsonl
 from .securityhub import coverage_findings, to_findings
 
 FIELDS = ("rule", "resource_type", "resource_id", "resource_arn", "compliance", "annotation")
@@ -37,11 +40,6 @@ CSV_FIELDS = ("record", *ROW_FIELDS)
 ORDER = {Compliance.NON_COMPLIANT: 0, Compliance.COMPLIANT: 1, Compliance.NOT_APPLICABLE: 2}
 MIN_ANNOTATION = 30  # narrower than this, annotations go on lines of their own
 CUT = "..."
-
-
-def row(result: EvaluationResult) -> dict[str, str]:
-    return {"account_id": result.account_id, "region": result.region, **result.as_dict(),
-            "recorded_at": result.recorded_at}
 
 
 def ordered(results: Sequence[EvaluationResult], only_failing: bool = False) -> list[EvaluationResult]:
@@ -176,4 +174,4 @@ def to_asff(report: ScanReport, only_failing: bool = False, **_: object) -> str:
     return json.dumps(findings, indent=2) + "\n"
 
 
-RENDERERS = {"table": to_table, "json": to_json, "csv": to_csv, "asff": to_asff}
+RENDERERS = {"table": to_table, "json": to_json, "csv": to_csv, "asff": to_asff, "jsonl": to_jsonl}

@@ -82,10 +82,30 @@ def _scan(clients: Clients, args: argparse.Namespace, rules: list[Rule]) -> Scan
     return _parameters_checked(lambda: scan(clients, rules, dict(args.param), _progress_printer()))
 
 
-def _scan_many(args: argparse.Namespace, selection: Selection, rules: list[Rule]) -> ScanReport:
+def _scan_many(args: argparse.Namespace, selection: Selection, rules: list[Rule], sink=None) -> ScanReport:
+    from .progress import ScanProgress
+
     fleet = _fleet(args, selection)
-    return _parameters_checked(lambda: scan_many(fleet, rules, dict(args.param), args.concurrency,
-                                                 _progress_printer()))
+    with ScanProgress(getattr(args, "quiet", False)) as bar:
+        messages = (lambda _: None) if bar.enabled or getattr(args, "quiet", False) else _progress_printer()
+        return _parameters_checked(lambda: scan_many(
+            fleet, rules, dict(args.param), args.concurrency, messages, checkpoint=getattr(args, "checkpoint", None),
+            sink=sink, on_progress=bar, processes=getattr(args, "processes", 0)))
+
+
+def _scan_many_streamed(args: argparse.Namespace, selection: Selection, rules: list[Rule]) -> int:
+    """--format jsonl: each verdict written as it is made, none kept (outputs.jsonl)."""
+    from ..outputs.jsonl import JsonlWriter
+
+    handle = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        writer = JsonlWriter(handle, args.only_failing)
+        report = _scan_many(args, selection, rules, sink=writer.write)
+        writer.finish(report)
+    finally:
+        if args.output:
+            handle.close()
+    return _exit_code(report, writer.non_compliant)
 
 
 def _regions(text: str) -> str | tuple[str, ...]:
@@ -106,6 +126,12 @@ def _accounts(text: str) -> str | tuple[str, ...]:
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number, 1 or more, got {text!r}")
+    return int(text)
+
+
+def _non_negative(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more, got {text!r}")
     return int(text)
 
 
@@ -162,6 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
                       help="with --accounts all: accounts to leave out (listed as left out)")
     many.add_argument("--concurrency", type=_positive, default=4, metavar="N",
                       help="account-regions read at once (default 4)")
+    many.add_argument("--processes", type=_non_negative, default=0, metavar="N",
+                      help="evaluate in N processes beside the reading threads (default 0: in the threads; see "
+                      "docs/organization-scale.md)")
+    many.add_argument("--checkpoint", metavar="FILE",
+                      help="record each account-region read in FILE (JSON Lines); rerun with the same FILE to read "
+                      "only what is missing and write one report as if uninterrupted")
+    many.add_argument("--quiet", action="store_true", help="no progress on the terminal")
 
     scan = commands.add_parser(
         "scan", parents=[aws, many], help="evaluate live accounts and regions, read-only")
@@ -406,6 +439,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.security_hub:
             raise UsageError("--security-hub imports findings in the account and region scanned: use it with "
                              "--region (one account and region), or deploy the pack (AWS Config sends them)")
+        if args.format == "jsonl":
+            return _scan_many_streamed(args, selection, _selected_rules(args))
         report = _scan_many(args, selection, _selected_rules(args))
         _emit(report, args.format, args.output, args.only_failing)
         return _exit_code(report)
@@ -417,14 +452,15 @@ def _run(args: argparse.Namespace) -> int:
     return _exit_code(report)
 
 
-def _exit_code(report: ScanReport) -> int:
+def _exit_code(report: ScanReport, non_compliant: bool | None = None) -> int:
     """2 when coverage is incomplete (the verdicts of the rest are still written), else 1 when something is
-    NON_COMPLIANT, else 0."""
+    NON_COMPLIANT (`non_compliant`: the verdicts were streamed, not kept), else 0."""
     if report.coverage is not None and not report.coverage.complete:
         print(f"lambda-vpc-rules: coverage incomplete: {report.coverage.statement()} (listed in the report)",
               file=sys.stderr)
         return EXIT_ERROR
-    return EXIT_NON_COMPLIANT if report.has_non_compliant else EXIT_OK
+    found = report.has_non_compliant if non_compliant is None else non_compliant
+    return EXIT_NON_COMPLIANT if found else EXIT_OK
 
 
 def _describe(error: Exception) -> str:
