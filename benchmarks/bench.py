@@ -1,7 +1,8 @@
 """`make bench`: API calls, time and peak memory of a whole-account evaluation at 1k, 2k and 10k
 functions (moto, in process), the per-role IAM reads it replaced, and the rule handlers' cold start; and
-an organization scan (`scan --accounts all --regions ...`) of 50 accounts x 3 regions x 200 functions at
-concurrency 1, 4 and 16. Each part runs in a fresh interpreter (`bench.py --one FUNCTIONS`,
+an organization scan (`scan --accounts all --regions ...`) of 1,000 accounts x 4 regions x 20 functions and of
+50 accounts x 3 regions x 200 functions at concurrency 1, 4, 16 and 50, in threads and with evaluation in
+processes (ORG_SCALE scales the accounts down). Each part runs in a fresh interpreter (`bench.py --one FUNCTIONS`,
 `bench.py --organization`), so its peak RSS is its own. Prints tables and writes docs/benchmarks.md
 (`bench.py --organization` alone rewrites only its section). Figures, not pass/fail: the budgets are
 asserted by tests/test_budgets.py and tests/test_organization.py."""
@@ -115,17 +116,32 @@ def _ops(counts: dict[str, int]) -> str:
     return ", ".join(f"{op} {n}" for op, n in sorted(counts.items()))
 
 
-def organization_in_fresh_process() -> dict:
-    command = [sys.executable, str(ROOT / "benchmarks" / "organization_bench.py")]
+# The organization shapes of issue 26: many small accounts, and fewer large ones. ORG_SCALE=0.1 runs them with a
+# tenth of the accounts (the full ones take hours of seeding and of concurrency-1 runs on a shared 2-core machine).
+ORG_SHAPES = [
+    {"accounts": 1000, "regions": 4, "functions": 20, "concurrency": "1,4,16,50", "processes": "0,2",
+     "memory-accounts": "100,1000"},
+    {"accounts": 50, "regions": 3, "functions": 200, "concurrency": "1,4,16,50", "processes": "0,2"},
+]
+
+
+def organization_in_fresh_process(shape: dict) -> dict:
+    scale = float(os.environ.get("ORG_SCALE", "1"))
+    shape = {**shape, "accounts": max(2, round(shape["accounts"] * scale))}
+    if "memory-accounts" in shape:
+        shape["memory-accounts"] = ",".join(str(max(1, round(int(n) * scale)))
+                                            for n in shape["memory-accounts"].split(","))
+    command = [sys.executable, str(ROOT / "benchmarks" / "organization_bench.py"),
+               *[item for key, value in shape.items() for item in (f"--{key}", str(value))]]
     result = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def write_organization_section(figures: dict) -> str:
+def write_organization_section(shapes: list[dict]) -> str:
     """Replace the organization section of docs/benchmarks.md (or append it)."""
     path = ROOT / "docs" / "benchmarks.md"
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    section = organization_text(figures, machine())
+    section = organization_text(shapes, machine())
     head, _, rest = text.partition(ORG_SECTION)
     tail = rest[rest.find("\n## "):] if "\n## " in rest else ""
     path.write_text(head.rstrip("\n") + "\n\n" + section + tail, encoding="utf-8")
@@ -139,7 +155,7 @@ def main() -> None:
         print(json.dumps(measure(Shape(**spec), managed)))
         return
     if sys.argv[1:2] == ["--organization"]:
-        print(write_organization_section(organization_in_fresh_process()))
+        print(write_organization_section([organization_in_fresh_process(shape) for shape in ORG_SHAPES]))
         return
     one_account = sys.argv[1:2] == ["--one-account"]  # keep the organization section as it stands
     path = ROOT / "docs" / "benchmarks.md"
@@ -193,7 +209,7 @@ def main() -> None:
         if kept and kept[1]:
             path.write_text(text.rstrip("\n") + "\n\n" + kept[1] + kept[2], encoding="utf-8")
         return
-    print(write_organization_section(organization_in_fresh_process()))
+    print(write_organization_section([organization_in_fresh_process(shape) for shape in ORG_SHAPES]))
 
 
 if __name__ == "__main__":

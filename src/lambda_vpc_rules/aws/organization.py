@@ -220,12 +220,14 @@ class Fleet:
         self.session = session
         self.selection = selection
         self.endpoint_url = endpoint_url
-        self.source = Clients(session_clients(session, endpoint_url))
+        self.rate_limits = RateLimits()
+        own = session_clients(session, endpoint_url)
+        # the caller's clients (AssumeRole for every account, from every worker) share their limits too
+        self.source = Clients(lambda service: self.rate_limits.attach(own(service), "caller", session.region_name))
         self._prepare = prepare_session or (lambda _: None)
         self._loader = session._session.get_component("data_loader")  # noqa: SLF001 - shared, parsed once
         self._lock = threading.Lock()
         self.left_out: list[LeftOut] = []
-        self.rate_limits = RateLimits()
 
     @property
     def home_region(self) -> str:

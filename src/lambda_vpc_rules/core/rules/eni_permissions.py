@@ -117,7 +117,7 @@ from ..model import (
     role_name_from_arn,
 )
 from .base import Parameter, Rule, parse_bool
-from .eni_requests import REQUIRED_ACTIONS, WRITE_ACTIONS, code_requests, lambda_requests
+from .eni_requests import DESCRIBE_ACTIONS, REQUIRED_ACTIONS, WRITE_ACTIONS, code_requests, lambda_requests
 
 
 class _Unreadable(Exception):
@@ -183,7 +183,11 @@ def _role_verdict(function: LambdaFunction, role: Role, facts: Facts, flag_overb
     failing: dict[str, list[str]] = {}  # why -> the actions failing for that reason, in table order
     overbroad = []
     for action in REQUIRED_ACTIONS:
-        result = check_action(identity, boundary, action, requests[action])
+        if action in DESCRIBE_ACTIONS:  # no resource, a context of the role and region alone: once for them
+            result = facts.derived(("eni-describe", role.name, function.partition_region_account, action),
+                                   lambda action=action: check_action(identity, boundary, action, requests[action]))
+        else:
+            result = check_action(identity, boundary, action, requests[action])
         if not result.allowed:
             failing.setdefault(f"{result.reason}{': ' + result.detail if result.detail else ''}", []).append(action)
         elif result.overbroad:
