@@ -22,7 +22,7 @@ from lambda_vpc_rules.aws.organization import ALL, CredentialsExpired, Fleet, Se
 from lambda_vpc_rules.tooling.cli import main
 from lambda_vpc_rules.tooling.demo import moto_as_aws_answers
 from lambda_vpc_rules.tooling.progress import ScanProgress, line
-from test_organization import ROLE, InRegion, _build_organization, estate_in
+from test_organization import ROLE, InRegion, assumed, estate_in
 
 EIGHT = ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-west-2", "eu-central-1",
          "ap-southeast-2")
@@ -31,18 +31,22 @@ ORG_REGIONS = ("us-east-1", "eu-west-1")
 
 @pytest.fixture(scope="module")
 def estate():
-    """The caller's own account with a VPC function in each of eight regions (built once: scans only read),
-    and an organization of five ACTIVE accounts x two regions (tests/test_organization.py's)."""
+    """The caller's own account with a VPC function in each of eight regions, and an organization of three
+    ACTIVE accounts (the management account and two members) x two regions. Built once: the scans only read."""
     with pytest.MonkeyPatch.context() as patch, mock_aws(), moto_as_aws_answers():
         for key, value in FAKE_ENVIRONMENT.items():
             patch.setenv(key, value)
-        built = _build_organization()
-        own = boto3.Session(region_name=REGION)
-        role = Estate(InRegion(own, REGION)).role("eight-regions")
-        for region in EIGHT:
-            if region not in ORG_REGIONS:  # those have the organization's estate already
-                estate_in(own, region, dedicated=region == "us-west-2", role=role)
-        yield built
+        org = boto3.client("organizations", region_name=REGION)
+        org.create_organization(FeatureSet="ALL")
+        members = [org.create_account(AccountName=f"member-{i}", Email=f"m{i}@example.com")["CreateAccountStatus"][
+            "AccountId"] for i in range(2)]
+        accounts = sorted(["123456789012", *members])
+        for account in accounts:
+            session = assumed(account)
+            role = Estate(InRegion(session, REGION)).role()
+            for region in EIGHT if account == "123456789012" else ORG_REGIONS:
+                estate_in(session, region, dedicated=region == "us-west-2" or account == members[0], role=role)
+        yield {"accounts": accounts, "members": members}
 
 
 @pytest.fixture
@@ -79,23 +83,23 @@ def test_one_iam_read_for_an_account_with_16_workers_over_8_regions(estate):
 
 
 def test_concurrent_workers_are_spread_across_accounts(estate, monkeypatch):
-    """5 accounts x 2 regions, 4 workers: the first four reads, held until all four are in flight, are in four
-    different accounts (queued account by account, they would be two regions of two accounts)."""
-    barrier, lock, first = threading.Barrier(4, timeout=20), threading.Lock(), []
+    """3 accounts x 2 regions, 3 workers: the first three reads, held until all three are in flight, are in
+    three different accounts (queued account by account, two would be the regions of one account)."""
+    barrier, lock, first = threading.Barrier(3, timeout=20), threading.Lock(), []
     real = organization.read_estate
 
     def held(reader, rules, progress=organization.quiet):
         with lock:
             first.append(reader.clients("sts").get_caller_identity()["Account"])
-            wait = len(first) <= 4
+            wait = len(first) <= 3
         if wait:
             barrier.wait()
         return real(reader, rules, progress)
 
     monkeypatch.setattr(organization, "read_estate", held)
-    report = scan_many(Fleet(boto3.Session(region_name=REGION), Selection(ORG_REGIONS, ALL, ROLE)), concurrency=4)
-    assert report.coverage.complete and len(report.coverage.covered) == 10
-    assert len(set(first[:4])) == 4
+    report = scan_many(Fleet(boto3.Session(region_name=REGION), Selection(ORG_REGIONS, ALL, ROLE)), concurrency=3)
+    assert report.coverage.complete and len(report.coverage.covered) == 6
+    assert len(set(first[:3])) == 3
 
 
 def test_throttling_is_retried_through_one_rate_limit_per_account_and_service(estate, fast_retries, monkeypatch):
@@ -138,7 +142,7 @@ def test_evaluation_in_processes_gives_the_same_verdicts(estate):
 def test_an_interrupted_scan_resumes_from_its_checkpoint_as_if_uninterrupted(estate, tmp_path, monkeypatch):
     selection = Selection(ORG_REGIONS, ALL, ROLE)
     whole = scan_many(Fleet(boto3.Session(region_name=REGION), selection), concurrency=3)
-    assert len(whole.coverage.covered) == 10
+    assert len(whole.coverage.covered) == 6
 
     real, reads = organization.read_estate, []
 
@@ -159,12 +163,12 @@ def test_an_interrupted_scan_resumes_from_its_checkpoint_as_if_uninterrupted(est
     recorder = CallRecorder()
     fleet = Fleet(boto3.Session(region_name=REGION), selection, prepare_session=recorder.install)
     resumed = scan_many(fleet, concurrency=3, checkpoint=saved)
-    assert recorder.by_operation()["lambda:ListFunctions"] == 10 - 3  # only what was missing
+    assert recorder.by_operation()["lambda:ListFunctions"] == 6 - 3  # only what was missing
     assert verdicts(resumed.evaluations) == verdicts(whole.evaluations)
     assert coverage_of(resumed) == coverage_of(whole) and resumed.waivers == whole.waivers
     first = {(e.account_id, e.region) for e in resumed.evaluations if e.recorded_at == json.loads(lines[1])["read_at"]}
     assert (json.loads(lines[1])["account_id"], json.loads(lines[1])["region"]) in first  # kept its time
-    assert len(saved.read_text().splitlines()) == 1 + 10
+    assert len(saved.read_text().splitlines()) == 1 + 6
 
     # a checkpoint of another scan is refused, never mixed in
     with pytest.raises(CheckpointError, match="written for another scan .*regions"):
@@ -202,9 +206,9 @@ def test_expired_credentials_end_the_run_with_the_checkpoint_written(estate, tmp
     with pytest.raises(CredentialsExpired, match="ExpiredTokenException"):
         scan_many(Fleet(boto3.Session(region_name=REGION), selection, prepare_session=prepare), concurrency=1,
                   checkpoint=saved)
-    assert len(saved.read_text().splitlines()) == 1 + 8  # every other account's account-regions
+    assert len(saved.read_text().splitlines()) == 1 + 4  # every other account's account-regions
     resumed = scan_many(Fleet(boto3.Session(region_name=REGION), selection), checkpoint=saved)
-    assert resumed.coverage.complete and len(resumed.coverage.covered) == 10
+    assert resumed.coverage.complete and len(resumed.coverage.covered) == 6
 
 
 def test_jsonl_streams_verdicts_and_keeps_none(estate, capsys, monkeypatch, tmp_path):
@@ -222,12 +226,13 @@ def test_jsonl_streams_verdicts_and_keeps_none(estate, capsys, monkeypatch, tmp_
                  "--role-name", ROLE, "--regions", ",".join(ORG_REGIONS), "--format", "jsonl",
                  "--output", str(out), "--quiet", "--checkpoint", str(tmp_path / "cp.jsonl")])
     records = [json.loads(text) for text in out.read_text().splitlines()]
-    assert code == 1  # one NON_COMPLIANT function
+    assert code == 1  # NON_COMPLIANT functions (dedicated VPCs)
     assert kept[0].evaluations == []  # streamed, none kept
     assert [r["record"] for r in records[-2:]] == ["coverage", "summary"]
     rows = [r for r in records if r["record"] == "evaluation"]
-    assert len(rows) == records[-1]["evaluations"] == 5 * 2 * 2  # accounts x regions x functions
-    assert records[-1]["NON_COMPLIANT"] == 1 and records[-2]["complete"] is True
+    assert len(rows) == records[-1]["evaluations"] == 3 * 2 * 2  # accounts x regions x functions
+    assert records[-1]["NON_COMPLIANT"] == 2 == sum(r["compliance"] == "NON_COMPLIANT" for r in rows)
+    assert records[-2]["complete"] is True
     assert capsys.readouterr().err == ""
 
 
@@ -236,8 +241,7 @@ def test_progress_line_and_silence_off_a_terminal(estate):
     scan_many(Fleet(boto3.Session(region_name=REGION), Selection(ORG_REGIONS, ALL, ROLE)), concurrency=2,
               on_progress=tallies.append)
     last = tallies[-1]
-    assert (last.done, last.total, last.unopened, last.gaps) == (10, 10, 0, 0)
-    assert last.verdicts == 5 * 2 * 2 * 5
-    assert line(last, now=last.started + 10).startswith("10/10 account-regions, 100 verdicts, 0 gaps, 0 throttled, "
-                                                        "ETA 0:00:00")
+    assert (last.done, last.total, last.unopened, last.gaps) == (6, 6, 0, 0)
+    assert last.verdicts == 3 * 2 * 2 * 5
+    assert line(last, now=last.started + 10) == "6/6 account-regions, 60 verdicts, 0 gaps, 0 throttled, ETA 0:00:00"
     assert ScanProgress(stream=open("/dev/null", "w")).enabled is False  # noqa: SIM115 - not a terminal
