@@ -202,6 +202,10 @@ class CredentialsExpired(PackError):
 EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"})
 
 
+RERUN = (": the credentials expired and could not be renewed; the run stopped (rerun with fresh credentials, "
+         "and with the same --checkpoint FILE to read only what is missing)")
+
+
 def _expired(error: BaseException) -> bool:
     return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in EXPIRED_CODES
 
@@ -429,7 +433,7 @@ class Fleet:
                         for item in result(answer, "Regions", "DescribeRegions")}
         except Exception as error:  # noqa: BLE001 - a gap in coverage, reported; never a verdict
             if _expired(error):
-                raise CredentialsExpired(f"{account_id}: {describe_error(error)}") from error
+                raise CredentialsExpired(f"{account_id}: {describe_error(error)}{RERUN}") from error
             return Gap(account_id, EVERY_REGION, describe_error(error))
         if self.selection.regions == ALL:
             return account, sorted(name for name, status in statuses.items() if status in ENABLED), []
@@ -451,7 +455,8 @@ class Fleet:
             value, items = work(clients, target, account)
         except Exception as error:  # noqa: BLE001 - a gap in coverage, reported; never a verdict
             if _expired(error):
-                raise CredentialsExpired(f"{target.account_id} {target.region}: {describe_error(error)}") from error
+                raise CredentialsExpired(f"{target.account_id} {target.region}: {describe_error(error)}{RERUN}"
+                                         ) from error
             return Gap(target.account_id, target.region, describe_error(error))
         return Read(target, value, now(), time.perf_counter() - started, items)
 

@@ -100,7 +100,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..iam_policy import Policy, PolicyParseError, check_action, may_allow, parse_policy
+from ..iam_policy import Policy, PolicyParseError, check_action, may_allow, parse_policy, reads_context
 from ..model import (
     LAMBDA_RESOURCE_TYPE,
     POLICY_TYPE,
@@ -179,7 +179,11 @@ def _role_verdict(function: LambdaFunction, role: Role, facts: Facts, flag_overb
     if isinstance(parsed, str):
         return non_compliant(f"Role {role.name}: {parsed}")
     identity, boundary = parsed
-    requests = lambda_requests(function, role, facts)
+    # No statement reads the request context: an authorization's outcome depends on its resource alone, so
+    # the role's outcomes per resource serve all its functions (and no context is built).
+    contextless = not reads_context([*identity, *(boundary or ())])
+    memo = facts.derived(("eni-outcomes", role.name), dict) if contextless else None
+    requests = lambda_requests(function, role, facts, contexts=not contextless)
     failing: dict[str, list[str]] = {}  # why -> the actions failing for that reason, in table order
     overbroad = []
     for action in REQUIRED_ACTIONS:
@@ -187,7 +191,7 @@ def _role_verdict(function: LambdaFunction, role: Role, facts: Facts, flag_overb
             result = facts.derived(("eni-describe", role.name, function.partition_region_account, action),
                                    lambda action=action: check_action(identity, boundary, action, requests[action]))
         else:
-            result = check_action(identity, boundary, action, requests[action])
+            result = check_action(identity, boundary, action, requests[action], memo)
         if not result.allowed:
             failing.setdefault(f"{result.reason}{': ' + result.detail if result.detail else ''}", []).append(action)
         elif result.overbroad:
