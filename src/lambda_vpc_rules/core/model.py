@@ -9,6 +9,7 @@ import enum
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from types import MappingProxyType
 from typing import TypeVar
 
@@ -87,9 +88,10 @@ class LambdaFunction:
     def in_vpc(self) -> bool:
         return bool(self.subnet_ids)
 
-    @property
+    @cached_property
     def partition_region_account(self) -> tuple[str, str, str] | None:
-        """('aws', 'us-east-1', '123456789012') from the function ARN, if it has one (botocore's ARN parser)."""
+        """('aws', 'us-east-1', '123456789012') from the function ARN, if it has one (botocore's ARN parser);
+        parsed once per function (the ENI rule asks for it for every resource it names)."""
         if not self.arn:
             return None
         try:

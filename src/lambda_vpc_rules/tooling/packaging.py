@@ -38,7 +38,7 @@ TEMPLATES_DIR = PACKAGE_DIR / "templates"  # package data: what deploy sends
 # What a rule handler imports: the core, the AWS reads and the rdklib adapter (not the outputs and tooling, nor
 # the multi-account scan, which only the CLI runs).
 HANDLER_PARTS = ("__init__.py", "errors.py", "core", "aws", "rdk")
-NOT_IN_BUNDLES = ("aws/organization.py",)
+NOT_IN_BUNDLES = ("aws/organization.py", "aws/checkpoint.py", "aws/ratelimit.py")  # the organization scan
 PACK_TEMPLATE = "conformance-pack.yaml"
 IAM_TEMPLATE = "account-iam.yaml"
 FUNCTIONS_TEMPLATE = "account-functions.yaml"
