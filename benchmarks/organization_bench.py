@@ -18,6 +18,7 @@ import io
 import json
 import os
 import resource
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -172,7 +173,9 @@ def measure_organization(accounts_: int = 50, regions: int = 3, functions: int =
     same = all(r["verdicts"] == reference for r in runs.values())
     for figures in [*runs.values(), *memory.values()]:
         figures.pop("verdicts")
-    return {"accounts": accounts_, "regions": list(chosen), "functions": functions, "seed_s": seeded,
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip() or "?"
+    return {"accounts": accounts_, "regions": list(chosen), "functions": functions, "seed_s": seeded, "commit": commit,
             "rss_seeded_mb": rss_seeded, "rss_after_mb": rss_after, "runs": runs, "latency_ms": LATENCY * 1000,
             "memory": memory, "same_verdicts": same, "load": os.getloadavg()}
 
@@ -200,7 +203,8 @@ def _shape_text(figures: dict) -> list[str]:
         f"**{accounts} accounts x {regions} regions ({', '.join(figures['regions'])}) x {figures['functions']} "
         f"VPC functions** = {targets * figures['functions']:,} functions, all five rules; seeding took "
         f"{figures['seed_s']:.0f} s; load average while measuring {figures['load'][0]:.1f} (the machine is "
-        f"shared); verdicts {'identical' if figures['same_verdicts'] else 'NOT identical'} in every run.", "",
+        f"shared); verdicts {'identical' if figures['same_verdicts'] else 'NOT identical'} in every run; "
+        f"commit {figures.get('commit', '?')}.", "",
         *rows, "",
         f"AWS calls per account (pages AWS would return): {per_account:g} = {regions} regions x "
         f"{sum(per_target.values()):g} (one region's floor: "
