@@ -45,6 +45,7 @@ aggregator was expected to hold against what it holds.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import multiprocessing
 import os
 import threading
@@ -211,6 +212,10 @@ def _expired(error: BaseException) -> bool:
 
 
 Work = Callable[[Clients, Target, _Account], tuple[T, int]]
+# A finished account's boto3 session and clients hold reference cycles (botocore's event handlers): garbage only
+# the cyclic collector frees, which a process with a large heap runs rarely. Collected every so many accounts, so
+# that memory stays that of the accounts in flight (measured: docs/benchmarks.md, organization section).
+COLLECT_EVERY = 16
 
 
 class Fleet:
@@ -354,6 +359,7 @@ class Fleet:
         pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="lambda-vpc-rules")
 
         opening = 0  # account steps in flight
+        finished_accounts = 0
 
         def next_task() -> bool:
             """Submit one task: an account-region of the account with the fewest reads in flight; or, while
@@ -396,6 +402,9 @@ class Fleet:
                         if not in_flight[account_id] and not ready.get(account_id):
                             ready.pop(account_id, None)  # the account is done: its IAM cache goes with it
                             in_flight.pop(account_id, None)
+                            finished_accounts += 1
+                            if finished_accounts % COLLECT_EVERY == 0:
+                                gc.collect()  # its session and clients are cyclic garbage: bounded, not left to pile up
                         report(outcome)
                         yield outcome
                         continue
