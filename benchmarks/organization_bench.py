@@ -7,8 +7,8 @@ streamed, none kept) at two organization sizes.
 
 `python benchmarks/organization_bench.py [--accounts N] [--regions N] [--functions N] [--concurrency 1,4,16]
 [--processes 0,2] [--memory-accounts 100,1000] [--label NAME]` prints the figures as JSON on its last line
-(bench.py runs it in a fresh interpreter, once per shape: SHAPES). The issue's shapes are 1,000 x 4 x 20 and
-50 x 3 x 200; on a shared 2-core machine `make bench` runs them scaled down (ORG_SCALE, docs/benchmarks.md
+(bench.py runs it in a fresh interpreter, once per shape: ORG_SHAPES). The issue's shapes are 1,000 x 4 x 20
+and 50 x 3 x 200; `make bench` runs them with fewer accounts (ORG_FULL=1: full size; docs/benchmarks.md
 says which were measured)."""
 
 from __future__ import annotations
