@@ -6,7 +6,7 @@ processes. Also: AWS calls per account (by operation), and the memory of a `--fo
 streamed, none kept) at two organization sizes.
 
 `python benchmarks/organization_bench.py [--accounts N] [--regions N] [--functions N] [--concurrency 1,4,16]
-[--processes 0,2] [--memory-accounts 100,1000] [--label NAME]` prints the figures as JSON on its last line
+[--processes 0,2] [--memory-accounts 100,1000] [--latency-only]` prints the figures as JSON on its last line
 (bench.py runs it in a fresh interpreter, once per shape: ORG_SHAPES). The issue's shapes are 1,000 x 4 x 20
 and 50 x 3 x 200; `make bench` runs them with fewer accounts (ORG_FULL=1: full size; docs/benchmarks.md
 says which were measured)."""
