@@ -12,7 +12,7 @@ from typing import Any
 from ..core.coverage import Coverage, Covered
 from ..core.engine import evaluate_functions, parse_parameters
 from ..core.exceptions import InForce, Register, register_use
-from ..core.model import EvaluationResult, Fact, Facts, ScanReport, Waiver
+from ..core.model import EvaluationResult, Fact, Facts, LambdaFunction, ScanReport, Waiver
 from ..core.rules import RULES, Rule
 from ..core.rules.private_subnet_nat import INTERNET_ACCESS_TAG as WAIVER_TAG
 from ..core.scp import ScpChain
@@ -50,6 +50,16 @@ def evaluate_with_waivers(reader: FactReader, rules: Sequence[Rule], parameters:
               scps: Callable[[], ScpChain] | None = None) -> tuple[list[EvaluationResult], list[Waiver] | None]:
     """The evaluations, and the waiver tags in force (None when no selected rule reads a tag). `scps`: reads
     the account's SCP chain (an organization scan), called only when a rule reads IAM for a VPC function."""
+    functions, facts = read_estate(reader, rules, progress, exceptions, scps)
+    return evaluate_estate(functions, facts, rules, parameters, account_id, reader.clients.region, now(), progress,
+                           exceptions)
+
+
+def read_estate(reader: FactReader, rules: Sequence[Rule], progress: Progress = _quiet,
+                exceptions: InForce | None = None, scps: Callable[[], ScpChain] | None = None
+                ) -> tuple[list[LambdaFunction], Facts]:
+    """The functions of the reader's account and region, and the facts every selected rule needs, read once
+    (with the tags the register's scopes read, and the account's SCP chain when `scps` reads it)."""
     progress("Listing Lambda functions")
     register_keys = exceptions.register.tag_keys if exceptions else frozenset()
     functions = reader.list_functions(tag_keys=frozenset().union(*(rule.tag_keys for rule in rules)) | register_keys)
@@ -62,13 +72,21 @@ def evaluate_with_waivers(reader: FactReader, rules: Sequence[Rule], parameters:
     facts = reader.account_facts(needs) if in_vpc else Facts()
     if scps is not None and in_vpc and Fact.IAM in needs:
         facts = dataclasses.replace(facts, scp_chain=scps())
-    read_at = now()  # every verdict below is about the estate as read by now
-    region = reader.clients.region
+    return functions, facts
+
+
+def evaluate_estate(functions: Sequence[LambdaFunction], facts: Facts, rules: Sequence[Rule],
+                    parameters: Mapping[str, Mapping[str, Any]], account_id: str, region: str, read_at: str,
+                    progress: Progress = _quiet, exceptions: InForce | None = None
+                    ) -> tuple[list[EvaluationResult], list[Waiver] | None]:
+    """Every function under every rule (pure: no AWS call), each verdict recorded at `read_at` (the estate as
+    read by then), the exceptions register applied when given; and the waiver tags in force (None when no
+    selected rule reads a tag)."""
     results = []
     for index, rule in enumerate(rules, 1):
         progress(f"Evaluating {rule.config_rule_name} ({index}/{len(rules)})")
         results += evaluate_functions(rule, functions, facts, parameters[rule.config_rule_name], account_id, region,
-                                      exceptions)
+                                      exceptions, read_at)
     tag_keys = frozenset().union(*(rule.tag_keys for rule in rules))
     # with require_exception_for_tags, the tag alone waives nothing: not listed as a waiver in force
     honoured = not (exceptions and exceptions.register.require_exception_for_tags)
@@ -76,7 +94,7 @@ def evaluate_with_waivers(reader: FactReader, rules: Sequence[Rule], parameters:
         Waiver(account_id, region, function.name, key, value)
         for function in functions for key, value in (function.tags or {}).items()
         if honoured and key in tag_keys and key == WAIVER_TAG and value.strip().lower() == "none")
-    return [dataclasses.replace(result, recorded_at=read_at) for result in results], waivers
+    return results, waivers
 
 
 def scan(

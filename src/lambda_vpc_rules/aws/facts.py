@@ -9,12 +9,19 @@ Two ways in:
 Only the fact kinds a rule needs are read, each read once per reader: IAM roles and policies go through one
 cache (one role alone, several from the account-wide authorization details), and a VPC's network read for
 drift serves the checks that follow. Errors and unreadable answers propagate (`clients`).
+
+IAM is global: an `IamCache` may be shared by the readers of one account's regions (the organization scan
+gives each account one), so that the account's IAM is read once whatever the number of regions and of
+threads reading them. Its lock is held while it reads: a second reader of the same account waits for the
+first one's answer instead of downloading the same IAM again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
@@ -75,16 +82,26 @@ def chunks(values: list[str], size: int = EC2_FILTER_VALUES_LIMIT) -> Iterator[l
         yield values[start : start + size]
 
 
-class FactReader:
-    """Reads what the rules evaluate, through `clients` (a `Clients`, or a function making a client)."""
+@dataclass
+class IamCache:
+    """One account's IAM as read so far: None marks a role or policy looked for and not found. Thread-safe
+    through `lock` (re-entrant), which a reader holds for the whole of a read and of a lookup."""
 
-    def __init__(self, clients: Clients | Callable[[str], Any]):
+    roles: dict[str, Role | None] = field(default_factory=dict)
+    policies: dict[str, ManagedPolicy | None] = field(default_factory=dict)
+    whole_account: bool = False  # every role (and every policy in use) read
+    account_policies_read: bool = False  # every managed policy in use read
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+
+
+class FactReader:
+    """Reads what the rules evaluate, through `clients` (a `Clients`, or a function making a client); `iam`,
+    an account's IAM cache shared with the readers of its other regions (default: this reader's own)."""
+
+    def __init__(self, clients: Clients | Callable[[str], Any], iam: IamCache | None = None):
         self.clients = as_clients(clients)
-        # IAM, one cache: None marks a role or policy looked for and not found.
-        self._roles: dict[str, Role | None] = {}
-        self._policies: dict[str, ManagedPolicy | None] = {}
-        self._whole_account_iam = False  # every role (and every policy in use) read
-        self._account_policies_read = False  # every managed policy in use read
+        self.iam = iam if iam is not None else IamCache()
+        self._roles, self._policies = self.iam.roles, self.iam.policies  # the shared dicts themselves
         self._networks: dict[tuple[str, ...], Facts] = {}  # VPC IDs -> their network (drift)
         self._prefix_lists: dict[str, PrefixList | None] = {}  # None: looked for, not found
 
@@ -140,9 +157,10 @@ class FactReader:
         if Fact.PREFIX_LISTS in needs:
             facts["prefix_lists"] = self.prefix_lists(_referenced(tables, PREFIX_LIST))
         if Fact.IAM in needs:
-            self._read_account_iam()
-            facts["roles"] = {name: role for name, role in self._roles.items() if role is not None}
-            facts["policies"] = {arn: policy for arn, policy in self._policies.items() if policy is not None}
+            with self.iam.lock:
+                self._read_account_iam()
+                facts["roles"] = {name: role for name, role in self._roles.items() if role is not None}
+                facts["policies"] = {arn: policy for arn, policy in self._policies.items() if policy is not None}
         return Facts(**facts, evaluated_at=dt.datetime.now(dt.UTC))
 
     # One function (or a few) -----------------------------------------------------------------------
@@ -254,22 +272,24 @@ class FactReader:
         (GetRole and its policy lists); more come from the account-wide details, whose pages cost less
         than three or more calls a role (and, once read, serve every later question)."""
         names = sorted(set(names))
-        unread = [name for name in names if name not in self._roles]
-        if unread and (len(unread) > 1 or self._whole_account_iam):
-            self._read_account_iam()
-        for name in unread:
-            if name not in self._roles:
-                self._roles[name] = None if self._whole_account_iam else self._role(name)
-        return self._found(names)
+        with self.iam.lock:
+            unread = [name for name in names if name not in self._roles]
+            if unread and (len(unread) > 1 or self.iam.whole_account):
+                self._read_account_iam()
+            for name in unread:
+                if name not in self._roles:
+                    self._roles[name] = None if self.iam.whole_account else self._role(name)
+            return self._found(names)
 
     def roles_one_by_one(self, names: Iterable[str]) -> tuple[dict[str, Role], dict[str, ManagedPolicy]]:
         """The per-role reads (GetRole, ListRolePolicies, GetRolePolicy, ListAttachedRolePolicies, then the
         policies), whatever the number of roles: `make bench` compares them with the account-wide read."""
         names = sorted(set(names))
-        for name in names:
-            if name not in self._roles:
-                self._roles[name] = self._role(name)
-        return self._found(names)
+        with self.iam.lock:
+            for name in names:
+                if name not in self._roles:
+                    self._roles[name] = self._role(name)
+            return self._found(names)
 
     def _found(self, names: list[str]) -> tuple[dict[str, Role], dict[str, ManagedPolicy]]:
         found = {name: role for name in names if (role := self._roles.get(name)) is not None}
@@ -287,11 +307,11 @@ class FactReader:
     def _read_account_iam(self) -> None:
         """Every role and every managed policy in use, from GetAccountAuthorizationDetails: a handful of pages,
         no per-role calls; then any policy a role references that the answer lacks."""
-        if not self._whole_account_iam:
+        if not self.iam.whole_account:
             roles, policies = self._authorization_details(["Role", "LocalManagedPolicy", "AWSManagedPolicy"])
             self._roles.update(roles)
             self._policies.update(policies)
-            self._whole_account_iam = self._account_policies_read = True
+            self.iam.whole_account = self.iam.account_policies_read = True
             self._read_policies({arn for role in roles.values() for arn in _role_policy_arns(role)})
 
     def _read_policies(self, arns: set[str]) -> None:
@@ -300,10 +320,10 @@ class FactReader:
         many policies does not cost two calls each. One missing from that answer is read on its own (AWS
         lists only policies in use)."""
         unread = arns - self._policies.keys()
-        if len(unread) > 1 and not self._account_policies_read:
+        if len(unread) > 1 and not self.iam.account_policies_read:
             _, policies = self._authorization_details(["LocalManagedPolicy", "AWSManagedPolicy"])
             self._policies.update(policies)
-            self._account_policies_read = True
+            self.iam.account_policies_read = True
             unread -= self._policies.keys()
         for arn in sorted(unread):
             self._policies[arn] = self._managed_policy(arn)

@@ -22,7 +22,16 @@ account-region read by a bounded pool of threads, streamed.
   caller keeps (the evaluations): its facts go with it. Memory is that of `concurrency` account-regions,
   whatever the number of accounts. Clients are thread-safe once made; making them is not, so each
   account's session makes its clients under a lock (one data loader shared by all sessions: the service
-  models are parsed once).
+  models are parsed once). The run hands out one task at a time as a worker frees: an account-region of
+  the account with the fewest reads in flight (so that concurrent workers hit different accounts), and
+  opens the next account only when too few account-regions are ready (accounts are opened as they are
+  needed, not all at the start). See docs/organization-scale.md.
+- IAM once per account: IAM is global, so all of an account's regions share one `facts.IamCache`;
+  GetAccountAuthorizationDetails runs once per account, whatever the regions and workers. The cache is
+  dropped when the account's last account-region is done (memory does not grow with accounts).
+- Rate limits: every client of an account, region and service sends through one shared adaptive limiter
+  (`ratelimit.RateLimits`, botocore's own components), so throttling slows every worker calling that API
+  of that account instead of outlasting the retries.
 - Failure: an account or account-region that cannot be read (AssumeRole refused or no such role, a read
   refused, throttling that outlasted the retries, an unreadable answer, a region not enabled) becomes a
   `core.coverage.Gap` with the error in one line, and the other targets are read as usual. A retry about
@@ -36,11 +45,14 @@ aggregator was expected to hold against what it holds.
 from __future__ import annotations
 
 import datetime as dt
+import gc
+import multiprocessing
+import os
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -63,15 +75,17 @@ from ..core.coverage import (
 )
 from ..core.engine import parse_parameters
 from ..core.exceptions import InForce, Register, register_use
-from ..core.model import EvaluationResult, ScanReport, Waiver
-from ..core.rules import RULES, Rule
+from ..core.model import EvaluationResult, Facts, LambdaFunction, ScanReport, Waiver
+from ..core.rules import RULES, Rule, get_rule
 from ..errors import PackError
-from .account import evaluate_with_waivers, now
+from .account import evaluate_estate, now, read_estate
 from .actions import action_for
+from .checkpoint import Checkpoint, scan_identity
 from .clients import Clients, is_access_denied, max_attempts, result, retry_config, session_clients
 from .config import ConfigReader, ConfigView, pack_rule_name, rule_notes, view_gaps
-from .facts import FactReader
+from .facts import FactReader, IamCache
 from .organization_policies import OrganizationPolicies
+from .ratelimit import RateLimits
 
 T = TypeVar("T")
 ALL = "all"
@@ -188,6 +202,32 @@ class _Account:
     account_id: str
     session: Any  # boto3.Session
     lock: threading.Lock = field(default_factory=threading.Lock)
+    iam: IamCache = field(default_factory=IamCache)  # shared by the account's regions (IAM is global)
+
+
+class CredentialsExpired(PackError):
+    """The run's credentials expired and could not be renewed: the run ends (what is done is kept in the
+    checkpoint, if one is written); rerun with fresh credentials and the same --checkpoint to finish."""
+
+
+# Errors that mean the credentials themselves expired (AWS API common errors: ExpiredToken, RequestExpired;
+# STS and the JSON protocols add ExpiredTokenException): no account-region can be read with them any more.
+EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"})
+
+
+RERUN = (": the credentials expired and could not be renewed; the run stopped (rerun with fresh credentials, "
+         "and with the same --checkpoint FILE to read only what is missing)")
+
+
+def _expired(error: BaseException) -> bool:
+    return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in EXPIRED_CODES
+
+
+Work = Callable[[Clients, Target, _Account], tuple[T, int]]
+# A finished account's boto3 session and clients hold reference cycles (botocore's event handlers): garbage only
+# the cyclic collector frees, which a process with a large heap runs rarely. Collected every so many accounts, so
+# that memory stays that of the accounts in flight (measured: docs/benchmarks.md, organization section).
+COLLECT_EVERY = 16
 
 
 class Fleet:
@@ -201,7 +241,10 @@ class Fleet:
         self.session = session
         self.selection = selection
         self.endpoint_url = endpoint_url
-        self.source = Clients(session_clients(session, endpoint_url))
+        self.rate_limits = RateLimits()
+        own = session_clients(session, endpoint_url)
+        # the caller's clients (AssumeRole for every account, from every worker) share their limits too
+        self.source = Clients(lambda service: self.rate_limits.attach(own(service), "caller", session.region_name))
         self._prepare = prepare_session or (lambda _: None)
         self._loader = session._session.get_component("data_loader")  # noqa: SLF001 - shared, parsed once
         self._lock = threading.Lock()
@@ -277,60 +320,128 @@ class Fleet:
                                                  config=retry_config())
             client.meta.events.register(f"needs-retry.{client.meta.service_model.service_id.hyphenize()}",
                                         notice)
-            return client
+            return self.rate_limits.attach(client, account.account_id, region)
 
         return client_for
 
     # ---------------------------------------------------------------------------------------- the run
 
-    def run(self, work: Callable[[Clients, Target], tuple[T, int]], concurrency: int = 4,
-            progress: Progress = quiet) -> Iterator[Read[T] | Gap]:
+    def run(self, work: Work, concurrency: int = 4, progress: Progress = quiet,
+            done: Mapping[Target, Read] | None = None, on_progress: Callable[[Tally], None] | None = None,
+            ) -> Iterator[Read[T] | Gap]:
         """Read every account-region of the selection with `work` (which returns what to keep and how many
-        items it read), at most `concurrency` at a time; yield each outcome as it completes."""
+        items it read), at most `concurrency` at a time; yield each outcome as it completes. `done`: the
+        account-regions read already (a checkpoint): yielded as they are, not read again."""
         if concurrency < 1:
             raise SelectionError(f"--concurrency {concurrency}: at least 1")
         if self.selection.accounts is not None and not self.selection.role_name:
             raise SelectionError("--accounts needs --role-name: the role to assume in each account")
+        done = dict(done or {})
         self.caller()  # read once, before the workers need it
         accounts = self.accounts()
-        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="lambda-vpc-rules")
-        pending: dict[Future, str | Target] = {pool.submit(self._account_step, a): a for a in accounts}
-        opening, total, done = len(accounts), 0, 0
+        tally = Tally(len(accounts), started=time.monotonic())
+        tally.rate_limits = self.rate_limits
 
         def report(outcome: Read[T] | Gap) -> None:
-            count = f"[{done}/{total}{'+' if opening else ''}]"
+            tally.add(outcome)
+            count = f"[{tally.done}/{tally.total}{'+' if tally.unopened else ''}]"
             if isinstance(outcome, Gap):
                 progress(f"{count} {outcome.where}: NOT READ - {outcome.reason}")
             else:
+                resumed = " (from the checkpoint)" if outcome.target in done else ""
                 progress(f"{count} {outcome.target.account_id} {outcome.target.region}: {outcome.items} read "
-                         f"in {outcome.seconds:.1f} s")
+                         f"in {outcome.seconds:.1f} s{resumed}")
+            if on_progress is not None:
+                on_progress(tally)
+
+        # Accounts whose selected regions are all in the checkpoint need no account step (named regions).
+        unopened = deque()
+        for account_id in accounts:
+            if self.selection.regions != ALL and all(Target(account_id, r) in done for r in self.selection.regions):
+                tally.opened(len(self.selection.regions))
+                for region in self.selection.regions:
+                    report(done[Target(account_id, region)])
+                    yield done[Target(account_id, region)]
+            else:
+                unopened.append(account_id)
+        ready: dict[str, deque[tuple[_Account, Target]]] = {}  # account -> its account-regions to read
+        in_flight: Counter[str] = Counter()
+        pending: dict[Future, tuple[str, Target | None]] = {}
+        stop: BaseException | None = None
+        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="lambda-vpc-rules")
+
+        opening = 0  # account steps in flight
+        finished_accounts = 0
+
+        def next_task() -> bool:
+            """Submit one task: an account-region of the account with the fewest reads in flight; or, while
+            every account with work waiting is being read already, open another account (at most twice
+            `concurrency` accounts open at once: memory stays that of a few accounts)."""
+            nonlocal opening
+            candidates = [a for a, queue in ready.items() if queue]
+            best = min(candidates, key=lambda a: in_flight[a]) if candidates else None
+            if unopened and (best is None or in_flight[best]) and len(ready) + opening < 2 * concurrency:
+                account_id = unopened.popleft()
+                opening += 1
+                pending[pool.submit(self._account_step, account_id)] = (account_id, None)
+                return True
+            if best is None:
+                return False
+            account, target = ready[best].popleft()
+            in_flight[best] += 1
+            pending[pool.submit(self._target_step, account, target, work, progress)] = (best, target)
+            return True
 
         try:
-            while pending:
+            while True:
+                while stop is None and len(pending) < concurrency and next_task():
+                    pass
+                if not pending:
+                    break
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    key = pending.pop(future)
-                    if isinstance(key, Target):
-                        done += 1
-                        report(outcome := future.result())
+                    account_id, target = pending.pop(future)
+                    if target is None:
+                        opening -= 1
+                    else:
+                        in_flight[account_id] -= 1
+                    try:
+                        outcome = future.result()
+                    except CredentialsExpired as error:
+                        stop = stop or error  # finish what is in flight, start nothing more
+                        continue
+                    if target is not None:
+                        if not in_flight[account_id] and not ready.get(account_id):
+                            ready.pop(account_id, None)  # the account is done: its IAM cache goes with it
+                            in_flight.pop(account_id, None)
+                            finished_accounts += 1
+                            if finished_accounts % COLLECT_EVERY == 0:
+                                gc.collect()  # its session and clients are cyclic garbage: bounded, not left to pile up
+                        report(outcome)
                         yield outcome
                         continue
-                    opening -= 1
-                    opened = future.result()
-                    if isinstance(opened, Gap):
-                        total, done = total + 1, done + 1
-                        report(opened)
-                        yield opened
+                    if isinstance(outcome, Gap):
+                        tally.opened(1)
+                        report(outcome)
+                        yield outcome
                         continue
-                    account, regions, gaps = opened
-                    total += len(regions) + len(gaps)
+                    account, regions, gaps = outcome
+                    tally.opened(len(regions) + len(gaps))
                     for gap in gaps:
-                        done += 1
                         report(gap)
                         yield gap
+                    queue = ready.setdefault(account_id, deque())
                     for region in regions:
-                        target = Target(account.account_id, region)
-                        pending[pool.submit(self._target_step, account, target, work, progress)] = target
+                        target = Target(account_id, region)
+                        if target in done:
+                            report(done[target])
+                            yield done[target]
+                        else:
+                            queue.append((account, target))
+                    if not queue:
+                        del ready[account_id]
+            if stop is not None:
+                raise stop
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
@@ -342,6 +453,8 @@ class Fleet:
             statuses = {item["RegionName"]: item.get("OptInStatus", "opt-in-not-required")
                         for item in result(answer, "Regions", "DescribeRegions")}
         except Exception as error:  # noqa: BLE001 - a gap in coverage, reported; never a verdict
+            if _expired(error):
+                raise CredentialsExpired(f"{account_id}: {describe_error(error)}{RERUN}") from error
             return Gap(account_id, EVERY_REGION, describe_error(error))
         if self.selection.regions == ALL:
             return account, sorted(name for name, status in statuses.items() if status in ENABLED), []
@@ -356,15 +469,63 @@ class Fleet:
                 gaps.append(Gap(account_id, region, f"region not enabled in this account (OptInStatus {status})"))
         return account, regions, gaps
 
-    def _target_step(self, account: _Account, target: Target, work: Callable[[Clients, Target], tuple[T, int]],
-                     progress: Progress) -> Read[T] | Gap:
+    def _target_step(self, account: _Account, target: Target, work: Work, progress: Progress) -> Read[T] | Gap:
         started = time.perf_counter()
         try:
             clients = Clients(self._client_for(account, target.region, progress))
-            value, items = work(clients, target)
+            value, items = work(clients, target, account)
         except Exception as error:  # noqa: BLE001 - a gap in coverage, reported; never a verdict
+            if _expired(error):
+                raise CredentialsExpired(f"{target.account_id} {target.region}: {describe_error(error)}{RERUN}"
+                                         ) from error
             return Gap(target.account_id, target.region, describe_error(error))
         return Read(target, value, now(), time.perf_counter() - started, items)
+
+
+@dataclass
+class Tally:
+    """A run's progress, as `on_progress` receives it after each outcome: account-regions done of those known
+    (`unopened` accounts still to list their regions), verdicts made, gaps, throttling answers, an ETA."""
+
+    accounts: int
+    started: float
+    done: int = 0
+    total: int = 0
+    unopened: int = -1
+    verdicts: int = 0
+    gaps: int = 0
+    rate_limits: Any = None
+
+    def __post_init__(self) -> None:
+        if self.unopened < 0:
+            self.unopened = self.accounts
+
+    def opened(self, targets: int) -> None:
+        self.unopened -= 1
+        self.total += targets
+
+    def add(self, outcome: Read | Gap) -> None:
+        self.done += 1
+        if isinstance(outcome, Gap):
+            self.gaps += 1
+        elif isinstance(outcome.value, tuple) and outcome.value and isinstance(outcome.value[0], list):
+            self.verdicts += len(outcome.value[0])
+
+    @property
+    def throttles(self) -> int:
+        return self.rate_limits.throttles if self.rate_limits is not None else 0
+
+    @property
+    def expected(self) -> int:
+        """Account-regions expected: those known, and for accounts not yet opened as many as the average."""
+        opened = self.accounts - self.unopened
+        return self.total + (round(self.unopened * self.total / opened) if opened else 0)
+
+    def eta_seconds(self, now_: float | None = None) -> float | None:
+        if not self.done:
+            return None
+        elapsed = (now_ if now_ is not None else time.monotonic()) - self.started
+        return elapsed / self.done * max(0, self.expected - self.done)
 
 
 def covered(read: Read) -> Covered:
@@ -380,7 +541,7 @@ def views_of_fleet(fleet: Fleet, rule_names: Iterable[str], concurrency: int = 4
     pack's rules is deployed is a gap, like one that cannot be read."""
     rule_names = list(rule_names)
 
-    def work(clients: Clients, target: Target) -> tuple[ConfigView, int]:
+    def work(clients: Clients, target: Target, _: _Account) -> tuple[ConfigView, int]:
         view = ConfigReader(clients).view(rule_names, target.account_id)
         return view, len(view.evaluations)
 
@@ -445,6 +606,31 @@ def aggregator_coverage(fleet: Fleet, sources: Iterable[tuple[str, str, str]], r
                        reader=(fleet.caller()["Account"], fleet.home_region))
 
 
+Evaluations = tuple[list[EvaluationResult], list[Waiver] | None]
+Sink = Callable[[list[EvaluationResult]], None]
+
+
+def _evaluate_elsewhere(rule_names: Sequence[str], parameters: Mapping[str, Mapping[str, Any]],
+                        functions: list[LambdaFunction], facts: Facts, account_id: str, region: str,
+                        read_at: str, exceptions: InForce | None = None) -> Evaluations:
+    """`evaluate_estate` in a worker process (the rules by name: a Rule's check is a module-level function)."""
+    return evaluate_estate(functions, facts, [get_rule(name) for name in rule_names], parameters, account_id,
+                           region, read_at, exceptions=exceptions)
+
+
+def _registered(rule: Rule) -> bool:
+    try:
+        return get_rule(rule.config_rule_name) is rule
+    except KeyError:
+        return False
+
+
+def evaluation_pool(processes: int) -> ProcessPoolExecutor:
+    """Processes that evaluate (pure CPU, no AWS call), started by a fork server: not forked from a process
+    whose threads may hold locks."""
+    return ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("forkserver"))
+
+
 def scan_many(
     fleet: Fleet,
     rules: Sequence[Rule] = RULES,
@@ -453,38 +639,78 @@ def scan_many(
     progress: Progress = lambda message: None,
     exceptions: Register | None = None,
     at: dt.datetime | None = None,
+    *,
+    checkpoint: str | os.PathLike | None = None,
+    sink: Sink | None = None,
+    on_progress: Callable[[Tally], None] | None = None,
+    processes: int = 0,
 ) -> ScanReport:
     """Every account-region of `fleet` evaluated with `rules`, `concurrency` at a time, merged into one report
     whose coverage lists what could not be read (and why) beside the verdicts of the rest; the exceptions
-    register applied at `at` (default: now)."""
+    register applied at `at` (default: now).
+
+    - `checkpoint`: a file (aws.checkpoint) recording each account-region read; those it holds already are
+      not read again, and the report is as if the run had not been interrupted.
+    - `sink`: receives each account-region's verdicts as they are made, and the report keeps none (memory
+      independent of the number of verdicts; `--format jsonl`).
+    - `on_progress`: a `Tally` after each account-region (done / total, verdicts, gaps, throttles, ETA).
+    - `processes`: evaluate in that many processes (0: in the reading threads); what is read is the same.
+    """
     raw_parameters = dict(raw_parameters or {})
     parameters = parse_parameters(rules, raw_parameters)
+    used = {rule.config_rule_name: rule.parameter_values(raw_parameters) for rule in rules}
+    names = [rule.config_rule_name for rule in rules]
     # the SCP chain of each account, read by the caller (organization_policies); not for the caller's own account
     scps = OrganizationPolicies(fleet.source) if fleet.selection.accounts is not None else None
     at = at or dt.datetime.now(dt.UTC)
     in_force = InForce(exceptions, at) if exceptions is not None else None
+    by_name = bool(processes) and all(_registered(rule) for rule in rules)
+    pool = evaluation_pool(processes) if by_name else None
+    # a checkpoint holds verdicts made with these rules, parameters and register: another run's is refused
+    identity = {**used, **({"exceptions register": exceptions.sha256} if exceptions is not None else {})}
+    saved = (Checkpoint(checkpoint, scan_identity(fleet.selection, names, identity))
+             if checkpoint is not None else None)
 
-    def work(clients: Clients, target: Target) -> tuple[tuple[list[EvaluationResult], list[Waiver] | None], int]:
-        results, waivers = evaluate_with_waivers(FactReader(clients), rules, parameters, account_id=target.account_id,
-                                                 scps=scps and (lambda: scps.chain(target.account_id)),
-                                                 exceptions=in_force)
-        return (results, waivers), len(results) // max(1, len(rules))
+    def work(clients: Clients, target: Target, account: _Account) -> tuple[Evaluations, int]:
+        chain = scps and (lambda: scps.chain(target.account_id))
+        functions, facts = read_estate(FactReader(clients, account.iam), rules, exceptions=in_force, scps=chain)
+        read_at = now()
+        if pool is not None:
+            value = pool.submit(_evaluate_elsewhere, names, parameters, functions, facts, target.account_id,
+                                target.region, read_at, in_force).result()
+        else:
+            value = evaluate_estate(functions, facts, rules, parameters, target.account_id, target.region, read_at,
+                                    exceptions=in_force)
+        return value, len(functions)
 
+    done = {target: Read(target, value, read_at, 0.0, items)
+            for target, (read_at, items, value) in (saved.done if saved else {}).items()}
     evaluations: list[EvaluationResult] = []
     waivers: list[Waiver] | None = None
     reads, gaps = [], []
-    for outcome in fleet.run(work, concurrency, progress):
-        if isinstance(outcome, Gap):
-            gaps.append(outcome)
-        else:
-            evaluations += outcome.value[0]
-            if outcome.value[1] is not None:
-                waivers = (waivers or []) + outcome.value[1]
+    try:
+        for outcome in fleet.run(work, concurrency, progress, done, on_progress):
+            if isinstance(outcome, Gap):
+                gaps.append(outcome)
+                continue
+            if saved is not None and outcome.target not in done:
+                saved.record(outcome.target, outcome.read_at, outcome.items, outcome.value)
+            results, found = outcome.value
+            if sink is not None:
+                sink(results)
+            else:
+                evaluations += results
+            if found is not None:
+                waivers = (waivers or []) + found
             reads.append(covered(outcome))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if saved is not None:
+            saved.close()
     selection = fleet.selection
     coverage = Coverage.of(selection.describe_accounts(), selection.describe_regions(), reads, gaps, fleet.left_out,
                            reader=(fleet.caller()["Account"], fleet.home_region))
     evaluations.sort(key=lambda r: (r.account_id, r.region, r.rule, r.resource_id))
-    used = {rule.config_rule_name: rule.parameter_values(raw_parameters) for rule in rules}
     return ScanReport("", "", now(), evaluations, used, coverage, sorted(waivers) if waivers is not None else None,
                       register_use(exceptions, evaluations, at) if exceptions is not None else None)

@@ -13,7 +13,7 @@ from .rules.private_subnet_nat import INTERNET_ACCESS_TAG
 
 def evaluate_functions(
     rule: Rule, functions: Iterable[LambdaFunction], facts: Facts, parameters: Mapping[str, Any],
-    account_id: str = "", region: str = "", exceptions: InForce | None = None,
+    account_id: str = "", region: str = "", exceptions: InForce | None = None, recorded_at: str = "",
 ) -> list[EvaluationResult]:
     """Each function's verdict, with the exceptions register applied (`core.exceptions.apply`) when given."""
     results = []
@@ -28,7 +28,8 @@ def evaluate_functions(
             state = applied.state.value if applied.state else None
         results.append(EvaluationResult(rule.config_rule_name, function.name, verdict.compliance, verdict.annotation,
                                         resource_arn=function.arn, account_id=account_id, region=region,
-                                        exception_id=exception_id, exception_state=state))
+                                        exception_id=exception_id, exception_state=state,
+                                        recorded_at=recorded_at))
     return results
 
 

@@ -472,24 +472,48 @@ def _why_not(authorization: Authorization, allows: list[tuple[str, Statement, Ap
     return "missing", ""
 
 
-def _evaluate(policies: Sequence[Policy], action: str, authorizations: Sequence[Authorization]) -> _Outcome:
+_Part = tuple[str | None, list[Statement], tuple[str, str] | None]
+
+
+def _one(applicable: list[tuple[str, Statement]], authorization: Authorization) -> _Part:
+    """One authorization: the detail of the first Deny that may apply to it (None: none), the Allows that
+    surely grant it, and why none does (None: some does)."""
+    deny = None
+    for policy, statement in applicable:
+        if statement.effect == "Deny":
+            result = applies(statement, authorization)
+            if result.value is not Tri.FALSE:  # a Deny that may apply denies
+                deny = _deny_detail(statement.label(policy), statement, result, authorization)
+                break
+    allows = [(p, s, applies(s, authorization)) for p, s in applicable if s.effect == "Allow"]
+    grants = [s for _, s, result in allows if result.value is Tri.TRUE]
+    return deny, grants, None if grants else _why_not(authorization, allows)
+
+
+def _evaluate(policies: Sequence[Policy], action: str, authorizations: Sequence[Authorization],
+              memo: dict | None = None, tag: str = "") -> _Outcome:
+    """Denied by the first authorization (in order) a Deny may apply to; else allowed when an Allow surely
+    grants every authorization, else the first of the gravest reasons (REASONS order)."""
     applicable = _statements(policies, action)
+    parts = []
     for authorization in authorizations:
-        for policy, statement in applicable:
-            if statement.effect == "Deny":
-                result = applies(statement, authorization)
-                if result.value is not Tri.FALSE:  # a Deny that may apply denies
-                    return _Outcome(False, "denied", _deny_detail(statement.label(policy), statement, result,
-                                                                  authorization))
+        if memo is None:
+            parts.append(_one(applicable, authorization))
+            continue
+        key = (tag, action, authorization.resource)
+        if key not in memo:
+            memo[key] = _one(applicable, authorization)
+        parts.append(memo[key])
+    for deny, _, _ in parts:
+        if deny is not None:
+            return _Outcome(False, "denied", deny)
     granting: dict[int, Statement] = {}
     failures: list[tuple[str, str]] = []
-    for authorization in authorizations:
-        allows = [(p, s, applies(s, authorization)) for p, s in applicable if s.effect == "Allow"]
-        grants = [s for _, s, result in allows if result.value is Tri.TRUE]
+    for _, grants, failure in parts:
         if grants:
             granting.update((id(s), s) for s in grants)
         else:
-            failures.append(_why_not(authorization, allows))
+            failures.append(failure)
     if failures:
         reason, detail = min(failures, key=lambda failure: REASONS.index(failure[0]))
         return _Outcome(False, reason, detail)
@@ -509,22 +533,34 @@ def _authorizations(required: Sequence[Authorization | str]) -> list[Authorizati
 
 def check_action(
     identity: Sequence[Policy], boundary: Sequence[Policy] | None, action: str,
-    required: Sequence[Authorization | str],
+    required: Sequence[Authorization | str], memo: dict | None = None,
 ) -> ActionCheck:
     """Whether the identity policies, limited by the boundary (None: no boundary), allow `action` for every
-    authorization in `required`, whatever the unknown keys of their contexts are. Reasons: REASONS."""
+    authorization in `required`, whatever the unknown keys of their contexts are. Reasons: REASONS.
+
+    `memo`: each resource's outcome, shared by the calls for the same identity and boundary policies and
+    action; only for authorizations whose context no statement reads (`reads_context` is False), where the
+    outcome depends on the resource alone."""
     authorizations = _authorizations(required)
-    granted = _evaluate(identity, action, authorizations)
+    granted = _evaluate(identity, action, authorizations, memo, "identity")
     if not granted.allowed and granted.reason == "denied":
         return ActionCheck(action, False, "denied", granted.detail)
     if boundary is not None:
-        limit = _evaluate(boundary, action, authorizations)
+        limit = _evaluate(boundary, action, authorizations, memo, "boundary")
         if not limit.allowed:
             detail = f"{', '.join(p.name for p in boundary)} {limit.reason}"
             return ActionCheck(action, False, "boundary", f"{detail}: {limit.detail}" if limit.detail else detail)
     if not granted.allowed:
         return ActionCheck(action, False, granted.reason, granted.detail)
     return ActionCheck(action, True, overbroad=granted.overbroad)
+
+
+def reads_context(policies: Iterable[Policy]) -> bool:
+    """Whether any statement of these policies reads the request context: a Condition, or a policy variable
+    in its Resource (`${aws:username}`); otherwise whether a statement applies depends on the action and the
+    resource alone."""
+    return any(statement.conditions or any("${" in pattern for pattern in statement.resources)
+               for policy in policies for statement in policy.statements)
 
 
 def _may_allow(policies: Sequence[Policy], action: str, authorization: Authorization) -> str | None:

@@ -9,6 +9,7 @@ import enum
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -88,9 +89,10 @@ class LambdaFunction:
     def in_vpc(self) -> bool:
         return bool(self.subnet_ids)
 
-    @property
+    @cached_property
     def partition_region_account(self) -> tuple[str, str, str] | None:
-        """('aws', 'us-east-1', '123456789012') from the function ARN, if it has one (botocore's ARN parser)."""
+        """('aws', 'us-east-1', '123456789012') from the function ARN, if it has one (botocore's ARN parser);
+        parsed once per function (the ENI rule asks for it for every resource it names)."""
         if not self.arn:
             return None
         try:
@@ -262,6 +264,12 @@ class Facts:
                 main_by_vpc[table.vpc_id] = table
         object.__setattr__(self, "_route_table_by_subnet", by_subnet)
         object.__setattr__(self, "_main_route_table_by_vpc", main_by_vpc)
+
+    def __reduce__(self) -> tuple:
+        """Pickled (to evaluate in another process) as plain dicts; the derived values are not carried."""
+        return (Facts, (dict(self.vpcs), dict(self.subnets), dict(self.route_tables), dict(self.nat_gateways),
+                        dict(self.prefix_lists), dict(self.vpc_endpoints), dict(self.roles), dict(self.policies),
+                        self.evaluated_at))
 
     def derived(self, key: Hashable, compute: Callable[[], T]) -> T:
         """A value computed once per snapshot (e.g. a role's parsed policies, shared by all its functions)."""

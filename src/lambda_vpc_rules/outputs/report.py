@@ -14,6 +14,8 @@ account missing from the verdicts is never mistaken for a clean one.
   to `width` (the terminal's), annotations wrapped at word boundaries (nothing cut); the counts per rule and
   per severity, and the coverage last, where it is read.
 - asff: the verdicts' findings, and one finding per account-region not covered (`outputs.securityhub`).
+- jsonl: one JSON object a line, streamed as verdicts are made in a scan of many accounts
+  (`outputs.jsonl`).
 
 `only_failing` lists only NON_COMPLIANT verdicts (the summary still counts all of them).
 
@@ -33,7 +35,8 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 
 from ..core.coverage import Coverage
-from ..core.model import EvaluationResult, ScanReport
+from ..core.model import ScanReport
+from .jsonl import row, to_jsonl
 from .securityhub import coverage_findings, to_findings
 from .verdicts import ordered, summary
 from .verdicts import single_scope as _single
@@ -44,12 +47,6 @@ EXCEPTION_FIELDS = ("exception", "exception_state")
 CSV_FIELDS = ("record", *ROW_FIELDS)
 
 
-def row(result: EvaluationResult, with_exceptions: bool = False) -> dict[str, str]:
-    document = {"account_id": result.account_id, "region": result.region, **result.as_dict(),
-                "recorded_at": result.recorded_at}
-    if with_exceptions:
-        document |= {"exception": result.exception_id or "", "exception_state": result.exception_state or ""}
-    return document
 
 
 def to_json(report: ScanReport, only_failing: bool = False, **_: object) -> str:
@@ -127,4 +124,4 @@ def to_asff(report: ScanReport, only_failing: bool = False, **_: object) -> str:
     return json.dumps(findings, indent=2) + "\n"
 
 
-RENDERERS = {"table": to_table, "json": to_json, "csv": to_csv, "asff": to_asff}
+RENDERERS = {"table": to_table, "json": to_json, "csv": to_csv, "asff": to_asff, "jsonl": to_jsonl}

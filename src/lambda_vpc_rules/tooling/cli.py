@@ -101,11 +101,33 @@ def _scan(clients: Clients, args: argparse.Namespace, rules: list[Rule]) -> Scan
         lambda: scan(clients, rules, dict(args.param), args.reporter, register)), args)
 
 
-def _scan_many(args: argparse.Namespace, selection: Selection, rules: list[Rule]) -> ScanReport:
+def _scan_many(args: argparse.Namespace, selection: Selection, rules: list[Rule], sink=None) -> ScanReport:
+    from .progress import ScanProgress
+
     fleet = _fleet(args, selection)
     register = register_for(args, fleet.source)
-    return with_expiry_window(_parameters_checked(lambda: scan_many(fleet, rules, dict(args.param), args.concurrency,
-                                                                    args.reporter, register)), args)
+    with ScanProgress(getattr(args, "quiet", False)) as bar:
+        # a bar on a terminal; else the reporter's lines (nothing with --quiet)
+        messages = (lambda _: None) if bar.enabled or getattr(args, "quiet", False) else args.reporter
+        return with_expiry_window(_parameters_checked(lambda: scan_many(
+            fleet, rules, dict(args.param), args.concurrency, messages, register,
+            checkpoint=getattr(args, "checkpoint", None), sink=sink, on_progress=bar,
+            processes=getattr(args, "processes", 0))), args)
+
+
+def _scan_many_streamed(args: argparse.Namespace, selection: Selection, rules: list[Rule]) -> int:
+    """--format jsonl: each verdict written as it is made, none kept (outputs.jsonl)."""
+    from ..outputs.jsonl import JsonlWriter
+
+    handle = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        writer = JsonlWriter(handle, args.only_failing)
+        report = _scan_many(args, selection, rules, sink=writer.write)
+        writer.finish(report)
+    finally:
+        if args.output:
+            handle.close()
+    return _exit_code(report, writer.non_compliant)
 
 
 def _regions(text: str) -> str | tuple[str, ...]:
@@ -126,6 +148,12 @@ def _accounts(text: str) -> str | tuple[str, ...]:
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number, 1 or more, got {text!r}")
+    return int(text)
+
+
+def _non_negative(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more, got {text!r}")
     return int(text)
 
 
@@ -192,6 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
                       help="with --accounts all: accounts to leave out (listed as left out)")
     many.add_argument("--concurrency", type=_positive, default=4, metavar="N",
                       help="account-regions read at once (default 4)")
+    many.add_argument("--processes", type=_non_negative, default=0, metavar="N",
+                      help="evaluate in N processes beside the reading threads (default 0: in the threads; see "
+                      "docs/organization-scale.md)")
+    many.add_argument("--checkpoint", metavar="FILE",
+                      help="record each account-region read in FILE (JSON Lines); rerun with the same FILE to read "
+                      "only what is missing and write one report as if uninterrupted")
+    many.add_argument("--quiet", action="store_true", help="no progress on the terminal")
 
     scan = commands.add_parser(
         "scan", parents=[aws, many, shown], help="evaluate live accounts and regions, read-only")
@@ -613,6 +648,8 @@ def _run_command(args: argparse.Namespace) -> int:
         if args.security_hub:
             raise UsageError("--security-hub imports findings in the account and region scanned: use it with "
                              "--region (one account and region), or deploy the pack (AWS Config sends them)")
+        if args.format == "jsonl":
+            return _scan_many_streamed(args, selection, _selected_rules(args))
         report = _scan_many(args, selection, _selected_rules(args))
         _emit(report, args.format, args.output, args.only_failing, args.reporter, args.show_excepted)
         return _exit_code(report)
@@ -624,10 +661,10 @@ def _run_command(args: argparse.Namespace) -> int:
     return _exit_code(report)
 
 
-def _exit_code(report: ScanReport) -> int:
+def _exit_code(report: ScanReport, non_compliant: bool | None = None) -> int:
     """2 when coverage is incomplete (the verdicts of the rest are still written), else 1 when something is
-    NON_COMPLIANT that no exception in force covers, else 0. The register's expired, expiring and stale
-    exceptions are listed on stderr."""
+    NON_COMPLIANT that no exception in force covers (`non_compliant`: the verdicts were streamed, not kept),
+    else 0. The register's expired, expiring and stale exceptions are listed on stderr."""
     if report.exceptions is not None:
         from ..core.exceptions import expiry_lines
 
@@ -637,7 +674,8 @@ def _exit_code(report: ScanReport) -> int:
         print(f"lambda-vpc-rules: coverage incomplete: {report.coverage.statement()} (listed in the report)",
               file=sys.stderr)
         return EXIT_ERROR
-    return EXIT_NON_COMPLIANT if report.has_non_compliant else EXIT_OK
+    found = report.has_non_compliant if non_compliant is None else non_compliant
+    return EXIT_NON_COMPLIANT if found else EXIT_OK
 
 
 def _describe(error: Exception) -> str:

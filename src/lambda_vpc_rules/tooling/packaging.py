@@ -41,8 +41,9 @@ TEMPLATES_DIR = PACKAGE_DIR / "templates"  # package data: what deploy sends
 # What a rule handler imports: the core, the AWS reads and the rdklib adapter (not the outputs and tooling, nor
 # the multi-account scan nor status's metric reads, which only the CLI runs).
 HANDLER_PARTS = ("__init__.py", "errors.py", "core", "aws", "rdk")
-NOT_IN_BUNDLES = ("aws/organization.py", "aws/organization_policies.py", "aws/history.py",
-                  "aws/remediation.py", "aws/health.py", "core/unknown.py")  # the CLI's, check's and the hook's only
+NOT_IN_BUNDLES = ("aws/organization.py", "aws/organization_policies.py", "aws/history.py", "aws/remediation.py",
+                  "aws/health.py", "aws/checkpoint.py", "aws/ratelimit.py",
+                  "core/unknown.py")  # the CLI's, check's and the hook's only
 PACK_TEMPLATE = "conformance-pack.yaml"
 IAM_TEMPLATE = "account-iam.yaml"
 FUNCTIONS_TEMPLATE = "account-functions.yaml"

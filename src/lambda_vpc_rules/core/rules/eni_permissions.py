@@ -122,6 +122,7 @@ from ..iam_policy import (
     check_action,
     may_allow,
     parse_policy,
+    reads_context,
     valid_until,
 )
 from ..model import (
@@ -142,7 +143,7 @@ from ..model import (
 )
 from ..scp import ScpChain, check_scps, scp_policies
 from .base import Parameter, Rule, parse_bool
-from .eni_requests import REQUIRED_ACTIONS, WRITE_ACTIONS, code_requests, lambda_requests
+from .eni_requests import DESCRIBE_ACTIONS, REQUIRED_ACTIONS, WRITE_ACTIONS, code_requests, lambda_requests
 
 
 class _Unreadable(Exception):
@@ -225,11 +226,20 @@ def _role_verdict(function: LambdaFunction, role: Role, facts: Facts, flag_overb
 
 def _judged(function: LambdaFunction, role: Role, facts: Facts, identity: list[Policy], boundary: list[Policy] | None,
             flag_overbroad: bool, code_guard: bool) -> Verdict:
-    requests = lambda_requests(function, role, facts)
+    # No statement reads the request context (neither the role's nor the account's SCPs'): an authorization's
+    # outcome depends on its resource alone, so the role's outcomes per resource serve all its functions (and no
+    # context is built).
+    contextless = not reads_context([*identity, *(boundary or ()), *scp_policies(facts.scp_chain)])
+    memo = facts.derived(("eni-outcomes", role.name), dict) if contextless else None
+    requests = lambda_requests(function, role, facts, contexts=not contextless)
     failing: dict[str, list[str]] = {}  # why -> the actions failing for that reason, in table order
     overbroad = []
     for action in REQUIRED_ACTIONS:
-        result = check_action(identity, boundary, action, requests[action])
+        if action in DESCRIBE_ACTIONS:  # no resource, a context of the role and region alone: once for them
+            result = facts.derived(("eni-describe", role.name, function.partition_region_account, action),
+                                   lambda action=action: check_action(identity, boundary, action, requests[action]))
+        else:
+            result = check_action(identity, boundary, action, requests[action], memo)
         if not result.allowed:
             failing.setdefault(f"{result.reason}{': ' + result.detail if result.detail else ''}", []).append(action)
         elif result.overbroad:

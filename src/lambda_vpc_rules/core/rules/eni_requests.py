@@ -72,17 +72,30 @@ def _known(value: str | None, *needed: str) -> Value:
     return (value,) if value is not None and ANY not in needed else UNKNOWN
 
 
-def lambda_requests(function: LambdaFunction, role: Role, facts: Facts) -> dict[str, tuple[Authorization, ...]]:
+_NO_CONTEXT = RequestContext()
+
+
+class _Unread:
+    """A context no statement reads (`contexts=False`): every derived context is the same empty one."""
+
+    def with_values(self, *_: object) -> RequestContext:
+        return _NO_CONTEXT
+
+
+def lambda_requests(function: LambdaFunction, role: Role, facts: Facts, contexts: bool = True
+                    ) -> dict[str, tuple[Authorization, ...]]:
     """Per required action, the authorizations of Lambda's own requests for this function. Each resource
     carries the EC2 keys the Service Authorization Reference lists for it under the action (its row for that
-    resource type, plus the action's own row: ec2:Region); a key it does not list there is absent."""
+    resource type, plus the action's own row: ec2:Region); a key it does not list there is absent.
+    `contexts=False` when no statement of the policies judged reads the request context: the resources alone,
+    each with one shared empty context (`iam_policy.reads_context`)."""
     partition, region, account = _where(function)
     lambda_context = principal_context(role, facts.evaluated_at).with_values({
         "lambda:SourceFunctionArn": ABSENT,  # Lambda's own ENI calls do not carry it (Lambda guide)
         "aws:RequestedRegion": _known(region, region),
         "ec2:Region": _known(region, region),  # listed for all six actions (SAR)
         **{key: ABSENT for key in EC2_RESOURCE_KEYS},  # unless the resource's row lists it (below)
-    }, {prefix: {} for prefix in RESOURCE_TAGS})
+    }, {prefix: {} for prefix in RESOURCE_TAGS}) if contexts else _Unread()
     subnets = [(subnet_id, facts.subnets.get(subnet_id)) for subnet_id in function.subnet_ids]
     vpc_ids = {subnet.vpc_id for _, subnet in subnets if subnet is not None}
     vpc = _known(_arn(function, f"vpc/{next(iter(vpc_ids))}") if len(vpc_ids) == 1 else None,

@@ -144,7 +144,9 @@ def check_private_subnet_nat(function: LambdaFunction, facts: Facts, parameters:
     problems: list[str] = []
     egresses: list[str] = []
     for subnet_id in function.subnet_ids:
-        found, through = _subnet_findings(subnet_id, facts, needs_internet, allowed)
+        # A subnet's findings depend on the snapshot alone: computed once per subnet, not once per function.
+        found, through = facts.derived(("private-subnet-nat", subnet_id, needs_internet, allowed),
+                                       lambda s=subnet_id: _subnet_findings(s, facts, needs_internet, allowed))
         problems += found
         egresses += [egress for egress in through if egress not in egresses]
     if problems:

@@ -1,0 +1,247 @@
+"""An organization scan at scale, in moto: IAM read once per account whatever its regions and workers,
+work spread across accounts, one adaptive rate limit per account and service shared by every worker,
+evaluation in processes with the same verdicts, resumable from a checkpoint, verdicts streamed as JSON
+Lines, and progress (done / total, verdicts, gaps, throttles, ETA)."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import boto3
+import pytest
+from botocore.retries import standard
+from moto import mock_aws
+
+from aws_support import REGION, AwsError, CallRecorder, Estate
+from conftest import FAKE_ENVIRONMENT
+from lambda_vpc_rules.aws import organization
+from lambda_vpc_rules.aws.account import scan_session
+from lambda_vpc_rules.aws.checkpoint import CheckpointError
+from lambda_vpc_rules.aws.organization import ALL, CredentialsExpired, Fleet, Selection, scan_many
+from lambda_vpc_rules.tooling.cli import main
+from lambda_vpc_rules.tooling.demo import moto_as_aws_answers
+from lambda_vpc_rules.tooling.progress import ScanProgress, line
+from test_organization import ROLE, InRegion, assumed, estate_in
+
+EIGHT = ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-west-2", "eu-central-1",
+         "ap-southeast-2")
+ORG_REGIONS = ("us-east-1", "eu-west-1")
+
+
+@pytest.fixture(scope="module")
+def estate():
+    """The caller's own account with a VPC function in each of eight regions, and an organization of three
+    ACTIVE accounts (the management account and two members) x two regions. Built once: the scans only read."""
+    with pytest.MonkeyPatch.context() as patch, mock_aws(), moto_as_aws_answers():
+        for key, value in FAKE_ENVIRONMENT.items():
+            patch.setenv(key, value)
+        org = boto3.client("organizations", region_name=REGION)
+        org.create_organization(FeatureSet="ALL")
+        members = [org.create_account(AccountName=f"member-{i}", Email=f"m{i}@example.com")["CreateAccountStatus"][
+            "AccountId"] for i in range(2)]
+        accounts = sorted(["123456789012", *members])
+        for account in accounts:
+            session = assumed(account)
+            role = Estate(InRegion(session, REGION)).role()
+            for region in EIGHT if account == "123456789012" else ORG_REGIONS:
+                estate_in(session, region, dedicated=region == "us-west-2" or account == members[0], role=role)
+        yield {"accounts": accounts, "members": members}
+
+
+@pytest.fixture
+def fast_retries(monkeypatch):
+    """Retries without their exponential waits (standard mode's backoff), so a throttled test stays fast."""
+    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.001)
+
+
+def verdicts(evaluations):
+    return sorted((e.account_id, e.region, e.rule, e.resource_id, e.compliance.value, e.annotation)
+                  for e in evaluations)
+
+
+def coverage_of(report):
+    return ([(c.account_id, c.region, c.items) for c in report.coverage.covered],
+            [(g.account_id, g.region, g.reason) for g in report.coverage.gaps])
+
+
+def test_one_iam_read_for_an_account_with_16_workers_over_8_regions(estate):
+    recorder = CallRecorder()
+    caller = boto3.Session(region_name=REGION)
+    recorder.install(caller)
+    report = scan_many(Fleet(caller, Selection(EIGHT)), concurrency=16)
+    calls = recorder.by_operation()
+    assert report.coverage.complete and len(report.coverage.covered) == 8
+    assert calls["iam:GetAccountAuthorizationDetails"] == 1
+    assert calls["lambda:ListFunctions"] == 8 and calls["ec2:DescribeSubnets"] == 8
+    # the same verdicts as one-region scans, each reading IAM for itself (two of them: the time of a test)
+    alone = []
+    for region in ("us-west-2", "ap-southeast-2"):
+        alone += scan_session(boto3.Session(region_name=region)).evaluations
+    assert verdicts(alone) == verdicts(e for e in report.evaluations if e.region in ("us-west-2", "ap-southeast-2"))
+    assert any(e.compliance.value == "NON_COMPLIANT" for e in alone)
+
+
+def test_concurrent_workers_are_spread_across_accounts(estate, monkeypatch):
+    """3 accounts x 2 regions, 3 workers: the first three reads, held until all three are in flight, are in
+    three different accounts (queued account by account, two would be the regions of one account)."""
+    barrier, lock, first = threading.Barrier(3, timeout=20), threading.Lock(), []
+    real = organization.read_estate
+
+    def held(reader, rules, progress=organization.quiet):
+        with lock:
+            first.append(reader.clients("sts").get_caller_identity()["Account"])
+            wait = len(first) <= 3
+        if wait:
+            barrier.wait()
+        return real(reader, rules, progress)
+
+    monkeypatch.setattr(organization, "read_estate", held)
+    report = scan_many(Fleet(boto3.Session(region_name=REGION), Selection(ORG_REGIONS, ALL, ROLE)), concurrency=3)
+    assert report.coverage.complete and len(report.coverage.covered) == 6
+    assert len(set(first[:3])) == 3
+
+
+def test_throttling_is_retried_through_one_rate_limit_per_account_and_service(estate, fast_retries, monkeypatch):
+    """IAM answers Throttling twice: the read is retried (not a gap), the throttles are counted, and the
+    account's IAM limiter - one for all its regions, IAM being global - is on; EC2's is per region (EC2
+    throttles per account and Region), and stays off where nothing was throttled."""
+    monkeypatch.setenv("LAMBDA_VPC_RULES_MAX_ATTEMPTS", "4")
+    throttle = AwsError("iam", "GetAccountAuthorizationDetails", "Throttling", status=400, times=2)
+    caller = boto3.Session(region_name=REGION)
+    throttle.install(caller)
+    fleet = Fleet(caller, Selection(EIGHT))
+    tallies = []
+    report = scan_many(fleet, concurrency=16, on_progress=tallies.append)
+    assert report.coverage.complete and throttle.attempts == 3
+    assert tallies[-1].throttles == 2 and tallies[-1].gaps == 0
+    limits, account = fleet.rate_limits, "123456789012"
+    assert limits.limiter(account, "us-east-1", "iam") is limits.limiter(account, "eu-west-2", "iam")
+    assert limits.limiter(account, "us-east-1", "ec2") is not limits.limiter(account, "eu-west-2", "ec2")
+    assert limits.rate(account, "us-west-1", "iam") is not None  # on: every region's IAM calls go through it
+    assert limits.rate(account, "us-west-1", "ec2") is None
+
+
+def test_throttling_that_outlasts_the_retries_is_a_gap_not_a_verdict(estate, fast_retries, monkeypatch):
+    monkeypatch.setenv("LAMBDA_VPC_RULES_MAX_ATTEMPTS", "2")
+    throttle = AwsError("ec2", "DescribeSubnets", "RequestLimitExceeded", status=503)
+    caller = boto3.Session(region_name=REGION)
+    throttle.install(caller)
+    report = scan_many(Fleet(caller, Selection(("us-west-1",))), concurrency=2)
+    assert not report.evaluations
+    assert [g.reason.split(":")[0] for g in report.coverage.gaps] == ["DescribeSubnets failed"]
+
+
+def test_evaluation_in_processes_gives_the_same_verdicts(estate):
+    threads = scan_many(Fleet(boto3.Session(region_name=REGION), Selection(EIGHT)), concurrency=4)
+    processes = scan_many(Fleet(boto3.Session(region_name=REGION), Selection(EIGHT)), concurrency=4, processes=2)
+    assert verdicts(processes.evaluations) == verdicts(threads.evaluations)
+    assert coverage_of(processes) == coverage_of(threads) and processes.waivers == threads.waivers
+
+
+def test_an_interrupted_scan_resumes_from_its_checkpoint_as_if_uninterrupted(estate, tmp_path, monkeypatch):
+    selection = Selection(ORG_REGIONS, ALL, ROLE)
+    whole = scan_many(Fleet(boto3.Session(region_name=REGION), selection), concurrency=3)
+    assert len(whole.coverage.covered) == 6
+
+    real, reads = organization.read_estate, []
+
+    def breaks_on_the_fourth(reader, rules, progress=organization.quiet):
+        reads.append(1)
+        if len(reads) == 4:
+            raise KeyboardInterrupt  # a worker raises: not a gap, the run stops
+        return real(reader, rules, progress)
+
+    saved = tmp_path / "scan.checkpoint.jsonl"
+    monkeypatch.setattr(organization, "read_estate", breaks_on_the_fourth)
+    with pytest.raises(KeyboardInterrupt):
+        scan_many(Fleet(boto3.Session(region_name=REGION), selection), concurrency=1, checkpoint=saved)
+    monkeypatch.setattr(organization, "read_estate", real)
+    lines = saved.read_text().splitlines()
+    assert json.loads(lines[0])["format"] == "lambda-vpc-rules scan checkpoint" and len(lines) == 1 + 3
+
+    recorder = CallRecorder()
+    fleet = Fleet(boto3.Session(region_name=REGION), selection, prepare_session=recorder.install)
+    resumed = scan_many(fleet, concurrency=3, checkpoint=saved)
+    assert recorder.by_operation()["lambda:ListFunctions"] == 6 - 3  # only what was missing
+    assert verdicts(resumed.evaluations) == verdicts(whole.evaluations)
+    assert coverage_of(resumed) == coverage_of(whole) and resumed.waivers == whole.waivers
+    first = {(e.account_id, e.region) for e in resumed.evaluations if e.recorded_at == json.loads(lines[1])["read_at"]}
+    assert (json.loads(lines[1])["account_id"], json.loads(lines[1])["region"]) in first  # kept its time
+    assert len(saved.read_text().splitlines()) == 1 + 6
+
+    # a checkpoint of another scan is refused, never mixed in
+    with pytest.raises(CheckpointError, match="written for another scan .*regions"):
+        scan_many(Fleet(boto3.Session(region_name=REGION), Selection(("us-east-1",), ALL, ROLE)), checkpoint=saved)
+
+
+def test_a_checkpoint_line_cut_short_is_read_again(estate, tmp_path):
+    selection = Selection(("us-east-1",), None)
+    saved = tmp_path / "cp.jsonl"
+    first = scan_many(Fleet(boto3.Session(region_name=REGION), selection), checkpoint=saved)
+    text = saved.read_text()
+    saved.write_text(text[: len(text) - 20])  # killed mid-write
+    recorder = CallRecorder()
+    caller = boto3.Session(region_name=REGION)
+    recorder.install(caller)
+    again = scan_many(Fleet(caller, selection), checkpoint=saved)
+    assert recorder.by_operation()["lambda:ListFunctions"] == 1
+    assert verdicts(again.evaluations) == verdicts(first.evaluations)
+    assert all(json.loads(line) for line in saved.read_text().splitlines())
+
+
+def test_expired_credentials_end_the_run_with_the_checkpoint_written(estate, tmp_path):
+    """An ExpiredToken answer (credentials that can no longer be renewed) ends the run instead of turning
+    every remaining account-region into a gap; the rerun with fresh credentials finishes it."""
+    member = max(estate["accounts"])  # read last at concurrency 1
+    expired = AwsError("lambda", "ListFunctions", "ExpiredTokenException", status=403,
+                       message="The security token included in the request is expired")
+    selection = Selection(ORG_REGIONS, ALL, ROLE)
+
+    def prepare(session):
+        if session.client("sts").get_caller_identity()["Account"] == member:
+            expired.install(session)
+
+    saved = tmp_path / "cp.jsonl"
+    with pytest.raises(CredentialsExpired, match="ExpiredTokenException"):
+        scan_many(Fleet(boto3.Session(region_name=REGION), selection, prepare_session=prepare), concurrency=1,
+                  checkpoint=saved)
+    assert len(saved.read_text().splitlines()) == 1 + 4  # every other account's account-regions
+    resumed = scan_many(Fleet(boto3.Session(region_name=REGION), selection), checkpoint=saved)
+    assert resumed.coverage.complete and len(resumed.coverage.covered) == 6
+
+
+def test_jsonl_streams_verdicts_and_keeps_none(estate, capsys, monkeypatch, tmp_path):
+    kept = []
+    real = organization.scan_many
+
+    def spy(*args, **kwargs):
+        report = real(*args, **kwargs)
+        kept.append(report)
+        return report
+
+    monkeypatch.setattr("lambda_vpc_rules.tooling.cli.scan_many", spy)
+    out = tmp_path / "verdicts.jsonl"
+    code = main(["scan", "--region", REGION, "--rule", "lambda-vpc-default-tenancy", "--accounts", "all",
+                 "--role-name", ROLE, "--regions", ",".join(ORG_REGIONS), "--format", "jsonl",
+                 "--output", str(out), "--quiet", "--checkpoint", str(tmp_path / "cp.jsonl")])
+    records = [json.loads(text) for text in out.read_text().splitlines()]
+    assert code == 1  # NON_COMPLIANT functions (dedicated VPCs)
+    assert kept[0].evaluations == []  # streamed, none kept
+    assert [r["record"] for r in records[-2:]] == ["coverage", "summary"]
+    rows = [r for r in records if r["record"] == "evaluation"]
+    assert len(rows) == records[-1]["evaluations"] == 3 * 2 * 2  # accounts x regions x functions
+    assert records[-1]["NON_COMPLIANT"] == 2 == sum(r["compliance"] == "NON_COMPLIANT" for r in rows)
+    assert records[-2]["complete"] is True
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_line_and_silence_off_a_terminal(estate):
+    tallies = []
+    scan_many(Fleet(boto3.Session(region_name=REGION), Selection(ORG_REGIONS, ALL, ROLE)), concurrency=2,
+              on_progress=tallies.append)
+    last = tallies[-1]
+    assert (last.done, last.total, last.unopened, last.gaps) == (6, 6, 0, 0)
+    assert last.verdicts == 3 * 2 * 2 * 5
+    assert line(last, now=last.started + 10) == "6/6 account-regions, 60 verdicts, 0 gaps, 0 throttled, ETA 0:00:00"
+    assert ScanProgress(stream=open("/dev/null", "w")).enabled is False  # noqa: SIM115 - not a terminal
