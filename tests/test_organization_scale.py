@@ -88,13 +88,13 @@ def test_concurrent_workers_are_spread_across_accounts(estate, monkeypatch):
     barrier, lock, first = threading.Barrier(3, timeout=20), threading.Lock(), []
     real = organization.read_estate
 
-    def held(reader, rules, progress=organization.quiet):
+    def held(reader, rules, progress=organization.quiet, **options):
         with lock:
             first.append(reader.clients("sts").get_caller_identity()["Account"])
             wait = len(first) <= 3
         if wait:
             barrier.wait()
-        return real(reader, rules, progress)
+        return real(reader, rules, progress, **options)
 
     monkeypatch.setattr(organization, "read_estate", held)
     report = scan_many(Fleet(boto3.Session(region_name=REGION), Selection(ORG_REGIONS, ALL, ROLE)), concurrency=3)
@@ -146,11 +146,11 @@ def test_an_interrupted_scan_resumes_from_its_checkpoint_as_if_uninterrupted(est
 
     real, reads = organization.read_estate, []
 
-    def breaks_on_the_fourth(reader, rules, progress=organization.quiet):
+    def breaks_on_the_fourth(reader, rules, progress=organization.quiet, **options):
         reads.append(1)
         if len(reads) == 4:
             raise KeyboardInterrupt  # a worker raises: not a gap, the run stops
-        return real(reader, rules, progress)
+        return real(reader, rules, progress, **options)
 
     saved = tmp_path / "scan.checkpoint.jsonl"
     monkeypatch.setattr(organization, "read_estate", breaks_on_the_fourth)
