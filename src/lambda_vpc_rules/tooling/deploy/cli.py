@@ -127,9 +127,8 @@ def add_deploy_arguments(parser: argparse.ArgumentParser, account_list: Any, key
     parser.add_argument("--wait-delay", type=float, default=10, metavar="SECONDS",
                         help="seconds between two looks at a running operation (default: 10)")
     parser.add_argument("--hook", choices=("FAIL", "WARN"),
-                        help="also deploy the CloudFormation Lambda Hook judging Lambda functions before "
-                        "CloudFormation creates or updates them: FAIL blocks, WARN warns (default: no hook; "
-                        "docs/check.md)")
+                        help="also deploy the CloudFormation Lambda Hook (docs/check.md) judging Lambda functions "
+                        "before CloudFormation creates or updates them: FAIL blocks, WARN warns (default: none)")
     parser.add_argument("--dist", help="where to build the bundles (default: a temporary directory)")
 
 
