@@ -609,3 +609,106 @@ def test_one_accounts_deploy_calls_exactly_the_actions_preflight_checks(account,
     [simulated] = {tuple(r.params["ActionNames"]) for r in log.of("SimulatePrincipalPolicy")}
     assert set(simulated) == required
     assert made == SINGLE_ACCOUNT_ACTIONS and required == SINGLE_ACCOUNT_ACTIONS | STACK_RESOURCE_ACTIONS
+
+
+# ------------------------------------------------------------------------------------------ the CloudFormation hook
+
+
+def test_deploy_hook_passes_its_failure_mode_and_pins_the_hook_bundle(aws, capsys, tmp_path):
+    """`deploy --hook FAIL`: the hook's bundle is built beside the rules', uploaded and proved as they are, and the
+    functions stack gets HookFailureMode and the bundle's object version (S3ObjectVersion, as the rules'). moto's
+    CloudFormation does not implement hooks (AWS::CloudFormation::LambdaHook is not created): what is asserted is
+    the stack's parameters and the hook's function, whose code is the bundle built here."""
+    import base64
+    import hashlib
+
+    from lambda_vpc_rules.hook.template import FUNCTION_NAME
+    from lambda_vpc_rules.tooling.deploy.stacks import HOOK_BUNDLE
+
+    buckets(aws, "hooked-{region}", [REGION], versioned=True)
+    config_recording(aws, [REGION])
+    ModelAnswers().on("iam", "SimulatePrincipalPolicy", all_allowed).install(aws)
+    dist = tmp_path / "dist"
+    argv = ["deploy", "--bucket", "hooked-{region}", "--mode", "rules", "--region", REGION, "--wait-delay", "0",
+            "--dist", str(dist), "--hook", "FAIL", "--pack-param", "LambdaVpcMultiAzMinAvailabilityZones=3"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(deploy_cli, "clients_for", lambda _session, _endpoint: Clients(
+            lambda service, region: aws.client(service, region_name=region), REGION))
+        log = RequestLog().install(aws)
+        code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    prefix = json.loads(out)["code_prefix"]
+    assert f"{len(RULES) + 1} of {len(RULES) + 1} bundles uploaded" in err  # the rules' and the hook's
+    [stack] = [r.params for r in log.of("CreateStack") if r.params["StackName"] == "lambda-vpc-rules"]
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert parameters["HookFailureMode"] == "FAIL"
+    s3 = aws.client("s3")
+    stored = s3.get_object(Bucket="hooked-us-east-1", Key=f"{prefix}{HOOK_BUNDLE}",
+                           VersionId=parameters["HookCodeObjectVersion"])["Body"].read()
+    built = (dist / HOOK_BUNDLE).read_bytes()
+    assert stored == built
+    assert json.loads(parameters["HookRuleParameters"]) == {"MinAvailabilityZones": "3"}  # judged as the rules
+    configuration = aws.client("lambda").get_function(FunctionName=FUNCTION_NAME)["Configuration"]
+    assert configuration["Handler"] == "lambda_vpc_rules.hook.handler.lambda_handler"
+    assert configuration["CodeSha256"] == base64.b64encode(hashlib.sha256(built).digest()).decode()
+    assert configuration["Timeout"] <= 30  # the hook waits 30 s for its function
+
+
+def test_deploy_without_hook_builds_no_hook_bundle_and_passes_an_empty_failure_mode(deployed):
+    from lambda_vpc_rules.tooling.deploy.steps import Artifacts, DeployOptions, functions_parameters
+
+    _, _, progress = deployed
+    assert f"{len(RULES)} of {len(RULES)} bundles uploaded" in progress  # the rules' only
+    parameters = functions_parameters(DeployOptions("b"), REGION, Artifacts("p/", {REGION: "p/"}))
+    assert (parameters["HookFailureMode"], parameters["HookCodeObjectVersion"]) == ("", "")  # condition Hook false
+
+
+def test_the_hook_bundle_answers_a_hook_request_on_its_own(deployed, server, tmp_path):
+    """The hook's bundle unzipped beside nothing but rdklib and boto3 (`python -S`), answering CloudFormation's
+    documented resource request (hook/handler.py) with the account read from the moto server: a function in
+    private subnets of two zones with the ENI permissions passes, the same function in one public subnet fails."""
+    from lambda_vpc_rules.tooling.packaging import build_hook_bundle
+
+    aws, _, _ = deployed
+    task = tmp_path / "hook"
+    zipfile.ZipFile(build_hook_bundle(tmp_path / "dist")).extractall(task)
+    function = aws.client("lambda").get_function_configuration(
+        FunctionName=compliant_function(aws, "hook-target", "hook-role")["FunctionName"])
+    properties = {"FunctionName": "hook-target", "Role": function["Role"], "Runtime": "python3.12",
+                  "Handler": "index.handler", "Code": {"ZipFile": "x"},
+                  "VpcConfig": {"SubnetIds": function["VpcConfig"]["SubnetIds"],
+                                "SecurityGroupIds": function["VpcConfig"]["SecurityGroupIds"]}}
+    subnets = aws.client("ec2").describe_subnets(SubnetIds=function["VpcConfig"]["SubnetIds"])["Subnets"]
+    public = [s["SubnetId"] for s in aws.client("ec2").describe_subnets(Filters=[
+        {"Name": "vpc-id", "Values": [subnets[0]["VpcId"]]}])["Subnets"]
+              if s["SubnetId"] not in function["VpcConfig"]["SubnetIds"]]
+
+    def request(props: dict) -> dict:
+        return {"clientRequestToken": "f6a8b3c2-1111-2222-3333-444455556666", "awsAccountId": "123456789012",
+                "stackId": f"arn:aws:cloudformation:{REGION}:123456789012:stack/app/1a2b3c4d", "changeSetId": None,
+                "hookTypeName": "Private::LambdaVpcRules::Hook", "actionInvocationPoint": "CREATE_PRE_PROVISION",
+                "requestData": {"targetName": "AWS::Lambda::Function", "targetType": "AWS::Lambda::Function",
+                                "targetLogicalId": "AppFunction", "targetModel": {"resourceProperties": props}},
+                "requestContext": {"invocation": 1, "callbackContext": None}}
+
+    script = ("import json, sys\n"
+              "import lambda_vpc_rules.hook.handler as hook\n"
+              f"assert hook.__file__.startswith({str(task)!r}), hook.__file__\n"
+              "print(json.dumps(hook.lambda_handler(json.loads(sys.stdin.read()), None)))\n")
+    environment = {"PATH": os.environ["PATH"], "PYTHONPATH": f"{task}{os.pathsep}{_runtime_dir(tmp_path)}",
+                   "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": REGION,
+                   "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": server}
+
+    def answer(props: dict) -> dict:
+        run = subprocess.run([sys.executable, "-S", "-c", script], input=json.dumps(request(props)),
+                             capture_output=True, text=True, env=environment, cwd=task, timeout=120)
+        assert run.returncode == 0, run.stderr
+        return json.loads(run.stdout.splitlines()[-1])
+
+    passed = answer(properties)
+    assert passed["hookStatus"] == "SUCCESS", passed["message"]
+    assert public, "the network has a public subnet"
+    failed = answer({**properties, "VpcConfig": {**properties["VpcConfig"], "SubnetIds": public[:1]}})
+    assert (failed["hookStatus"], failed.get("errorCode")) == ("FAILED", "NonCompliant"), failed["message"]
+    assert "lambda-vpc-multi-az" in failed["message"]

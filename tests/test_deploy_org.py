@@ -514,3 +514,23 @@ def test_excluded_accounts_get_no_instance_and_no_rules(org_aws, monkeypatch, ca
     assert {tuple(r.params["ExcludedAccounts"]) for r in org.log.of("PutOrganizationConformancePack")} == {
         (left_out,)}
     assert left_out not in {row["account"] for row in _payload(out)["placements"]}
+
+
+def test_deploy_hook_goes_to_every_account_through_the_same_stacksets(org_aws, monkeypatch, capsys):
+    """`deploy --organization --hook WARN`: each region's functions StackSet gets HookFailureMode and the version of
+    the hook's bundle uploaded in that region (moto does not implement CloudFormation hooks: the StackSets'
+    parameters are what is asserted, and the hook's function in a member account)."""
+    from lambda_vpc_rules.hook.template import FUNCTION_NAME
+    from lambda_vpc_rules.tooling.deploy.stacks import HOOK_BUNDLE
+
+    org = Org(1, regions=[REGION])
+    code, out, err = org.deploy(monkeypatch, capsys, "--hook", "WARN")
+    assert code == 0, err
+    [stack_set] = [r.params for r in org.log.of("CreateStackSet") if r.params["StackSetName"] == f"lambda-vpc-rules-"
+                   f"{REGION}"]
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack_set["Parameters"]}
+    assert parameters["HookFailureMode"] == "WARN"
+    version = org.quiet.client("s3").head_object(Bucket=BUCKET.format(region=REGION),
+                                                 Key=f"{_payload(out)['code_prefix']}{HOOK_BUNDLE}")["VersionId"]
+    assert parameters["HookCodeObjectVersion"] == version
+    assert FUNCTION_NAME in functions_in(org.members[0], REGION)

@@ -16,7 +16,7 @@ import yaml
 
 from conftest import ROOT
 from lambda_vpc_rules.core.rules import RULES
-from lambda_vpc_rules.tooling.deploy.stacks import LOG_ACTIONS, log_group_name
+from lambda_vpc_rules.tooling.deploy.stacks import HOOK_BUNDLE, LOG_ACTIONS, log_group_name
 from lambda_vpc_rules.tooling.packaging import (
     CONFORMANCE_PACK_LIMIT,
     PERIODS,
@@ -145,11 +145,13 @@ def test_conformance_pack_rule(rule):
 
 
 def test_pack_functions_are_the_functions_stacks():
+    from lambda_vpc_rules.hook.template import FUNCTION_NAME as HOOK_FUNCTION
     from lambda_vpc_rules.tooling.remediation_documents import PLANNER_FUNCTION
 
-    names = {r["Properties"]["FunctionName"] for r in FUNCTIONS["Resources"].values()
-             if r["Type"] == "AWS::Lambda::Function"}
+    functions = [r for r in FUNCTIONS["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    names = {r["Properties"]["FunctionName"] for r in functions if "Condition" not in r}
     assert names == {rule.function_name for rule in RULES} | {PLANNER_FUNCTION}
+    assert [r["Properties"]["FunctionName"] for r in functions if "Condition" in r] == [HOOK_FUNCTION]  # --hook
 
 
 # ------------------------------------------------------------------------------------------ stacks
@@ -226,7 +228,8 @@ def test_bundles_are_reproducible_and_hold_handler_core_and_pinned_rdklib(tmp_pa
     first = build_bundles(tmp_path / "a")
     second = build_bundles(tmp_path / "b")
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
-    for rule, path in zip(RULES, first, strict=True):
+    assert first[-1].name == HOOK_BUNDLE  # after the rules' bundles: the hook's (test_the_hook_bundle_...)
+    for rule, path in zip(RULES, first[:-1], strict=True):
         archive = zipfile.ZipFile(path)
         names = archive.namelist()
         assert archive.read(f"{rule.rdk_name}.py").decode() == (ROOT / "rules" / rule.rdk_name /
@@ -335,3 +338,55 @@ def test_deploy_passes_the_alarm_topic_per_region():
     assert functions_parameters(named, "eu-west-1", artifacts)["AlarmTopicArn"] == \
         "arn:aws:sns:eu-west-1:111122223333:ops"
     assert functions_parameters(DeployOptions("b"), "eu-west-1", artifacts)["AlarmTopicArn"] == ""
+
+
+def test_the_hook_bundle_holds_exactly_what_its_handler_imports(tmp_path):
+    """The CloudFormation hook's bundle (packaging.HOOK_PARTS): import its handler from the unzipped bundle alone and
+    compare the package modules it loaded with the bundle's. Neither rdklib nor cfn-lint nor the SAM translator is
+    imported (the deployed hook judges resources CloudFormation sends resolved and transformed), and none is in it."""
+    from lambda_vpc_rules.tooling.packaging import build_hook_bundle
+
+    path = build_hook_bundle(tmp_path / "dist")
+    assert path.name == HOOK_BUNDLE
+    unzipped = tmp_path / "bundle"
+    zipfile.ZipFile(path).extractall(unzipped)
+    script = (f"import sys; sys.path.insert(0, {str(unzipped)!r}); import json, lambda_vpc_rules.hook.handler; "
+              "print(json.dumps(sorted(m.__file__ for n, m in sys.modules.items() "
+              "if n.startswith('lambda_vpc_rules'))));"
+              "print(json.dumps(sorted({n.split('.')[0] for n in sys.modules} & "
+              "{'rdklib', 'cfnlint', 'samtranslator', 'yaml', 'rich', 'moto'})))")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    loaded_json, others = run.stdout.splitlines()
+    assert json.loads(others) == []
+    loaded = json.loads(loaded_json)
+    assert all(file.startswith(str(unzipped)) for file in loaded)
+    names = zipfile.ZipFile(path).namelist()
+    bundled = {name for name in names if name.endswith(".py")}
+    assert {pathlib.Path(file).relative_to(unzipped).as_posix() for file in loaded} == bundled
+    assert all(name.startswith("lambda_vpc_rules/") for name in names)
+    assert "lambda_vpc_rules/core/rules/eni_permissions.json" in names  # the rules' metadata, as in a rule bundle
+    assert path.stat().st_size <= ZIPPED_LIMIT
+
+
+def test_the_functions_stack_holds_the_hook_only_with_a_failure_mode():
+    """deploy --hook FAIL|WARN: the hook/template.py resources in the regional functions stack (so StackSets carry
+    them across an organization), each under the condition HookFailureMode != ""; the hook's code pinned to the
+    version deploy proved, and signed as the rules' code is."""
+    from lambda_vpc_rules.hook.template import hook_resources
+
+    resources = FUNCTIONS["Resources"]
+    hooked = {name for name, resource in resources.items() if resource.get("Condition") == "Hook"}
+    assert hooked == set(hook_resources("FAIL", {}, "{}"))
+    assert FUNCTIONS["Parameters"]["HookFailureMode"]["AllowedValues"] == ["", "FAIL", "WARN"]
+    assert FUNCTIONS["Parameters"]["HookFailureMode"]["Default"] == ""
+    assert FUNCTIONS["Conditions"]["Hook"] == {"Fn::Not": [{"Fn::Equals": ["", {"Ref": "HookFailureMode"}]}]}
+    hook = resources["LambdaVpcRulesHook"]
+    assert hook["Type"] == "AWS::CloudFormation::LambdaHook"
+    assert hook["Properties"]["FailureMode"] == {"Ref": "HookFailureMode"}
+    function = resources["HookFunction"]["Properties"]
+    assert function["Code"] == {"S3Bucket": {"Ref": "CodeBucket"},
+                                "S3Key": {"Fn::Sub": "${CodeKeyPrefix}" + HOOK_BUNDLE},
+                                "S3ObjectVersion": {"Fn::If": ["PinHookVersion", {"Ref": "HookCodeObjectVersion"},
+                                                               {"Ref": "AWS::NoValue"}]}}
+    assert function["CodeSigningConfigArn"]["Fn::If"][0] == "Signing"
+    assert function["Environment"]["Variables"]["RULE_PARAMETERS"] == {"Ref": "HookRuleParameters"}

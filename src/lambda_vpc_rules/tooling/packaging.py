@@ -29,7 +29,7 @@ from typing import Any
 from ..core.rules import RULES, Rule
 from ..rdk.handler import RDKLIB_VERSION  # what the handlers are built on (pyproject pins the same); vendored
 from . import remediation_documents
-from .deploy.stacks import aggregator_role_template, functions_template, iam_template, rule_actions
+from .deploy.stacks import HOOK_BUNDLE, aggregator_role_template, functions_template, iam_template, rule_actions
 from .deploy.trust_templates import artifact_bucket_policy_template, pack_reconciler_template
 
 RDK_RUNTIME = "python3.12-lib"  # RDK's name for python3.12 with the rdklib layer
@@ -44,6 +44,16 @@ HANDLER_PARTS = ("__init__.py", "errors.py", "core", "aws", "rdk")
 NOT_IN_BUNDLES = ("aws/organization.py", "aws/organization_policies.py", "aws/history.py", "aws/remediation.py",
                   "aws/health.py", "aws/checkpoint.py", "aws/ratelimit.py",
                   "core/unknown.py")  # the CLI's, check's and the hook's only
+# What the CloudFormation hook's handler (hook/handler.py) imports: the rules, the AWS reads, the template reader
+# of `check` and the hook; not rdklib (the hook answers CloudFormation, not AWS Config), nor cfn-lint and the SAM
+# translator: the deployed hook targets resources (hook/template.py), whose properties CloudFormation sends
+# resolved and SAM-transformed, so only a whole-template (stack, change set) request would need them (iac/check.py
+# and iac/sam.py import them lazily; without them such a request answers FAILED InternalFailure, never a verdict).
+HOOK_PARTS = ("__init__.py", "errors.py", "core", "aws", "iac", "hook")
+NOT_IN_HOOK_BUNDLE = (*(name for name in NOT_IN_BUNDLES if name != "core/unknown.py"),
+                      # the Config rules' own: AWS Config's answers, the register in S3, snapshots, drift, remediation
+                      "aws/account.py", "aws/config.py", "aws/drift.py", "aws/register.py", "aws/snapshots.py",
+                      "core/drift.py", "core/remediation.py", "core/timeline.py", "hook/template.py")
 PACK_TEMPLATE = "conformance-pack.yaml"
 IAM_TEMPLATE = "account-iam.yaml"
 FUNCTIONS_TEMPLATE = "account-functions.yaml"
@@ -273,14 +283,15 @@ def bundle_files(rule: Rule) -> dict[str, bytes]:
     return files
 
 
-def bundle_sources() -> list[Path]:
+def bundle_sources(parts: tuple[str, ...] = HANDLER_PARTS, excluded: tuple[str, ...] = NOT_IN_BUNDLES
+                   ) -> list[Path]:
     """The package files a rule handler needs: the Python sources of `HANDLER_PARTS` and the rules' metadata."""
     sources = []
-    for part in HANDLER_PARTS:
+    for part in parts:
         path = PACKAGE_DIR / part
         sources += [path] if path.is_file() else [*path.rglob("*.py"), *path.glob("rules/*.json")]
     return sorted(s for s in sources if s.name != "schema.json" and "__pycache__" not in s.parts
-                  and s.relative_to(PACKAGE_DIR).as_posix() not in NOT_IN_BUNDLES)
+                  and s.relative_to(PACKAGE_DIR).as_posix() not in excluded)
 
 
 def rdklib_files() -> dict[str, bytes]:
@@ -315,8 +326,26 @@ def build_bundle(rule: Rule, dist: Path) -> Path:
     return path
 
 
-def build_bundles(dist: Path) -> list[Path]:
-    return [build_bundle(rule, dist) for rule in RULES]
+def hook_bundle_files() -> dict[str, bytes]:
+    """The hook's bundle (Handler `lambda_vpc_rules.hook.handler.lambda_handler`): `HOOK_PARTS` of the package;
+    the runtime's boto3 is the only other module it imports."""
+    return {f"lambda_vpc_rules/{source.relative_to(PACKAGE_DIR).as_posix()}": source.read_bytes()
+            for source in bundle_sources(HOOK_PARTS, NOT_IN_HOOK_BUNDLE)}
+
+
+def build_hook_bundle(dist: Path) -> Path:
+    """`dist/lambda-vpc-rules-hook.zip`, byte for byte the same for the same sources."""
+    dist.mkdir(parents=True, exist_ok=True)
+    path = dist / HOOK_BUNDLE
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in hook_bundle_files().items():
+            _add(archive, name, data)
+    return path
+
+
+def build_bundles(dist: Path, hook: bool = True) -> list[Path]:
+    """Every rule's bundle, in rule order, then the hook's (`deploy` builds it only with --hook)."""
+    return [*(build_bundle(rule, dist) for rule in RULES), *([build_hook_bundle(dist)] if hook else [])]
 
 
 VENDORED = ("lambda_vpc_rules", "rdklib", f"rdklib-{RDKLIB_VERSION}.dist-info")  # in each rule folder (make rdk)

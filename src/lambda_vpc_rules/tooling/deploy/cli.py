@@ -126,6 +126,9 @@ def add_deploy_arguments(parser: argparse.ArgumentParser, account_list: Any, key
                         "after another, or parallel, all at once")
     parser.add_argument("--wait-delay", type=float, default=10, metavar="SECONDS",
                         help="seconds between two looks at a running operation (default: 10)")
+    parser.add_argument("--hook", choices=("FAIL", "WARN"),
+                        help="also deploy the CloudFormation Lambda Hook (docs/check.md) judging Lambda functions "
+                        "before CloudFormation creates or updates them: FAIL blocks, WARN warns (default: none)")
     parser.add_argument("--dist", help="where to build the bundles (default: a temporary directory)")
 
 
@@ -187,6 +190,7 @@ def options_from(args: argparse.Namespace) -> Any:
         aggregator=None if args.no_aggregator else (args.aggregator or args.stack_name),
         waiter_delay=getattr(args, "wait_delay", 10),
         dist=Path(args.dist) if getattr(args, "dist", None) else None,
+        hook=getattr(args, "hook", None),
     )
 
 

@@ -10,7 +10,8 @@ Every evaluated account runs its own rule functions (docs/deploying.md: why), in
   control's own health (docs/control-health.md): per function an on-failure destination for its asynchronous
   invocations (an SQS queue of the region) and a metric filter counting its ERROR log lines; per region three
   alarms (the functions' Errors, their Throttles, the ERROR lines) whose action is an SNS topic the user names
-  (`AlarmTopicArn`) or one the stack creates.
+  (`AlarmTopicArn`) or one the stack creates. With `deploy --hook FAIL|WARN` (`HookFailureMode` not empty), the
+  CloudFormation Lambda Hook too (hook/template.py): its function, its two roles, the hook.
 
 Nothing in either template depends on the number of accounts. `aggregator-role.yaml` is the role an organization
 aggregator reads through (the deploying account only).
@@ -22,9 +23,13 @@ from typing import Any
 
 from ...aws.actions import RDKLIB_ACTIONS, READ_ACTIONS, REGISTER_ACTIONS
 from ...core.rules import RULES, Rule
+from ...hook.template import FAILURE_MODES as HOOK_FAILURE_MODES
+from ...hook.template import FUNCTION_NAME as HOOK_FUNCTION_NAME
+from ...hook.template import hook_resources
 from .. import remediation_documents
 
 EVALUATOR_ROLE_NAME = "lambda-vpc-rules-evaluator"
+HOOK_BUNDLE = "lambda-vpc-rules-hook.zip"  # packaging.build_hook_bundle: the hook's code, beside the rules' bundles
 AGGREGATOR_ROLE_NAME = "lambda-vpc-rules-aggregator"
 LAMBDA_RUNTIME = "python3.12"
 # CloudWatch Logs PutRetentionPolicy: the values retentionInDays accepts.
@@ -241,6 +246,13 @@ def functions_template() -> dict[str, Any]:
         _ref("CodeBucket"), _sub("${CodeKeyPrefix}" + remediation_documents.PLANNER_BUNDLE + ".zip"),
         _sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${RoleName}"), _ref("LogRetentionInDays")))
     resources.update(health_resources())
+    # deploy --hook: the CloudFormation Lambda Hook (hook/template.py), its code pinned as the rules' is
+    resources.update(hook_resources(
+        _ref("HookFailureMode"),
+        {"S3Bucket": _ref("CodeBucket"), "S3Key": _sub("${CodeKeyPrefix}" + HOOK_BUNDLE),
+         "S3ObjectVersion": {"Fn::If": ["PinHookVersion", _ref("HookCodeObjectVersion"), _ref("AWS::NoValue")]}},
+        _ref("HookRuleParameters"), condition="Hook", function_name=HOOK_FUNCTION_NAME,
+        code_signing={"Fn::If": ["Signing", _ref("CodeSigningConfig"), _ref("AWS::NoValue")]}))
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "lambda-vpc-rules, in each region evaluated: the rule functions, their log groups, AWS "
@@ -273,12 +285,24 @@ def functions_template() -> dict[str, Any]:
                               "AllowedPattern": r"^(arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+)?$",
                               "Description": "SNS topic (in this region) the alarms notify; empty: the stack creates "
                               "one."},
+            "HookFailureMode": {"Type": "String", "Default": "", "AllowedValues": ["", *HOOK_FAILURE_MODES],
+                                "Description": "The CloudFormation Lambda Hook judging Lambda functions before "
+                                "CloudFormation creates or updates them: FAIL blocks, WARN warns (empty: no hook)."},
+            "HookCodeObjectVersion": {"Type": "String", "Default": "",
+                                      "Description": "The S3 object version of the hook's bundle (empty: the "
+                                      "current object of its key)."},
+            "HookRuleParameters": {"Type": "String", "Default": "{}",
+                                   "Description": "The rules' parameters the hook judges with, a JSON object of "
+                                   "NAME: VALUE strings."},
         },
         "Conditions": {
             "Signing": {"Fn::Not": [{"Fn::Equals": ["", _ref("SigningProfileVersionArns")]}]},
             "PinVersions": {"Fn::Not": [{"Fn::Equals": ["", _ref("CodeObjectVersions")]}]},
             "ReserveConcurrency": {"Fn::Not": [{"Fn::Equals": ["", _ref("ReservedConcurrency")]}]},
             "CreateAlarmTopic": {"Fn::Equals": ["", _ref("AlarmTopicArn")]},
+            "Hook": {"Fn::Not": [{"Fn::Equals": ["", _ref("HookFailureMode")]}]},
+            "PinHookVersion": {"Fn::And": [{"Condition": "Hook"},
+                                           {"Fn::Not": [{"Fn::Equals": ["", _ref("HookCodeObjectVersion")]}]}]},
         },
         "Resources": resources,
         "Outputs": {

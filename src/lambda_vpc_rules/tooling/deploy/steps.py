@@ -21,8 +21,9 @@ from ...errors import PackError
 from ..packaging import (
     build_bundles,
     conformance_pack,
+    pack_parameter_name,
 )
-from .stacks import DEFAULT_RETENTION_DAYS, EVALUATOR_ROLE_NAME
+from .stacks import DEFAULT_RETENTION_DAYS, EVALUATOR_ROLE_NAME, HOOK_BUNDLE, HOOK_FAILURE_MODES
 
 Progress = Callable[[str], None]
 REGION_PLACEHOLDER = "{region}"
@@ -79,6 +80,7 @@ class DeployOptions:
     waiter_delay: float = 10
     timeout: float = 3600  # seconds to wait for one stack, StackSet operation or conformance pack
     dist: Path | None = None  # where the bundles are built (default: a temporary directory)
+    hook: str | None = None  # the CloudFormation Lambda Hook's FailureMode, FAIL or WARN (None: no hook)
 
     @property
     def iam_stack_name(self) -> str:
@@ -181,6 +183,8 @@ def resolve_regions(requested: list[str], clients: RegionalClients) -> list[str]
 def check_options(options: DeployOptions, regions: list[str]) -> None:
     """What the arguments alone say is wrong, before any AWS call but the region list."""
     check_key_prefix(options)
+    if options.hook is not None and options.hook not in HOOK_FAILURE_MODES:
+        raise DeployError(f"--hook {options.hook}: give {' or '.join(HOOK_FAILURE_MODES)}")
     if options.organization and not options.signing_profile and not options.allow_unsigned:
         raise DeployError("--organization needs --signing-profile (Lambda then runs only code your profile signed), "
                           "or --allow-unsigned to deploy unsigned code on purpose (status and the deployment record "
@@ -252,7 +256,7 @@ def upload_artifacts(clients: RegionalClients, options: DeployOptions, regions: 
     import tempfile
 
     with tempfile.TemporaryDirectory() as scratch:
-        bundles = build_bundles(options.dist or Path(scratch))
+        bundles = build_bundles(options.dist or Path(scratch), hook=options.hook is not None)
         contents = {path.name: path.read_bytes() for path in bundles}
     digest = hashlib.sha256(b"".join(contents.values())).hexdigest()
     prefix = f"{options.code_root}{digest[:16]}/"
@@ -388,7 +392,22 @@ def functions_parameters(options: DeployOptions, region: str, artifacts: Artifac
         "SnapshotLocation": str(Location.parse(options.snapshots)) if options.snapshots else "",
         "SnapshotKmsKeyArn": options.snapshot_kms_key or "",
         "AlarmTopicArn": (options.alarm_topic or "").replace("{region}", region),
+        **hook_parameters(options, versions),
     }
+
+
+def hook_parameters(options: DeployOptions, versions: dict[str, str]) -> dict[str, str]:
+    """The functions stack's hook parameters: its FailureMode (empty: no hook), the version of its bundle deploy
+    uploaded and proved, and the rule parameters the user set for the pack (`--pack-param`), so the hook judges
+    as the rules do."""
+    from ...core.rules import RULES
+
+    raw = {parameter.name: options.pack_parameters[pack_parameter_name(rule, parameter.name)]
+           for rule in RULES for parameter in rule.parameters
+           if pack_parameter_name(rule, parameter.name) in options.pack_parameters}
+    return {"HookFailureMode": options.hook or "",
+            "HookCodeObjectVersion": versions.get(HOOK_BUNDLE, "") if options.hook else "",
+            "HookRuleParameters": json.dumps(raw, sort_keys=True)}
 
 
 def apply_stack(cloudformation: Any, name: str, body: str, parameters: dict[str, str], options: DeployOptions
