@@ -200,3 +200,15 @@ def test_publish_says_what_it_could_not_read_and_exits_2(organization, published
     clients = Clients(session_clients(boto3.Session(region_name=REGION)))
     body = json.loads(clients("s3").get_object(Bucket=BUCKET, Key="partial.json")["Body"].read())
     assert chains_from_document(body).chains["999999999999"].unread
+
+
+def test_deploy_grants_the_chains_bucket_only_and_refuses_a_bad_location():
+    from lambda_vpc_rules.tooling.deploy.steps import DeployError, DeployOptions, check_options, iam_parameters
+
+    options = DeployOptions(bucket="code-bucket", pack_parameters={"ScpChains": LOCATION})
+    assert iam_parameters(options)["ScpChainsBucket"] == BUCKET
+    assert iam_parameters(DeployOptions(bucket="code-bucket"))["ScpChainsBucket"] == ""  # no read granted
+    check_options(options, [REGION])
+    with pytest.raises(DeployError, match="ScpChains must be s3://bucket/key"):
+        check_options(DeployOptions(bucket="code-bucket", pack_parameters={"ScpChains": "org-scps/chains.json"}),
+                      [REGION])

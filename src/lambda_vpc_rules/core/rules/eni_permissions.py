@@ -94,9 +94,9 @@ allowed when an Allow may apply to each resource and no Deny surely applies.
 | organization scan: an SCP Deny conditioned on keys Lambda's requests do not carry known (aws:SourceIp, aws:ViaAWSService) [SCPEVAL] [EVAL] | NON_COMPLIANT, the Deny could apply; exempting the role by aws:PrincipalArn (known): COMPLIANT |
 | the function in the management account [SCP] | SCPs do not apply: judged on the role alone, the annotation says so |
 | no SCP chain read (one-account scan, the deployed rules without `ScpChains`) or Organizations refused the reads | judged on the role alone; the annotation says SCPs were not considered (and why) |
-| deployed rule with `ScpChains`: the published chain of the function's account (docs/scp.md) | judged as in the organization scan |
+| deployed rule with `ScpChains`: the published chain of the function's account (docs/scp.md) [SCPEVAL] | judged as in the organization scan |
 | deployed rule with `ScpChains`: the document lacks the account | judged on the role alone; SCPs not considered, "account not in the chains published ..." |
-| deployed rule with `ScpChains`: the document is older than its maximum age (48 h) | a Deny (or a level not allowing) it shows: NON_COMPLIANT, saying the chain is stale; otherwise judged on the role alone, SCPs not considered (stale) |
+| deployed rule with `ScpChains`: the document is older than its maximum age (48 h) [SCPEVAL] [EVAL] | a Deny (or a level not allowing) it shows: NON_COMPLIANT, saying the chain is stale; otherwise judged on the role alone, SCPs not considered (stale) |
 | the role does not exist, or the function names no role | NON_COMPLIANT, says the role is missing |
 | an attached or boundary policy cannot be found | NON_COMPLIANT, names the policy |
 | a policy document (or its Condition) cannot be parsed | NON_COMPLIANT, names the policy |
