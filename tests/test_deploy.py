@@ -125,6 +125,8 @@ def test_config_rules_are_the_conformance_packs(deployed):
         inputs = json.loads(config_rule["InputParameters"])
         assert inputs.pop("AssumeRoleMode") == "false"
         assert inputs.pop("ExceptionsRegister") == REGISTER  # --pack-param ExceptionsRegister=... (docs/exceptions.md)
+        if rule.config_rule_name == "lambda-vpc-eni-permissions":
+            assert inputs.pop("ScpChains") == ""  # the ENI rule only; empty: SCPs not considered (docs/scp.md)
         assert inputs == {p.name: p.default for p in rule.parameters}
 
 

@@ -119,9 +119,10 @@ def test_conformance_pack_runs_in_any_account_with_the_functions_own_role():
     """One template and one set of input parameters for every account: no account ID among the parameters."""
     from lambda_vpc_rules.tooling.remediation_documents import pack_parameters
 
-    assert set(PACK["Parameters"]) == {"MaximumExecutionFrequency", "ExceptionsRegister"} | {
+    assert set(PACK["Parameters"]) == {"MaximumExecutionFrequency", "ExceptionsRegister", "ScpChains"} | {
         pack_parameter_name(rule, p.name) for rule in RULES for p in rule.parameters} | set(pack_parameters())
     assert PACK["Parameters"]["ExceptionsRegister"]["Default"] == ""  # no register unless one is published
+    assert PACK["Parameters"]["ScpChains"]["Default"] == ""  # SCPs not considered unless chains are published
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.rdk_name)
@@ -132,6 +133,9 @@ def test_conformance_pack_rule(rule):
     assert "${AWS::Region}:${AWS::AccountId}:function:" in properties["Source"]["SourceIdentifier"]["Fn::Sub"]
     assert properties["InputParameters"]["AssumeRoleMode"] == "false"
     assert properties["InputParameters"]["ExceptionsRegister"] == {"Ref": "ExceptionsRegister"}
+    # the published SCP chains: only the ENI rule judges IAM, so only it reads them (docs/scp.md)
+    assert properties["InputParameters"].get("ScpChains") == (
+        {"Ref": "ScpChains"} if rule.config_rule_name == "lambda-vpc-eni-permissions" else None)
     assert properties["Source"]["SourceIdentifier"]["Fn::Sub"].endswith(f":function:{rule.function_name}")
     triggers = {detail["MessageType"] for detail in properties["Source"]["SourceDetails"]}
     assert triggers == {"ConfigurationItemChangeNotification", "OversizedConfigurationItemChangeNotification",
@@ -165,6 +169,12 @@ def test_the_role_grants_exactly_the_rule_actions_and_its_own_logs():
     assert register["Properties"]["PolicyDocument"]["Statement"] == [{
         "Sid": "ExceptionsRegister", "Effect": "Allow", "Action": ["s3:GetObject"],
         "Resource": {"Fn::Sub": "arn:${AWS::Partition}:s3:::${ExceptionsRegisterBucket}/*"}}]
+    # likewise the published SCP chains' bucket (condition ReadsScpChains, parameter ScpChainsBucket)
+    scps = IAM["Resources"]["ScpChainsRead"]
+    assert scps["Condition"] == "ReadsScpChains" and scps["Properties"]["Roles"] == [{"Ref": "EvaluatorRole"}]
+    assert scps["Properties"]["PolicyDocument"]["Statement"] == [{
+        "Sid": "ScpChains", "Effect": "Allow", "Action": ["s3:GetObject"],
+        "Resource": {"Fn::Sub": "arn:${AWS::Partition}:s3:::${ScpChainsBucket}/*"}}]
     policies = {p["PolicyName"]: p["PolicyDocument"]["Statement"] for p in role["Properties"]["Policies"]}
     [read] = policies["read-and-report"]
     assert set(read["Action"]) == set(rule_actions()) and read["Resource"] == "*"
@@ -285,7 +295,8 @@ ZIPPED_LIMIT, UNZIPPED_LIMIT = 50 * 1024 * 1024, 250 * 1024 * 1024
 
 def test_the_evaluator_role_fits_iams_inline_policy_quota():
     role = next(r for r in IAM["Resources"].values() if r["Type"] == "AWS::IAM::Role")
-    policies = [*role["Properties"]["Policies"], IAM["Resources"]["ExceptionsRegisterRead"]["Properties"]]
+    policies = [*role["Properties"]["Policies"], IAM["Resources"]["ExceptionsRegisterRead"]["Properties"],
+                IAM["Resources"]["ScpChainsRead"]["Properties"]]
     documents = [json.dumps(p["PolicyDocument"], separators=(",", ":")) for p in policies]
     size = sum(len("".join(d.split())) for d in documents)
     assert size <= ROLE_INLINE_POLICIES_LIMIT, size

@@ -5,6 +5,7 @@ role), recorded as it happens in moto, maps to one of `packaging.rule_actions()`
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -13,6 +14,7 @@ import botocore.session
 from botocore import xform_name
 
 from aws_support import (
+    ACCOUNT,
     REGION,
     CallRecorder,
     build_network,
@@ -25,13 +27,16 @@ from aws_support import (
 )
 from conftest import ROOT, load_rule_module
 from lambda_vpc_rules.aws.account import scan_session
-from lambda_vpc_rules.aws.actions import ACTIONS_BY_MODULE, REGISTER_ACTIONS
+from lambda_vpc_rules.aws.actions import ACTIONS_BY_MODULE, REGISTER_ACTIONS, SCP_CHAINS_ACTIONS
 from lambda_vpc_rules.core.rules import RULES, get_rule
+from lambda_vpc_rules.core.scp import ScpChain, ScpLevel, chains_document
 from lambda_vpc_rules.tooling.packaging import rule_actions
 
 NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}  # answered for any identity
 # what the conformance pack adds to every rule's parameters (the exceptions register published as deploy documents)
 PACK_PARAMETERS = {"AssumeRoleMode": "false", "ExceptionsRegister": "s3://org-exceptions/register.json"}
+# ... and to the ENI rule's, the published SCP chains (docs/scp.md)
+SCP_PARAMETERS = {"ScpChains": "s3://org-exceptions/scp-chains.json"}
 
 
 def test_rule_roles_grant_exactly_the_actions_the_code_calls(aws, estate, config_calls):
@@ -50,6 +55,9 @@ def test_rule_roles_grant_exactly_the_actions_the_code_calls(aws, estate, config
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket="org-exceptions")
     s3.put_object(Bucket="org-exceptions", Key="register.json", Body=json.dumps({"version": "1", "exceptions": []}))
+    s3.put_object(Bucket="org-exceptions", Key="scp-chains.json", Body=json.dumps(chains_document(
+        [ScpChain(ACCOUNT, (ScpLevel(f"account {ACCOUNT}", (("FullAWSAccess", {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "*", "Resource": "*"}]}),)),))], dt.datetime.now(dt.UTC))))
     recorder = CallRecorder().install(boto3.DEFAULT_SESSION)  # rdklib's clients
     scanning = boto3.Session(region_name=REGION)
     recorder.install(scanning)
@@ -58,9 +66,11 @@ def test_rule_roles_grant_exactly_the_actions_the_code_calls(aws, estate, config
     config_calls.history[item["resourceId"]] = history_item(item)
     for rule in RULES:
         handler = load_rule_module(rule.rdk_name).lambda_handler
-        handler(change_event(item, rule.config_rule_name, PACK_PARAMETERS), None)
-        handler(oversized_event(item, rule.config_rule_name, PACK_PARAMETERS), None)
-        handler(scheduled_event(rule.config_rule_name, PACK_PARAMETERS), None)
+        parameters = {**PACK_PARAMETERS, **(SCP_PARAMETERS if rule.config_rule_name == "lambda-vpc-eni-permissions"
+                                            else {})}
+        handler(change_event(item, rule.config_rule_name, parameters), None)
+        handler(oversized_event(item, rule.config_rule_name, parameters), None)
+        handler(scheduled_event(rule.config_rule_name, parameters), None)
     # drift: a change to a resource the functions depend on
     drift = {
         "LAMBDA_VPC_ENI_PERMISSIONS": [
@@ -83,7 +93,7 @@ def test_rule_roles_grant_exactly_the_actions_the_code_calls(aws, estate, config
         "app"}
 
     # no sts:AssumeRole: no other account; s3:GetObject: granted on the register's bucket only (REGISTER_ACTIONS)
-    assert recorder.actions - NEEDS_NO_PERMISSION == set(rule_actions()) | REGISTER_ACTIONS
+    assert recorder.actions - NEEDS_NO_PERMISSION == set(rule_actions()) | REGISTER_ACTIONS | SCP_CHAINS_ACTIONS
 
 
 def test_each_read_module_calls_exactly_the_operations_listed_for_it():

@@ -38,11 +38,13 @@ def evaluate_account(
     progress: Progress = _quiet,
     account_id: str = "",
     exceptions: InForce | None = None,
+    scps: Callable[[], ScpChain] | None = None,
 ) -> list[EvaluationResult]:
     """Every function of the account and region under every rule, from facts read once for all rules.
     `parameters`: each rule's parsed parameters, by Config rule name (`core.engine.parse_parameters`);
-    `exceptions`: the register applied to every verdict (and the tags its scopes read, read too)."""
-    return evaluate_with_waivers(reader, rules, parameters, progress, account_id, exceptions)[0]
+    `exceptions`: the register applied to every verdict (and the tags its scopes read, read too); `scps`: the
+    account's SCP chain (read_estate)."""
+    return evaluate_with_waivers(reader, rules, parameters, progress, account_id, exceptions, scps)[0]
 
 
 def evaluate_with_waivers(reader: FactReader, rules: Sequence[Rule], parameters: Mapping[str, Mapping[str, Any]],

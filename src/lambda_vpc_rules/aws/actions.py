@@ -35,6 +35,9 @@ ACTIONS_BY_MODULE = {
     # REGISTER_ACTIONS); publish and scan resolve OUs (not granted to the rule roles)
     "register": frozenset({"s3:GetObject", "organizations:ListAccountsForParent",
                            "organizations:ListOrganizationalUnitsForParent"}),
+    # the published SCP chains: the ENI rule's handler reads the object (granted on its bucket only,
+    # SCP_CHAINS_ACTIONS); `scps publish` reads them with organization_policies and writes with s3:PutObject
+    "scp_chains": frozenset({"s3:GetObject"}),
 }
 # What the rule functions read: the facts, the drift queries, and of AWS Config's view only what the
 # scheduled clean-up reads (the other Config reads serve `evidence` and `scan --skip-config-rules`; the
@@ -46,6 +49,8 @@ RDKLIB_ACTIONS = frozenset({"config:PutEvaluations", "config:GetResourceConfigHi
 # What the rule functions' role is granted on the exceptions register's bucket only, when one is named
 # (templates/account-iam.yaml, parameter ExceptionsRegisterBucket).
 REGISTER_ACTIONS = frozenset({"s3:GetObject"})
+# ... and on the published SCP chains' bucket only (parameter ScpChainsBucket).
+SCP_CHAINS_ACTIONS = frozenset({"s3:GetObject"})
 
 
 def action_for(operation_name: str) -> str:

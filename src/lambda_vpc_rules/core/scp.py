@@ -24,9 +24,14 @@ EC2 requests for its network interfaces, and the pack does not read them.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..errors import PackError
 from .iam_policy import Authorization, Policy, PolicyParseError, evaluate, parse_policy
 
 
@@ -42,12 +47,14 @@ class ScpLevel:
 class ScpChain:
     """An account's SCP chain as read, root first. `unread`: why it could not be read (then `levels` is
     empty and nothing is known of it); `management`: the organization's management account, which SCPs do
-    not affect."""
+    not affect; `stale`: the chain comes from a published document older than its maximum age (why), so a
+    Deny it shows still counts, but its Allows prove nothing."""
 
     account_id: str
     levels: tuple[ScpLevel, ...] = ()
     management: bool = False
     unread: str = ""
+    stale: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,10 +104,101 @@ def check_scps(chain: ScpChain, action: str, authorizations: Sequence[Authorizat
     return ScpCheck(True)
 
 
-
 def scp_policies(chain: ScpChain | None) -> list[Policy]:
     """The chain's parsed SCPs, every level (for `iam_policy.valid_until`); none when unread or unparseable."""
     if chain is None or chain.unread or chain.management:
         return []
     levels = _parsed(chain)
     return [] if isinstance(levels, str) else [policy for _, policies in levels for policy in policies]
+
+
+# ---------------------------------------------------------------------------------- the published document
+# `lambda-vpc-rules scps publish` writes every in-scope account's chain as one JSON document, which the deployed
+# ENI rule reads (rule parameter ScpChains; docs/scp.md). Levels and policies are written once and referenced,
+# so the document grows with accounts + OUs + policies, not accounts times levels. `sha256` covers the rest of
+# the document (canonical JSON), so a document edited or cut short by hand is refused, not half-read.
+
+DOCUMENT_FORMAT = "lambda-vpc-rules/scp-chains/1"
+
+
+class ScpDocumentError(PackError):
+    """A published SCP chains document that cannot be used (never a verdict: the handler answers with an error)."""
+
+
+def _canonical(body: dict) -> bytes:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def chains_document(chains: Sequence[ScpChain], generated_at: dt.datetime) -> dict:
+    """The document for `chains`, generated at `generated_at` (UTC)."""
+    policies: list[dict] = []
+    policy_index: dict[str, int] = {}
+    levels: dict[str, list[int]] = {}
+    accounts: dict[str, dict] = {}
+    for chain in chains:
+        entry: dict = {"levels": [level.target for level in chain.levels]}
+        if chain.management:
+            entry["management"] = True
+        if chain.unread:
+            entry["unread"] = chain.unread
+        accounts[chain.account_id] = entry
+        for level in chain.levels:
+            indices = []
+            for name, document in level.policies:
+                key = json.dumps([name, document], sort_keys=True)
+                if key not in policy_index:
+                    policy_index[key] = len(policies)
+                    policies.append({"name": name, "document": document})
+                indices.append(policy_index[key])
+            if levels.setdefault(level.target, indices) != indices:
+                raise ScpDocumentError(f"{level.target} was read with two different sets of SCPs")
+    body = {"format": DOCUMENT_FORMAT,
+            "generated_at": generated_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "accounts": accounts, "levels": levels, "policies": policies}
+    return {**body, "sha256": hashlib.sha256(_canonical(body)).hexdigest()}
+
+
+@dataclass(frozen=True)
+class PublishedChains:
+    generated_at: dt.datetime
+    sha256: str
+    chains: dict[str, ScpChain]
+
+
+def chains_from_document(document: object) -> PublishedChains:
+    """The chains a document holds; `ScpDocumentError` naming what is wrong (format, digest, a reference)."""
+    if not isinstance(document, dict) or document.get("format") != DOCUMENT_FORMAT:
+        raise ScpDocumentError(f"not an SCP chains document (format {DOCUMENT_FORMAT} expected)")
+    body = {key: value for key, value in document.items() if key != "sha256"}
+    digest = hashlib.sha256(_canonical(body)).hexdigest()
+    if document.get("sha256") != digest:
+        raise ScpDocumentError("its sha256 does not match its content (edited or cut short after publication)")
+    try:
+        generated_at = dt.datetime.strptime(document["generated_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+        policies = [(str(policy["name"]), policy["document"]) for policy in document["policies"]]
+        levels = {str(target): tuple(policies[index] for index in indices)
+                  for target, indices in document["levels"].items()}
+        chains = {}
+        for account, entry in document["accounts"].items():
+            chains[str(account)] = ScpChain(
+                str(account), tuple(ScpLevel(target, levels[target]) for target in entry["levels"]),
+                management=entry.get("management") is True, unread=str(entry.get("unread") or ""))
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+        raise ScpDocumentError(f"malformed ({type(error).__name__}: {error})") from None
+    return PublishedChains(generated_at, digest, chains)
+
+
+def published_chain(published: PublishedChains, account_id: str, now: dt.datetime, max_age: dt.timedelta,
+                    where: str) -> ScpChain:
+    """The account's chain for a verdict at `now`: `unread` when the document lacks the account; `stale` when
+    it is older than `max_age` (its Denies still count: doubt about a Deny is doubt; its Allows prove
+    nothing)."""
+    chain = published.chains.get(account_id)
+    stamp = published.generated_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if chain is None:
+        return ScpChain(account_id, unread=f"account not in the chains published {stamp} at {where}")
+    age = now - published.generated_at
+    if age > max_age and not chain.unread and not chain.management:
+        hours = int(max_age.total_seconds() // 3600)
+        return dataclasses.replace(chain, stale=f"chains published {stamp}, over {hours} h old")
+    return chain

@@ -11,6 +11,8 @@
    then the exceptions register the `ExceptionsRegister` parameter names, read once (`rdk.register`), applied
    to every verdict (`core.exceptions.apply`: an excepted verdict stays NON_COMPLIANT, its annotation naming
    the exception); a register that cannot be used is an error response, like a bad parameter, never a verdict;
+   likewise the published SCP chains the `ScpChains` parameter names (`rdk.scps`), set as the account's
+   `scp_chain` in the facts of the ENI rule (docs/scp.md);
 5. the rule: the changed function, the functions depending on a changed related resource (drift), or, on a
    `ScheduledNotification`, every function of the account and region;
 6. on a scheduled run only, after the listing was read whole: the stale-evaluation clean-up, which marks
@@ -41,6 +43,7 @@ that can never succeed), both are found before any AWS call, and rdklib defines 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -72,14 +75,16 @@ from ..aws.parse import MalformedInput, from_configuration_item
 from ..aws.snapshots import snapshot_document, snapshot_settings, write_snapshot
 from ..core.engine import evaluate_functions
 from ..core.exceptions import InForce, RegisterError
-from ..core.model import LAMBDA_RESOURCE_TYPE, Compliance
+from ..core.model import LAMBDA_RESOURCE_TYPE, Compliance, Facts
 from ..core.rules import InvalidParameter, Rule, get_rule
+from ..core.scp import ScpChain, ScpDocumentError
 from ..errors import PackError, UnreadableAnswer
 from .budget import Deadline, OutOfTime, margin_seconds
 from .events import MalformedEvent, event_problem, exists, item_problem, rdklib_parameter_problem
 from .logs import configure as configure_logs
 from .logs import log
 from .register import in_force as register_in_force
+from .scps import chain_for as scp_chain_for
 
 # The handler stands on rdklib's building blocks as this version has them (ClientFactory, init_event,
 # Evaluation, the error responses): another version is refused here, with a clear error, not misread.
@@ -161,7 +166,8 @@ class PackEvaluator:
             log("malformed event", logging.ERROR, rule=self.rule.config_rule_name, account=account,
                 outcome="error", error="InvalidEvent", detail=str(error))
             return build_error_response("Malformed event", str(error), "InvalidEvent", str(error))
-        except RegisterError as error:  # deterministic, like a bad parameter: retries cannot mend it
+        except (RegisterError, ScpDocumentError) as error:  # deterministic, like a bad parameter: retries cannot
+            # mend it
             response = build_error_response(str(error), str(error), type(error).__name__, str(error))
         except _Refused as error:
             self._fail(account, progress, build_error_response(str(error), str(error), "FailedEvaluations",
@@ -217,24 +223,29 @@ class PackEvaluator:
             invoking = _invoking_event(event, clients)
             reader = FactReader(clients)
             exceptions = register_in_force(raw_parameters, clients, invoking, self.rule.config_rule_name)
+            scps = scp_chain_for(raw_parameters, clients, invoking, event.get("accountId", ""),
+                                 self.rule.config_rule_name)
             if invoking["messageType"] == "ScheduledNotification":
                 progress.cleanup = "not run (the listing was not read whole)"
-                put = self._evaluate_account(event, reader, parameters, progress, exceptions)
+                put = self._evaluate_account(event, reader, parameters, progress, exceptions, scps)
                 _record_snapshot(event, self.rule, put)
                 return put
-            evaluations = self._evaluate_change(event, invoking["configurationItem"], reader, parameters, exceptions)
+            evaluations = self._evaluate_change(event, invoking["configurationItem"], reader, parameters, exceptions,
+                                                scps)
             progress.evaluated = len(evaluations)
             return _put_evaluations(event, clients, evaluations, progress)
 
     def _evaluate_change(self, event: dict[str, Any], item: dict[str, Any], reader: FactReader,
-                         parameters: dict[str, Any], exceptions: InForce | None = None) -> list[dict[str, Any]]:
+                         parameters: dict[str, Any], exceptions: InForce | None = None,
+                         scps: ScpChain | None = None) -> list[dict[str, Any]]:
         if item.get("resourceType") not in self.rule.scope:
             return _for_item(item, [Evaluation(ComplianceType.NOT_APPLICABLE)])
         if item.get("resourceType") != LAMBDA_RESOURCE_TYPE:
             # Drift: a resource the rule depends on changed. Its functions get fresh evaluations; the
             # resource itself is NOT_APPLICABLE, so Config shows no verdict of ours on it.
             functions = dependent_functions(reader, item)
-            results = evaluate_functions(self.rule, functions, reader.facts_for(functions, self.rule.needs), parameters,
+            results = evaluate_functions(self.rule, functions, _with_scps(reader.facts_for(functions, self.rule.needs),
+                                                                          scps), parameters,
                                          event.get("accountId", ""), reader.clients.region, exceptions)
             return _for_item(item, [Evaluation(ComplianceType.NOT_APPLICABLE)] + [
                 Evaluation(r.compliance.value, r.resource_id, r.resource_type, r.annotation) for r in results])
@@ -247,18 +258,21 @@ class PackEvaluator:
             function = from_configuration_item(item)
         except MalformedInput as error:
             raise MalformedEvent(str(error)) from None
-        verdict = evaluate_functions(self.rule, [function], reader.facts_for([function], self.rule.needs), parameters,
+        verdict = evaluate_functions(self.rule, [function], _with_scps(reader.facts_for([function], self.rule.needs),
+                                                                       scps), parameters,
                                      item.get("awsAccountId", ""), item.get("awsRegion", ""), exceptions)[0]
         return _for_item(item, [Evaluation(verdict.compliance.value, annotation=verdict.annotation)])
 
     def _evaluate_account(self, event: dict[str, Any], reader: FactReader, parameters: dict[str, Any],
-                          progress: Progress, exceptions: InForce | None = None) -> list[dict[str, Any]]:
+                          progress: Progress, exceptions: InForce | None = None, scps: ScpChain | None = None
+                          ) -> list[dict[str, Any]]:
         """Every function of the account and region, then the clean-up: only after the listing was read
         whole (a failed or unreadable read raised before this), and only for functions it shows gone. Out
         of time while reading what AWS Config holds: the evaluations made are put, without the clean-up,
         and the invocation fails."""
         results = evaluate_account(reader, [self.rule], {self.rule.config_rule_name: parameters},
-                                   account_id=event.get("accountId", ""), exceptions=exceptions)
+                                   account_id=event.get("accountId", ""), exceptions=exceptions,
+                                   scps=None if scps is None else lambda: scps)
         listed = {(r.resource_type, r.resource_id) for r in results}
         evaluations = [Evaluation(r.compliance.value, r.resource_id, r.resource_type, r.annotation) for r in results]
         progress.evaluated, progress.cleanup = len(evaluations), "not run (AWS Config's verdicts not read yet)"
@@ -277,6 +291,11 @@ class PackEvaluator:
         progress.evaluated = len(evaluations)
         progress.cleanup = f"{len(gone)} function(s) gone marked NOT_APPLICABLE"
         return _put_evaluations(event, reader.clients, _periodic(event, evaluations), progress)
+
+
+def _with_scps(facts: Facts, scps: ScpChain | None) -> Facts:
+    """The facts with the published SCP chain of the account, where one was read."""
+    return facts if scps is None else dataclasses.replace(facts, scp_chain=scps)
 
 
 def _periodic(event: dict[str, Any], evaluations: list[Evaluation]) -> list[dict[str, Any]]:

@@ -296,6 +296,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_exceptions_arguments(commands.add_parser(
         "exceptions", help="the exceptions register: validate a file, publish it for the deployed rules"),
         [common, aws])
+    from .scps_cli import add_scps_arguments
+
+    add_scps_arguments(commands.add_parser(
+        "scps", help="service control policies: publish each account's SCP chain for the deployed ENI rule"),
+        [aws], _accounts)
     from .check_cli import add_check_arguments
 
     add_check_arguments(commands.add_parser(
@@ -638,6 +643,10 @@ def _run_command(args: argparse.Namespace) -> int:
         from .exceptions_cli import run as run_exceptions
 
         return run_exceptions(args, _clients)
+    if args.command == "scps":
+        from .scps_cli import run as run_scps
+
+        return run_scps(args, _clients)
     if args.command == "check":
         from .check_cli import run as run_check
 

@@ -26,6 +26,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from ..core.model import Fact
 from ..core.rules import RULES, Rule
 from ..rdk.handler import RDKLIB_VERSION  # what the handlers are built on (pyproject pins the same); vendored
 from . import remediation_documents
@@ -123,6 +124,12 @@ def conformance_pack() -> dict[str, Any]:
             "Description": "s3://bucket/key of the exceptions register `lambda-vpc-rules exceptions publish` wrote "
             "(docs/exceptions.md); empty: none.",
         },
+        "ScpChains": {
+            "Type": "String",
+            "Default": "",
+            "Description": "s3://bucket/key of the SCP chains `lambda-vpc-rules scps publish` wrote (docs/scp.md), "
+            "read by the ENI rule only; empty: SCPs not considered.",
+        },
     }
     resources: dict[str, Any] = {}
     for rule in RULES:
@@ -133,6 +140,8 @@ def conformance_pack() -> dict[str, Any]:
             inputs[parameter.name] = _ref(name)
         inputs["AssumeRoleMode"] = "false"  # rdklib: the function's own role, in its own account
         inputs["ExceptionsRegister"] = _ref("ExceptionsRegister")  # rdk.register: read once per invocation
+        if Fact.IAM in rule.needs:  # rdk.scps: only the rule that judges IAM reads SCPs
+            inputs["ScpChains"] = _ref("ScpChains")
         triggers = ["ConfigurationItemChangeNotification", "OversizedConfigurationItemChangeNotification"]
         details = [{"EventSource": "aws.config", "MessageType": message} for message in triggers]
         details.append({"EventSource": "aws.config", "MessageType": "ScheduledNotification",

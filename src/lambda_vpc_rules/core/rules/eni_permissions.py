@@ -93,7 +93,10 @@ allowed when an Allow may apply to each resource and no Deny surely applies.
 | organization scan: a level with no SCP that allows an action (FullAWSAccess detached, an allow-list without it) [SCPEVAL] | NON_COMPLIANT, `not allowed at <level>` |
 | organization scan: an SCP Deny conditioned on keys Lambda's requests do not carry known (aws:SourceIp, aws:ViaAWSService) [SCPEVAL] [EVAL] | NON_COMPLIANT, the Deny could apply; exempting the role by aws:PrincipalArn (known): COMPLIANT |
 | the function in the management account [SCP] | SCPs do not apply: judged on the role alone, the annotation says so |
-| no SCP chain read (one-account scan, the deployed rules) or Organizations refused the reads | judged on the role alone; the annotation says SCPs were not considered (and why) |
+| no SCP chain read (one-account scan, the deployed rules without `ScpChains`) or Organizations refused the reads | judged on the role alone; the annotation says SCPs were not considered (and why) |
+| deployed rule with `ScpChains`: the published chain of the function's account (docs/scp.md) [SCPEVAL] | judged as in the organization scan |
+| deployed rule with `ScpChains`: the document lacks the account | judged on the role alone; SCPs not considered, "account not in the chains published ..." |
+| deployed rule with `ScpChains`: the document is older than its maximum age (48 h) [SCPEVAL] [EVAL] | a Deny (or a level not allowing) it shows: NON_COMPLIANT, saying the chain is stale; otherwise judged on the role alone, SCPs not considered (stale) |
 | the role does not exist, or the function names no role | NON_COMPLIANT, says the role is missing |
 | an attached or boundary policy cannot be found | NON_COMPLIANT, names the policy |
 | a policy document (or its Condition) cannot be parsed | NON_COMPLIANT, names the policy |
@@ -278,8 +281,10 @@ def _scp_finding(chain: ScpChain | None, requests: Mapping[str, tuple[Authorizat
     if not failing:
         return None
     failures = [f"{_actions(actions)} {why}" for why, actions in failing.items()]
-    return join_findings([f"Service control policies of account {chain.account_id} stop Lambda's ENI requests: "
-                          f"{failures[0]}", *failures[1:]])
+    # a stale published chain: its Deny still counts (doubt about a Deny is doubt), said first
+    stale = f" ({chain.stale})" if chain.stale else ""
+    return join_findings([f"Service control policies of account {chain.account_id}{stale} stop Lambda's ENI "
+                          f"requests: {failures[0]}", *failures[1:]])
 
 
 def _scp_note(chain: ScpChain | None) -> str:
@@ -289,6 +294,8 @@ def _scp_note(chain: ScpChain | None) -> str:
         return f" Service control policies were not considered ({chain.unread})."
     if chain.management:
         return " Service control policies do not apply in the management account."
+    if chain.stale:  # its Allows prove nothing: the policies may have changed since
+        return f" Service control policies were not considered ({chain.stale}: re-run `lambda-vpc-rules scps publish`)."
     return f" The SCP chain ({len(chain.levels)} levels) allows them."
 
 

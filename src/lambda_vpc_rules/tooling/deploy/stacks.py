@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...aws.actions import RDKLIB_ACTIONS, READ_ACTIONS, REGISTER_ACTIONS
+from ...aws.actions import RDKLIB_ACTIONS, READ_ACTIONS, REGISTER_ACTIONS, SCP_CHAINS_ACTIONS
 from ...core.rules import RULES, Rule
 from ...hook.template import FAILURE_MODES as HOOK_FAILURE_MODES
 from ...hook.template import FUNCTION_NAME as HOOK_FUNCTION_NAME
@@ -120,9 +120,14 @@ def iam_template() -> dict[str, Any]:
                 "Type": "String", "Default": "", "AllowedPattern": r"^[a-z0-9.-]{0,63}$",
                 "Description": "S3 bucket of the published exceptions register (docs/exceptions.md); the role may "
                 "read its objects. Empty: no register."},
+            "ScpChainsBucket": {
+                "Type": "String", "Default": "", "AllowedPattern": r"^[a-z0-9.-]{0,63}$",
+                "Description": "S3 bucket of the published SCP chains (docs/scp.md); the role may read its objects. "
+                "Empty: none."},
         },
         "Conditions": {**SNAPSHOT_IAM_CONDITIONS,
-                       "ReadsRegister": {"Fn::Not": [{"Fn::Equals": ["", _ref("ExceptionsRegisterBucket")]}]}},
+                       "ReadsRegister": {"Fn::Not": [{"Fn::Equals": ["", _ref("ExceptionsRegisterBucket")]}]},
+                       "ReadsScpChains": {"Fn::Not": [{"Fn::Equals": ["", _ref("ScpChainsBucket")]}]}},
         "Resources": {
             "EvaluatorRole": {
                 "Type": "AWS::IAM::Role",
@@ -181,6 +186,20 @@ def iam_template() -> dict[str, Any]:
                         "Statement": [{"Sid": "ExceptionsRegister", "Effect": "Allow",
                                        "Action": sorted(REGISTER_ACTIONS),
                                        "Resource": _sub("arn:${AWS::Partition}:s3:::${ExceptionsRegisterBucket}/*")}],
+                    },
+                },
+            },
+            # likewise for the published SCP chains (read by the ENI rule's function)
+            "ScpChainsRead": {
+                "Type": "AWS::IAM::Policy",
+                "Condition": "ReadsScpChains",
+                "Properties": {
+                    "PolicyName": "read-scp-chains",
+                    "Roles": [_ref("EvaluatorRole")],
+                    "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [{"Sid": "ScpChains", "Effect": "Allow", "Action": sorted(SCP_CHAINS_ACTIONS),
+                                       "Resource": _sub("arn:${AWS::Partition}:s3:::${ScpChainsBucket}/*")}],
                     },
                 },
             },

@@ -204,6 +204,14 @@ def check_options(options: DeployOptions, regions: list[str]) -> None:
             parse_location(register)
         except RegisterError as error:
             raise DeployError(str(error).removeprefix("exceptions register: ")) from None
+    if options.pack_parameters.get("ScpChains"):
+        from ...aws.scp_chains import parse_location as scp_location
+        from ...core.scp import ScpDocumentError
+
+        try:
+            scp_location(options.pack_parameters["ScpChains"])
+        except ScpDocumentError as error:
+            raise DeployError(str(error)) from None
     check_bucket_pattern(options, regions)
 
 
@@ -369,9 +377,11 @@ def iam_parameters(options: DeployOptions) -> dict[str, str]:
     write snapshots where `--snapshots` says (docs/audit-period.md)."""
     register = options.pack_parameters.get("ExceptionsRegister") or ""
     bucket = register.removeprefix("s3://").split("/", 1)[0] if register.startswith("s3://") else ""
+    scps = options.pack_parameters.get("ScpChains") or ""
     snapshots = Location.parse(options.snapshots) if options.snapshots else None
     return {"RoleName": options.role_name, "RemediationRoleName": options.remediation_role_name,
             "ExceptionsRegisterBucket": bucket,
+            "ScpChainsBucket": scps.removeprefix("s3://").split("/", 1)[0] if scps.startswith("s3://") else "",
             "SnapshotBucket": snapshots.bucket if snapshots else "", "SnapshotPrefix": snapshots.prefix if snapshots
             else "", "SnapshotKmsKeyArn": options.snapshot_kms_key or ""}
 
