@@ -351,3 +351,25 @@ def test_the_planner_reads_only_what_the_rules_role_grants(account):
     assert answer["status"] in ("proposed", "compliant")
     assert recorder.actions - {"sts:GetCallerIdentity"} <= set(rule_actions())
     assert recorder.actions
+
+
+def test_the_planner_honours_the_exceptions_register_the_pack_passes(account):
+    """The documents pass the pack's ExceptionsRegister with the rule's parameters: an excepted function gets no
+    plan, an unusable register an error, never a plan."""
+    import datetime as dt
+
+    session, clients, _ = account
+    today = dt.datetime.now(dt.UTC).date()
+    register = {"version": "1", "exceptions": [{
+        "id": "EX-9", "rules": [ENI], "scope": {"resources": ["eni-fn"]}, "reason": "migration",
+        "owner": "platform", "approver": "ciso", "ticket": "https://tickets.example.com/9",
+        "approved": today.isoformat(), "expires": (today + dt.timedelta(days=10)).isoformat()}]}
+    session.client("s3").create_bucket(Bucket="org-register")
+    session.client("s3").put_object(Bucket="org-register", Key="register.json", Body=json.dumps(register))
+    parameters = json.dumps({"ExceptionsRegister": "s3://org-register/register.json"})
+    excepted = plan_one(clients, {"rule": ENI, "function": "eni-fn", "parameters": parameters})
+    assert excepted["status"] == "excepted", excepted
+    assert plan_one(clients, {"rule": ENI, "function": "eni-fn", "parameters": "{}"})["status"] == "planned"
+    missing = plan_one(clients, {"rule": ENI, "function": "eni-fn", "parameters": json.dumps(
+        {"ExceptionsRegister": "s3://org-register/none.json"})})
+    assert missing["status"] == "error" and "exceptions register" in missing["summary"]

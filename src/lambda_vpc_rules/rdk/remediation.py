@@ -3,20 +3,26 @@ invoke first. It reads the account as a scan does and answers the core's plan fo
 (`core.remediation`), as JSON; it changes nothing (it runs with the rules' read-only role).
 
 Event: {"rule": <Config rule name>, "function": <name>, "parameters": <the rule's parameters, a JSON object or
-its text>, "subnets": [<the operator's choice>] (private subnets, multi-AZ)}. Answer: the plan (`Plan.as_dict`),
+its text>, "subnets": [<the operator's choice>] (private subnets, multi-AZ)}. `parameters` may hold the pack's
+`ExceptionsRegister` location: a function an exception in force covers is never remediated (its plan says
+`excepted`), and a register that cannot be used is an error answer, never a plan. Answer: the plan (`Plan.as_dict`),
 `{"status": "compliant"}` when the rule does not find the function NON_COMPLIANT, or `{"status": "error"}` with
 what was wrong in the event. Never a change, never a verdict sent to AWS Config.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any
 
 from ..aws.clients import Clients
 from ..aws.facts import FactReader
+from ..aws.register import PARAMETER as REGISTER_PARAMETER
+from ..aws.register import read_published
 from ..core.engine import parse_parameters
+from ..core.exceptions import RegisterError, Subject, excepting
 from ..core.remediation import REMEDIABLE_RULES, Context, plan
 from ..core.rules import RULES, InvalidParameter, get_rule
 
@@ -39,6 +45,7 @@ def plan_one(clients: Clients, event: Mapping[str, Any]) -> dict[str, Any]:
     subnets = [s for s in subnets if isinstance(s, str) and s] if isinstance(subnets, list) else None
     try:
         raw = _rule_parameters(event.get("parameters"))
+        register_location = raw.pop(REGISTER_PARAMETER, "").strip()  # the pack's, not the rule's own
         rule = get_rule(rule_name)
         unknown = sorted(set(raw) - {p.name for p in rule.parameters})
         if unknown:
@@ -54,7 +61,17 @@ def plan_one(clients: Clients, event: Mapping[str, Any]) -> dict[str, Any]:
         return {"status": "error", "summary": f"function {function_name} not found"}
     facts = reader.account_facts(frozenset().union(*(r.needs for r in every)))
     context = Context(parameters, None, {function_name: subnets} if subnets else {})
-    found = plan(rule_name, function, facts, context)
+    excepted = None
+    if register_location:
+        try:
+            register = read_published(clients, register_location)
+        except RegisterError as error:
+            return {"status": "error", "summary": f"exceptions register: {error}"}
+        account, region, now = clients.caller_identity()["Account"], clients.region, dt.datetime.now(dt.UTC)
+
+        def excepted(rule: str, candidate) -> bool:
+            return excepting(Subject.of(rule, candidate, account, region), register, now) is not None
+    found = plan(rule_name, function, facts, context, excepted)
     if found is None:
         return {"status": "compliant", "summary": f"{rule_name}: {function_name} is not NON_COMPLIANT: nothing to do"}
     return found.as_dict()
