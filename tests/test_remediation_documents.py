@@ -358,18 +358,24 @@ def test_the_planner_honours_the_exceptions_register_the_pack_passes(account):
     plan, an unusable register an error, never a plan."""
     import datetime as dt
 
-    session, clients, _ = account
+    session, clients, ids = account
+    # a function of its own (the module's documents may have fixed eni-fn already), its role allowed Describe only
+    estate = Estate(session)
+    role = estate.role("excepted-role")
+    estate.iam.put_role_policy(RoleName="excepted-role", PolicyName="describe", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}]}))
+    estate.function("excepted-fn", [ids["private-a"], ids["private-b"]], role=role)
     today = dt.datetime.now(dt.UTC).date()
     register = {"version": "1", "exceptions": [{
-        "id": "EX-9", "rules": [ENI], "scope": {"resources": ["eni-fn"]}, "reason": "migration",
+        "id": "EX-9", "rules": [ENI], "scope": {"resources": ["excepted-fn"]}, "reason": "migration",
         "owner": "platform", "approver": "ciso", "ticket": "https://tickets.example.com/9",
         "approved": today.isoformat(), "expires": (today + dt.timedelta(days=10)).isoformat()}]}
     session.client("s3").create_bucket(Bucket="org-register")
     session.client("s3").put_object(Bucket="org-register", Key="register.json", Body=json.dumps(register))
     parameters = json.dumps({"ExceptionsRegister": "s3://org-register/register.json"})
-    excepted = plan_one(clients, {"rule": ENI, "function": "eni-fn", "parameters": parameters})
+    excepted = plan_one(clients, {"rule": ENI, "function": "excepted-fn", "parameters": parameters})
     assert excepted["status"] == "excepted", excepted
-    assert plan_one(clients, {"rule": ENI, "function": "eni-fn", "parameters": "{}"})["status"] == "planned"
-    missing = plan_one(clients, {"rule": ENI, "function": "eni-fn", "parameters": json.dumps(
+    assert plan_one(clients, {"rule": ENI, "function": "excepted-fn", "parameters": "{}"})["status"] == "planned"
+    missing = plan_one(clients, {"rule": ENI, "function": "excepted-fn", "parameters": json.dumps(
         {"ExceptionsRegister": "s3://org-register/none.json"})})
     assert missing["status"] == "error" and "exceptions register" in missing["summary"]
