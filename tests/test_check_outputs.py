@@ -336,3 +336,25 @@ Resources:
     assert not row.established and "whether subnet subnet-A has an IPv6 CIDR" in row.result.annotation
     [given] = check_paths([str(template)], rule, {}, Context(parameters={"Ipv6": "yes"})).rows
     assert given.established and given.result.compliance is Compliance.COMPLIANT
+
+
+def test_the_exceptions_register_applies_as_in_the_deployed_rules(tmp_path, capsys):
+    """`check --exceptions FILE`: every NON_COMPLIANT verdict of network.yaml excepted stays NON_COMPLIANT, names
+    the exception, and no longer fails the run; --only-failing then lists none."""
+    import datetime as dt
+
+    today = dt.datetime.now(dt.UTC).date()
+    register = {"version": "1", "exceptions": [{
+        "id": "EX-3", "rules": ["*"], "scope": {"accounts": ["*"]}, "reason": "greenfield stack, fixed before go-live",
+        "owner": "platform", "approver": "ciso", "ticket": "https://tickets.example.com/3",
+        "approved": today.isoformat(), "expires": (today + dt.timedelta(days=5)).isoformat()}]}
+    path = tmp_path / "register.json"
+    path.write_text(json.dumps(register))
+    template = str(CORPUS / "network.yaml")
+    assert main(["check", template, "--format", "json", "--exceptions", str(path)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    failing = [e for e in document["evaluations"] if e["compliance"] == "NON_COMPLIANT"]
+    assert len(failing) == 7 and all(e["annotation"].startswith("excepted by EX-3 until") for e in failing)
+    assert main(["check", template, "--format", "json", "--exceptions", str(path), "--only-failing"]) == 0
+    assert json.loads(capsys.readouterr().out)["evaluations"] == []
+    assert main(["check", template, "--format", "json"]) == 1  # without the register: the same verdicts fail

@@ -21,8 +21,10 @@ from ..aws import parse
 from ..aws.facts import FactReader
 from ..core.egress import dependencies
 from ..core.engine import parse_parameters
-from ..core.model import Compliance, EvaluationResult, Fact, Facts, LambdaFunction, role_name_from_arn
+from ..core.exceptions import InForce, Subject, apply, subject_function
+from ..core.model import EvaluationResult, Fact, Facts, LambdaFunction, role_name_from_arn
 from ..core.rules import Rule
+from ..core.rules.private_subnet_nat import INTERNET_ACCESS_TAG
 from ..core.unknown import qualify
 from . import cloudformation
 from .resolve import Context, Resolver, TemplateError, partition_of
@@ -56,7 +58,8 @@ class CheckReport:
 
     @property
     def has_non_compliant(self) -> bool:
-        return any(row.result.compliance is Compliance.NON_COMPLIANT for row in self.rows)
+        """A NON_COMPLIANT verdict that no exception in force covers."""
+        return any(row.result.failing for row in self.rows)
 
 
 @dataclass
@@ -243,18 +246,18 @@ def _mentions_account(role: Any, facts: Facts) -> bool:
 
 def check_template(template: Mapping[str, Any], lines: Mapping[str, int], path: str, rules: Sequence[Rule],
                    parameters: Mapping[str, Mapping[str, Any]], context: Context, reader: FactReader | None = None,
-                   iam_client: Any = None) -> list[CheckRow]:
+                   iam_client: Any = None, exceptions: InForce | None = None) -> list[CheckRow]:
     """The rows of one CloudFormation (or SAM) template."""
     if is_sam(template):
         template = transform(template, context.parameters, context.region, iam_client)
     else:
         template = plain(template)
-    return check_translated(template, lines, path, rules, parameters, context, reader)
+    return check_translated(template, lines, path, rules, parameters, context, reader, exceptions)
 
 
 def check_translated(template: Mapping[str, Any], lines: Mapping[str, int], path: str, rules: Sequence[Rule],
-                     parameters: Mapping[str, Mapping[str, Any]], context: Context, reader: FactReader | None = None
-                     ) -> list[CheckRow]:
+                     parameters: Mapping[str, Mapping[str, Any]], context: Context, reader: FactReader | None = None,
+                     exceptions: InForce | None = None) -> list[CheckRow]:
     """The rows of a plain CloudFormation template (SAM transformed, or a Terraform plan translated)."""
     extraction = cloudformation.extract(template, Resolver(template, context), lines)
     for role, what in extraction.narrowed_roles.items():
@@ -266,37 +269,52 @@ def check_translated(template: Mapping[str, Any], lines: Mapping[str, int], path
         else None
     facts = _with_local_routes(_merged(extraction.facts, account), extraction, account)
     return judge(extraction.functions, facts, rules, parameters, path, context,
-                 lambda item: _note_unknowns(item, extraction, facts, reader is not None))
+                 lambda item: _note_unknowns(item, extraction, facts, reader is not None), exceptions)
 
 
 def judge(functions: Iterable[cloudformation.TemplateFunction], facts: Facts, rules: Sequence[Rule],
-          parameters: Mapping[str, Mapping[str, Any]], path: str, context: Context, note=None) -> list[CheckRow]:
+          parameters: Mapping[str, Mapping[str, Any]], path: str, context: Context, note=None,
+          exceptions: InForce | None = None) -> list[CheckRow]:
+    """Each function under each rule, qualified by what could not be established, then the exceptions register
+    applied as the deployed rules apply it (`core.exceptions.apply`: an excepted verdict stays NON_COMPLIANT and
+    names its exception, and does not fail the run)."""
     rows = []
+    register = exceptions.register if exceptions else None
+    account, region = context.account_id or "", context.region or ""
     for item in functions:
         if note is not None:
             note(item)
         for rule in rules:
-            verdict = rule.evaluate(item.function, facts, parameters[rule.config_rule_name])
+            function = subject_function(item.function, register, INTERNET_ACCESS_TAG)
+            verdict = rule.evaluate(function, facts, parameters[rule.config_rule_name])
             unknown, narrowed = item.unknowns.affecting(rule.config_rule_name, rule.needs)
             verdict, established = qualify(verdict, unknown, narrowed)
+            exception_id = state = None
+            if exceptions is not None:
+                applied = apply(verdict, Subject.of(rule.config_rule_name, item.function, account, region), register,
+                                exceptions.now)
+                verdict, exception_id = applied.verdict, applied.exception.id if applied.exception else None
+                state = applied.state.value if applied.state else None
             result = EvaluationResult(rule.config_rule_name, item.function.name, verdict.compliance,
-                                      verdict.annotation, resource_arn=item.function.arn,
-                                      account_id=context.account_id or "", region=context.region or "")
+                                      verdict.annotation, resource_arn=item.function.arn, account_id=account,
+                                      region=region, exception_id=exception_id, exception_state=state)
             rows.append(CheckRow(result, path, item.line, item.logical_id, established,
                                  () if established else tuple(unknown + narrowed)))
     return rows
 
 
 def check_plan(plan: Mapping[str, Any], path: str, rules: Sequence[Rule], parameters: Mapping[str, Any],
-               context: Context, reader: FactReader | None = None) -> list[CheckRow]:
+               context: Context, reader: FactReader | None = None, exceptions: InForce | None = None
+               ) -> list[CheckRow]:
     """The rows of a Terraform plan: its resources as CloudFormation ones, named by their addresses."""
     template, addresses = plan_template(plan)
-    rows = check_translated(template, {}, path, rules, parameters, context, reader)
+    rows = check_translated(template, {}, path, rules, parameters, context, reader, exceptions)
     return [replace(row, line=None, logical_id=addresses.get(row.logical_id, row.logical_id)) for row in rows]
 
 
 def check_paths(paths: Sequence[str], rules: Sequence[Rule], raw_parameters: Mapping[str, str],
-                context: Context, reader: FactReader | None = None, iam_client: Any = None) -> CheckReport:
+                context: Context, reader: FactReader | None = None, iam_client: Any = None,
+                exceptions: InForce | None = None) -> CheckReport:
     """Every file's rows. Raises TemplateError (or OSError) for a file that cannot be read: an error is
     never a verdict."""
     parameters = parse_parameters(rules, raw_parameters)
@@ -306,8 +324,8 @@ def check_paths(paths: Sequence[str], rules: Sequence[Rule], raw_parameters: Map
     for path in paths:
         document = load(path)
         if document.kind == "terraform":
-            report.rows += check_plan(document.data, path, rules, parameters, context, reader)
+            report.rows += check_plan(document.data, path, rules, parameters, context, reader, exceptions)
         else:
             report.rows += check_template(document.data, document.lines, path, rules, parameters, context, reader,
-                                          iam_client)
+                                          iam_client, exceptions)
     return report

@@ -41,7 +41,11 @@ def add_check_arguments(parser: argparse.ArgumentParser, key_value: Callable[[st
     parser.add_argument("--format", choices=("table", "json", "sarif"),
                         help="output format (default: table on a terminal, else json)")
     parser.add_argument("--output", help="write the result to this file instead of standard output")
-    parser.add_argument("--only-failing", action="store_true", help="list only NON_COMPLIANT verdicts")
+    parser.add_argument("--only-failing", action="store_true",
+                        help="list only NON_COMPLIANT verdicts no exception in force covers")
+    parser.add_argument("--exceptions", metavar="FILE",
+                        help="the exceptions register (YAML or JSON), applied as the deployed rules apply it: an "
+                        "excepted verdict stays NON_COMPLIANT, names its exception and does not fail the run")
 
 
 def _row_dict(row: CheckRow) -> dict[str, Any]:
@@ -50,7 +54,7 @@ def _row_dict(row: CheckRow) -> dict[str, Any]:
 
 
 def _ordered(report: CheckReport, only_failing: bool) -> list[CheckRow]:
-    rows = [r for r in report.rows if not only_failing or r.result.compliance is Compliance.NON_COMPLIANT]
+    rows = [r for r in report.rows if not only_failing or r.result.failing]
     return sorted(rows, key=lambda r: (ORDER[r.result.compliance], r.path, r.line or 0, r.logical_id, r.result.rule))
 
 
@@ -112,7 +116,15 @@ def run(args: argparse.Namespace, clients_factory: Callable[[], Any]) -> int:
         context.exports = dict(clients.pages("cloudformation", "list_exports", "Exports",
                                              lambda export: (export["Name"], export["Value"])))
         iam_client = clients("iam")
-    report = check_paths(args.paths, rules, dict(args.param), context, reader, iam_client)
+    exceptions = None
+    if args.exceptions:
+        import datetime as dt
+
+        from ..core.exceptions import InForce
+        from .exceptions_cli import load_register
+
+        exceptions = InForce(load_register(args.exceptions), dt.datetime.now(dt.UTC))
+    report = check_paths(args.paths, rules, dict(args.param), context, reader, iam_client, exceptions)
     on_terminal = args.output is None and sys.stdout.isatty()
     fmt = args.format or ("table" if on_terminal else "json")
     if fmt == "sarif":
