@@ -184,3 +184,24 @@ def test_the_hook_template_passes_cfn_lint(tmp_path, mode):
     assert hook["FailureMode"] == mode and hook["TargetFilters"]["TargetNames"] == ["AWS::Lambda::Function"]
     with pytest.raises(ValueError):
         hook_template("IGNORE")
+
+
+def test_the_published_exceptions_register_applies_as_in_the_deployed_rules(aws, network):
+    """ExceptionsRegister among the hook's rule parameters (deploy passes the pack's on): an excepted function
+    passes, naming nothing to fix; a register that cannot be read is an InternalFailure, never a verdict."""
+    import datetime as dt
+
+    today = dt.datetime.now(dt.UTC).date()
+    register = {"version": "1", "exceptions": [{
+        "id": "EX-4", "rules": ["*"], "scope": {"resources": ["app-fn"]}, "reason": "vendor appliance",
+        "owner": "platform", "approver": "ciso", "ticket": "https://tickets.example.com/4",
+        "approved": today.isoformat(), "expires": (today + dt.timedelta(days=5)).isoformat()}]}
+    aws.client("s3").create_bucket(Bucket="hook-register")
+    aws.client("s3").put_object(Bucket="hook-register", Key="register.json", Body=json.dumps(register))
+    public = _resource("CREATE_PRE_PROVISION", _function(network, [network["public"]]))
+    assert evaluate(public, network["clients"])["hookStatus"] == "FAILED"
+    answer = evaluate(public, network["clients"], raw_parameters={"ExceptionsRegister":
+                                                                     "s3://hook-register/register.json"})
+    assert answer["hookStatus"] == "SUCCESS", answer
+    missing = evaluate(public, network["clients"], raw_parameters={"ExceptionsRegister": "s3://hook-register/none"})
+    assert (missing["hookStatus"], missing["errorCode"]) == ("FAILED", "InternalFailure")

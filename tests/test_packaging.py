@@ -401,3 +401,18 @@ def test_the_functions_stack_holds_the_hook_only_with_a_failure_mode():
                                                                {"Ref": "AWS::NoValue"}]}}
     assert function["CodeSigningConfigArn"]["Fn::If"][0] == "Signing"
     assert function["Environment"]["Variables"]["RULE_PARAMETERS"] == {"Ref": "HookRuleParameters"}
+
+
+def test_the_hook_reads_the_exceptions_register_on_its_bucket_only():
+    from lambda_vpc_rules.tooling.deploy.steps import DeployOptions, hook_parameters
+
+    policy = FUNCTIONS["Resources"]["HookRegisterRead"]
+    assert policy["Condition"] == "HookReadsRegister" and policy["Properties"]["Roles"] == [{"Ref": "HookFunctionRole"}]
+    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == ["s3:GetObject"]
+    assert statement["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::${HookRegisterBucket}/*"}
+    options = DeployOptions(bucket="b", hook="FAIL", pack_parameters={"ExceptionsRegister": "s3://reg/r.json"})
+    parameters = hook_parameters(options, {})
+    assert parameters["HookRegisterBucket"] == "reg"
+    assert json.loads(parameters["HookRuleParameters"]) == {"ExceptionsRegister": "s3://reg/r.json"}
+    assert hook_parameters(DeployOptions(bucket="b"), {})["HookRegisterBucket"] == ""  # no hook: no grant

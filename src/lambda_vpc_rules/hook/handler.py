@@ -37,6 +37,7 @@ defaults).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import urllib.request
@@ -45,8 +46,10 @@ from typing import Any
 
 from ..aws.clients import Clients
 from ..aws.facts import FactReader
+from ..aws.register import PARAMETER as REGISTER_PARAMETER
+from ..aws.register import read_published
 from ..core.engine import parse_parameters
-from ..core.model import Compliance
+from ..core.exceptions import InForce
 from ..core.rules import RULES, Rule
 from ..errors import PackError
 from ..iac.check import CheckRow, check_template, check_translated
@@ -92,7 +95,7 @@ def _template(body: Any) -> Mapping[str, Any]:
 
 
 def _summary(rows: Sequence[CheckRow]) -> tuple[str, bool]:
-    failing = [row for row in rows if row.result.compliance is Compliance.NON_COMPLIANT]
+    failing = [row for row in rows if row.result.failing]  # an excepted verdict does not stop the stack
     if not failing:
         judged = len({row.logical_id for row in rows})
         return f"lambda-vpc-rules: {judged} function(s), every rule COMPLIANT or NOT_APPLICABLE.", True
@@ -122,6 +125,11 @@ def _evaluate(event: Mapping[str, Any], token: str, clients: Clients, rules: Seq
         raise HookRequestError("request has no actionInvocationPoint or requestData of the documented shape")
     if point == "DELETE_PRE_PROVISION":
         return _answer(token, "SUCCESS", "lambda-vpc-rules: a delete creates nothing to evaluate.")
+    raw_parameters = dict(raw_parameters)
+    # the pack's exceptions register (deploy passes `--pack-param ExceptionsRegister` on), applied as the deployed
+    # rules apply it; one that cannot be read or used is an error (InternalFailure), never a verdict
+    location = raw_parameters.pop(REGISTER_PARAMETER, "").strip()
+    exceptions = InForce(read_published(clients, location), dt.datetime.now(dt.UTC)) if location else None
     parameters = parse_parameters(rules, raw_parameters)
     context = Context(region=clients.region, account_id=str(event.get("awsAccountId") or "") or None)
     reader = FactReader(clients)
@@ -140,7 +148,8 @@ def _evaluate(event: Mapping[str, Any], token: str, clients: Clients, rules: Seq
                        and str(change.get("action", "")).upper() in ("CREATE", "UPDATE", "ADD", "MODIFY")}
             if not changed:
                 return _answer(token, "SUCCESS", "lambda-vpc-rules: the change set changes no Lambda function.")
-        rows = check_template(template, {}, "template", rules, parameters, context, reader, clients("iam"))
+        rows = check_template(template, {}, "template", rules, parameters, context, reader, clients("iam"),
+                              exceptions)
         if target_type == "CHANGE_SET":
             rows = [row for row in rows if row.logical_id in changed]
     elif target_type == "AWS::Lambda::Function":  # a SAM function reaches resource hooks transformed
@@ -150,7 +159,7 @@ def _evaluate(event: Mapping[str, Any], token: str, clients: Clients, rules: Seq
             raise HookRequestError("a resource request has no targetModel.resourceProperties")
         logical_id = str(data.get("targetLogicalId") or "Function")
         template = {"Resources": {logical_id: {"Type": "AWS::Lambda::Function", "Properties": plain(properties)}}}
-        rows = check_translated(template, {}, "resource", rules, parameters, context, reader)
+        rows = check_translated(template, {}, "resource", rules, parameters, context, reader, exceptions)
     else:
         return _answer(token, "SUCCESS", f"lambda-vpc-rules evaluates Lambda functions, not {target_type}.")
     message, passed = _summary(rows)

@@ -53,7 +53,7 @@ NOT_IN_BUNDLES = ("aws/organization.py", "aws/organization_policies.py", "aws/hi
 HOOK_PARTS = ("__init__.py", "errors.py", "core", "aws", "iac", "hook")
 NOT_IN_HOOK_BUNDLE = (*(name for name in NOT_IN_BUNDLES if name != "core/unknown.py"),
                       # the Config rules' own: AWS Config's answers, the register in S3, snapshots, drift, remediation
-                      "aws/account.py", "aws/config.py", "aws/drift.py", "aws/register.py", "aws/snapshots.py",
+                      "aws/account.py", "aws/config.py", "aws/drift.py", "aws/snapshots.py",
                       "aws/scp_chains.py",
                       "core/drift.py", "core/remediation.py", "core/timeline.py", "hook/template.py")
 PACK_TEMPLATE = "conformance-pack.yaml"

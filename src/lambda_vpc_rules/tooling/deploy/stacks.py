@@ -272,6 +272,13 @@ def functions_template() -> dict[str, Any]:
          "S3ObjectVersion": {"Fn::If": ["PinHookVersion", _ref("HookCodeObjectVersion"), _ref("AWS::NoValue")]}},
         _ref("HookRuleParameters"), condition="Hook", function_name=HOOK_FUNCTION_NAME,
         code_signing={"Fn::If": ["Signing", _ref("CodeSigningConfig"), _ref("AWS::NoValue")]}))
+    # the exceptions register the hook applies (ExceptionsRegister among its rule parameters): read on that bucket only
+    resources["HookRegisterRead"] = {
+        "Type": "AWS::IAM::Policy", "Condition": "HookReadsRegister",
+        "Properties": {"PolicyName": "read-exceptions-register", "Roles": [_ref("HookFunctionRole")],
+                       "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                           "Sid": "ExceptionsRegister", "Effect": "Allow", "Action": ["s3:GetObject"],
+                           "Resource": _sub("arn:${AWS::Partition}:s3:::${HookRegisterBucket}/*")}]}}}
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "lambda-vpc-rules, in each region evaluated: the rule functions, their log groups, AWS "
@@ -313,6 +320,9 @@ def functions_template() -> dict[str, Any]:
             "HookRuleParameters": {"Type": "String", "Default": "{}",
                                    "Description": "The rules' parameters the hook judges with, a JSON object of "
                                    "NAME: VALUE strings."},
+            "HookRegisterBucket": {"Type": "String", "Default": "", "AllowedPattern": r"^[a-z0-9.-]{0,63}$",
+                                   "Description": "The bucket of the exceptions register the hook applies (empty: "
+                                   "none)."},
         },
         "Conditions": {
             "Signing": {"Fn::Not": [{"Fn::Equals": ["", _ref("SigningProfileVersionArns")]}]},
@@ -322,6 +332,8 @@ def functions_template() -> dict[str, Any]:
             "Hook": {"Fn::Not": [{"Fn::Equals": ["", _ref("HookFailureMode")]}]},
             "PinHookVersion": {"Fn::And": [{"Condition": "Hook"},
                                            {"Fn::Not": [{"Fn::Equals": ["", _ref("HookCodeObjectVersion")]}]}]},
+            "HookReadsRegister": {"Fn::And": [{"Condition": "Hook"},
+                                              {"Fn::Not": [{"Fn::Equals": ["", _ref("HookRegisterBucket")]}]}]},
         },
         "Resources": resources,
         "Outputs": {

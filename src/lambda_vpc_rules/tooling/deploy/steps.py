@@ -415,9 +415,13 @@ def hook_parameters(options: DeployOptions, versions: dict[str, str]) -> dict[st
     raw = {parameter.name: options.pack_parameters[pack_parameter_name(rule, parameter.name)]
            for rule in RULES for parameter in rule.parameters
            if pack_parameter_name(rule, parameter.name) in options.pack_parameters}
+    register = options.pack_parameters.get("ExceptionsRegister") or ""  # the hook applies it as the rules do
+    if register:
+        raw["ExceptionsRegister"] = register
+    bucket = register.removeprefix("s3://").split("/", 1)[0] if register.startswith("s3://") and options.hook else ""
     return {"HookFailureMode": options.hook or "",
             "HookCodeObjectVersion": versions.get(HOOK_BUNDLE, "") if options.hook else "",
-            "HookRuleParameters": json.dumps(raw, sort_keys=True)}
+            "HookRuleParameters": json.dumps(raw, sort_keys=True), "HookRegisterBucket": bucket}
 
 
 def apply_stack(cloudformation: Any, name: str, body: str, parameters: dict[str, str], options: DeployOptions
