@@ -81,14 +81,23 @@ SNAPSHOT_IAM_CONDITIONS = {
 }
 
 
+def conditional_policy(condition: str, name: str, statement: dict[str, Any], role: str = "EvaluatorRole"
+                       ) -> dict[str, Any]:
+    """An inline policy of `role` (AWS::IAM::Policy) that exists only under `condition`: what an optional setting
+    (a snapshot location, a register, the SCP chains) lets the role do, and nothing when it is not set."""
+    return {"Type": "AWS::IAM::Policy", "Condition": condition, "Properties": {
+        "PolicyName": name, "Roles": [_ref(role)],
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": [statement]}}}
+
+
+def _bucket_objects(bucket_parameter: str) -> dict[str, str]:
+    return _sub("arn:${AWS::Partition}:s3:::${" + bucket_parameter + "}/*")
+
+
 def _snapshot_policies() -> dict[str, Any]:
     """Only with a snapshot location: put objects under this account's own folder of one prefix (an account
     cannot write another's record), and sign with one key."""
-    def policy(condition: str, name: str, statement: dict[str, Any]) -> dict[str, Any]:
-        return {"Type": "AWS::IAM::Policy", "Condition": condition, "Properties": {
-            "PolicyName": name, "Roles": [_ref("EvaluatorRole")],
-            "PolicyDocument": {"Version": "2012-10-17", "Statement": [statement]}}}
-
+    policy = conditional_policy
     return {
         "SnapshotWriterPolicy": policy("WriteSnapshots", "write-snapshots", {
             "Sid": "PutSnapshots", "Effect": "Allow", "Action": ["s3:PutObject"],
@@ -174,35 +183,13 @@ def iam_template() -> dict[str, Any]:
             },
             **_snapshot_policies(),
             **remediation_documents.role_resources(),  # the SSM documents' role
-            # An inline policy of the role (AWS::IAM::Policy), only when a register bucket is named.
-            "ExceptionsRegisterRead": {
-                "Type": "AWS::IAM::Policy",
-                "Condition": "ReadsRegister",
-                "Properties": {
-                    "PolicyName": "read-exceptions-register",
-                    "Roles": [_ref("EvaluatorRole")],
-                    "PolicyDocument": {
-                        "Version": "2012-10-17",
-                        "Statement": [{"Sid": "ExceptionsRegister", "Effect": "Allow",
-                                       "Action": sorted(REGISTER_ACTIONS),
-                                       "Resource": _sub("arn:${AWS::Partition}:s3:::${ExceptionsRegisterBucket}/*")}],
-                    },
-                },
-            },
-            # likewise for the published SCP chains (read by the ENI rule's function)
-            "ScpChainsRead": {
-                "Type": "AWS::IAM::Policy",
-                "Condition": "ReadsScpChains",
-                "Properties": {
-                    "PolicyName": "read-scp-chains",
-                    "Roles": [_ref("EvaluatorRole")],
-                    "PolicyDocument": {
-                        "Version": "2012-10-17",
-                        "Statement": [{"Sid": "ScpChains", "Effect": "Allow", "Action": sorted(SCP_CHAINS_ACTIONS),
-                                       "Resource": _sub("arn:${AWS::Partition}:s3:::${ScpChainsBucket}/*")}],
-                    },
-                },
-            },
+            # only when a register bucket is named; likewise for the published SCP chains (the ENI rule's)
+            "ExceptionsRegisterRead": conditional_policy("ReadsRegister", "read-exceptions-register", {
+                "Sid": "ExceptionsRegister", "Effect": "Allow", "Action": sorted(REGISTER_ACTIONS),
+                "Resource": _bucket_objects("ExceptionsRegisterBucket")}),
+            "ScpChainsRead": conditional_policy("ReadsScpChains", "read-scp-chains", {
+                "Sid": "ScpChains", "Effect": "Allow", "Action": sorted(SCP_CHAINS_ACTIONS),
+                "Resource": _bucket_objects("ScpChainsBucket")}),
         },
         "Outputs": {"EvaluatorRoleArn": {"Value": {"Fn::GetAtt": ["EvaluatorRole", "Arn"]}}},
     }
@@ -273,12 +260,9 @@ def functions_template() -> dict[str, Any]:
         _ref("HookRuleParameters"), condition="Hook", function_name=HOOK_FUNCTION_NAME,
         code_signing={"Fn::If": ["Signing", _ref("CodeSigningConfig"), _ref("AWS::NoValue")]}))
     # the exceptions register the hook applies (ExceptionsRegister among its rule parameters): read on that bucket only
-    resources["HookRegisterRead"] = {
-        "Type": "AWS::IAM::Policy", "Condition": "HookReadsRegister",
-        "Properties": {"PolicyName": "read-exceptions-register", "Roles": [_ref("HookFunctionRole")],
-                       "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                           "Sid": "ExceptionsRegister", "Effect": "Allow", "Action": ["s3:GetObject"],
-                           "Resource": _sub("arn:${AWS::Partition}:s3:::${HookRegisterBucket}/*")}]}}}
+    resources["HookRegisterRead"] = conditional_policy("HookReadsRegister", "read-exceptions-register", {
+        "Sid": "ExceptionsRegister", "Effect": "Allow", "Action": sorted(REGISTER_ACTIONS),
+        "Resource": _bucket_objects("HookRegisterBucket")}, role="HookFunctionRole")
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "lambda-vpc-rules, in each region evaluated: the rule functions, their log groups, AWS "
