@@ -97,3 +97,6 @@ def test_a_function_an_exception_in_force_covers_is_never_remediated(aws, tmp_pa
     assert code in (0, 1) and not records.exists() or remediate_records(records) == []
     ipv6 = aws.client("lambda").get_function_configuration(FunctionName=function)["VpcConfig"]
     assert ipv6.get("Ipv6AllowedForDualStack") is False  # untouched
+    assert code == 0  # the only finding is excepted: as in scan, it does not fail the run
+    assert main(["remediate", "--rule", IPV6, "--dry-run", "--region", REGION, "--exceptions", str(path)]) == 0
+    assert main(["remediate", "--rule", IPV6, "--dry-run", "--region", REGION]) == 1  # without the register

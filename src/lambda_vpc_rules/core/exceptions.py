@@ -46,7 +46,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
@@ -439,21 +439,31 @@ def apply(verdict: Verdict, subject: Subject, register: Register | None, now: dt
     covering = [entry for entry in register.candidates(subject.account_id) if matches(entry, subject, register)]
     if not covering:
         return Applied(verdict)
-    in_force = sorted((e for e in covering if e.in_force(now)), key=lambda e: (-e.expires.toordinal(), e.id))
-    if in_force:
-        entry = in_force[0]
+    entry = _chosen([e for e in covering if e.in_force(now)])
+    if entry is not None:
         prefix = f"excepted by {entry.id} until {entry.expires.isoformat()} {_label(entry)}"
         return Applied(Verdict(verdict.compliance, _annotated(prefix, verdict.annotation)), entry, State.EXCEPTED)
-    entry = sorted(covering, key=lambda e: (-e.expires.toordinal(), e.id))[0]
+    entry = _chosen(covering)
     prefix = f"exception {entry.id} expired {entry.expires.isoformat()} {_label(entry)}"
     return Applied(Verdict(verdict.compliance, _annotated(prefix, verdict.annotation)), entry, State.EXPIRED)
 
 
+def _chosen(entries: Sequence[Entry]) -> Entry | None:
+    """Of several exceptions covering a verdict, the one in force the longest (then the lowest id)."""
+    return min(entries, key=lambda e: (-e.expires.toordinal(), e.id)) if entries else None
+
+
 def excepting(subject: Subject, register: Register, now: dt.datetime) -> Entry | None:
-    """The exception in force that covers `subject` (the one `apply` names), or None: what keeps a function from
-    being remediated (tooling.remediate)."""
-    in_force = [e for e in register.candidates(subject.account_id) if e.in_force(now) and matches(e, subject, register)]
-    return min(in_force, key=lambda e: (-e.expires.toordinal(), e.id)) if in_force else None
+    """The exception in force that covers `subject` (the one `apply` names), or None."""
+    return _chosen([e for e in register.candidates(subject.account_id)
+                    if e.in_force(now) and matches(e, subject, register)])
+
+
+def excepted_by(register: Register, account_id: str, region: str, now: dt.datetime
+                ) -> Callable[[str, LambdaFunction], bool]:
+    """(rule, function) -> whether an exception in force covers it there: what keeps a function from being
+    remediated (`core.remediation.plan`'s hook; the `remediate` CLI and the planner function alike)."""
+    return lambda rule, function: excepting(Subject.of(rule, function, account_id, region), register, now) is not None
 
 
 def subject_function(function: LambdaFunction, register: Register | None, waiver_tag: str) -> LambdaFunction:

@@ -13,6 +13,10 @@ name: that rule alone, e.g. a subnet's zone for the multi-AZ rule; None: every r
   left out, `iac.policies`): a COMPLIANT verdict holds with less, a NON_COMPLIANT one may be due to
   what was left out.
 
+No AWS page decides a verdict on what does not exist yet: every row below follows the pack's rule that a
+verdict it cannot establish is never COMPLIANT (README), and the rule's own table (with its AWS sources) decides
+the verdict it qualifies.
+
 | rule's verdict | notes that affect the rule | result |
 |---|---|---|
 | NOT_APPLICABLE (no VPC configuration) | any | NOT_APPLICABLE, established |

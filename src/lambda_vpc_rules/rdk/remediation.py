@@ -22,7 +22,7 @@ from ..aws.facts import FactReader
 from ..aws.register import PARAMETER as REGISTER_PARAMETER
 from ..aws.register import read_published
 from ..core.engine import parse_parameters
-from ..core.exceptions import RegisterError, Subject, excepting
+from ..core.exceptions import RegisterError, excepted_by
 from ..core.remediation import REMEDIABLE_RULES, Context, plan
 from ..core.rules import RULES, InvalidParameter, get_rule
 
@@ -67,10 +67,7 @@ def plan_one(clients: Clients, event: Mapping[str, Any]) -> dict[str, Any]:
             register = read_published(clients, register_location)
         except RegisterError as error:
             return {"status": "error", "summary": f"exceptions register: {error}"}
-        account, region, now = clients.caller_identity()["Account"], clients.region, dt.datetime.now(dt.UTC)
-
-        def excepted(rule: str, candidate) -> bool:
-            return excepting(Subject.of(rule, candidate, account, region), register, now) is not None
+        excepted = excepted_by(register, clients.caller_identity()["Account"], clients.region, dt.datetime.now(dt.UTC))
     found = plan(rule_name, function, facts, context, excepted)
     if found is None:
         return {"status": "compliant", "summary": f"{rule_name}: {function_name} is not NON_COMPLIANT: nothing to do"}

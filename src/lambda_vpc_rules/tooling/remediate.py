@@ -242,12 +242,11 @@ def _choices(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
 
 def _excepted_by_register(args: argparse.Namespace, clients: Clients) -> Excepted:
     """`--exceptions FILE` as the planner's hook: an exception in force now covers (rule, function)."""
-    from ..core.exceptions import Subject, excepting
+    from ..core.exceptions import excepted_by
     from .exceptions_cli import register_for
 
-    register = register_for(args, clients)
-    account, region, now_ = clients.caller_identity()["Account"], clients.region, dt.datetime.now(dt.UTC)
-    return lambda rule, function: excepting(Subject.of(rule, function, account, region), register, now_) is not None
+    return excepted_by(register_for(args, clients), clients.caller_identity()["Account"], clients.region,
+                       dt.datetime.now(dt.UTC))
 
 
 def run(args: argparse.Namespace, clients: Clients, progress: Callable[[str], None],
@@ -259,8 +258,10 @@ def run(args: argparse.Namespace, clients: Clients, progress: Callable[[str], No
         excepted = _excepted_by_register(args, clients)
     planning = plan_account(clients, rules, dict(args.param), _choices(args.subnets), excepted, progress)
     sys.stdout.write(render_plans(planning.plans, args.format))
+    # an excepted function is never remediated and, as in scan, does not fail the run
+    findings = [p for p in planning.plans if p.status is not Status.EXCEPTED]
     if args.dry_run:
-        return 1 if planning.plans else 0
+        return 1 if findings else 0
     caller = clients.caller_identity()
     if args.executor == "direct":
         executor: DirectExecutor | SsmExecutor = DirectExecutor(clients)
@@ -275,6 +276,6 @@ def run(args: argparse.Namespace, clients: Clients, progress: Callable[[str], No
     if failed:
         raise RemediationError(f"{len(failed)} remediation(s) failed: " + "; ".join(
             f"{r['function']} ({r['rule']}): {r['status']}" for r in failed[:3]))
-    left = [p for p in planning.plans if p.status is not Status.PLANNED]
+    left = [p for p in findings if p.status is not Status.PLANNED]
     return 1 if left else 0
 
