@@ -393,8 +393,10 @@ def _evidence(args: argparse.Namespace) -> int:
         if (args.upload is None) != (args.retain_days is None):
             raise UsageError("--upload and --retain-days go together: a bundle in S3 is kept under Object Lock "
                              "retention")
-        code = period_evidence(args, _clients(args))
+        code, digest = period_evidence(args, _clients(args))
         _sign_and_upload(args, Path(args.out))  # the period's manifest signed as a snapshot bundle's is
+        for line in manifest_digest_lines(args.out, digest):  # as for every bundle: kept apart from it
+            print(line)
         return code
 
     if args.aggregator and args.source != "config":

@@ -59,7 +59,9 @@ def add_period_arguments(evidence: argparse.ArgumentParser) -> None:
                           "ResourceCompliance) of the caller's account and region")
 
 
-def period_evidence(args: argparse.Namespace, clients: Clients, now: dt.datetime | None = None) -> int:
+def period_evidence(args: argparse.Namespace, clients: Clients, now: dt.datetime | None = None) -> tuple[int, str]:
+    """Write the period's bundle; (exit code, the manifest's SHA-256). Exit 2 when a day of an account-region-rule
+    has no evidence or a snapshot was rejected (the bundle is written all the same)."""
     now = now or dt.datetime.now(dt.UTC)
     if args.source != "scan" or args.aggregator or args.param:
         raise PeriodUsageError("--from/--to read the pack's snapshots and AWS Config's history: --source, "
@@ -100,14 +102,14 @@ def period_evidence(args: argparse.Namespace, clients: Clients, now: dt.datetime
         calls, tuple(notes))
     generated_at = now.isoformat(timespec="seconds")
     manifest = write_period_bundle(args.out, result, sources, generated_at, caller)
-    digest = file_entry(manifest, MANIFEST)["sha256"]
-    print(f"lambda-vpc-rules: wrote the period bundle ({len(result.population)} function-rule timelines, "
-          f"{len(result.run_gaps)} account-region-rule days without evidence) to {manifest.parent}", file=sys.stderr)
-    print(f"{MANIFEST} sha256 {digest} (record it: verify-evidence --manifest-sha256 {digest})")
+    reporter = getattr(args, "reporter", None)
+    if reporter is not None:
+        reporter.wrote(f"{args.out}/", f"period evidence bundle: {len(result.population)} function-rule timelines, "
+                                       f"{len(result.run_gaps)} account-region-rule days without evidence")
     if sources.snapshots_rejected:
         print(f"lambda-vpc-rules: {len(sources.snapshots_rejected)} snapshot(s) rejected (the report names them)",
               file=sys.stderr)
-    return 2 if result.run_gaps or sources.snapshots_rejected else 0
+    return (2 if result.run_gaps or sources.snapshots_rejected else 0), file_entry(manifest, MANIFEST)["sha256"]
 
 
 def _targets(args: argparse.Namespace) -> list[tuple[str, str]] | None:
