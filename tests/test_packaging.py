@@ -302,6 +302,22 @@ def test_the_evaluator_role_fits_iams_inline_policy_quota():
     assert size <= ROLE_INLINE_POLICIES_LIMIT, size
 
 
+@pytest.mark.parametrize("name", sorted(templates()))
+def test_every_role_fits_iams_inline_policy_quota_with_every_optional_policy(name):
+    """Every role of every template, with all its conditional AWS::IAM::Policy resources counted as if their
+    settings were all given (snapshots, register, SCP chains, the hook's register): within 10,240 characters."""
+    resources = yaml.safe_load((TEMPLATES_DIR / name).read_text())["Resources"]
+    for logical, role in resources.items():
+        if role["Type"] != "AWS::IAM::Role":
+            continue
+        policies = list(role["Properties"].get("Policies") or [])
+        policies += [r["Properties"] for r in resources.values() if r["Type"] == "AWS::IAM::Policy"
+                     and {"Ref": logical} in r["Properties"].get("Roles", [])]
+        documents = [json.dumps(p["PolicyDocument"], separators=(",", ":")) for p in policies]
+        size = sum(len("".join(d.split())) for d in documents)
+        assert size <= ROLE_INLINE_POLICIES_LIMIT, (name, logical, size)
+
+
 def test_bundles_fit_lambdas_deployment_package_quota(tmp_path):
     for path in build_bundles(tmp_path):
         archive = zipfile.ZipFile(path)
