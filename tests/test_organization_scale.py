@@ -1,17 +1,20 @@
 """An organization scan at scale, in moto: IAM read once per account whatever its regions and workers,
 work spread across accounts, one adaptive rate limit per account and service shared by every worker,
-evaluation in processes with the same verdicts, resumable from a checkpoint, verdicts streamed as JSON
+accounts read in processes with the same verdicts, resumable from a checkpoint, verdicts streamed as JSON
 Lines, and progress (done / total, verdicts, gaps, throttles, ETA)."""
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import threading
 
 import boto3
 import pytest
 from botocore.retries import standard
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 from aws_support import REGION, AwsError, CallRecorder, Estate
 from conftest import FAKE_ENVIRONMENT
@@ -19,6 +22,7 @@ from lambda_vpc_rules.aws import organization
 from lambda_vpc_rules.aws.account import scan_session
 from lambda_vpc_rules.aws.checkpoint import CheckpointError
 from lambda_vpc_rules.aws.organization import ALL, CredentialsExpired, Fleet, Selection, scan_many
+from lambda_vpc_rules.errors import PackError
 from lambda_vpc_rules.tooling.cli import main
 from lambda_vpc_rules.tooling.demo import moto_as_aws_answers
 from lambda_vpc_rules.tooling.progress import ScanProgress, line
@@ -132,11 +136,79 @@ def test_throttling_that_outlasts_the_retries_is_a_gap_not_a_verdict(estate, fas
     assert [g.reason.split(":")[0] for g in report.coverage.gaps] == ["DescribeSubnets failed"]
 
 
-def test_evaluation_in_processes_gives_the_same_verdicts(estate):
-    threads = scan_many(Fleet(boto3.Session(region_name=REGION), Selection(EIGHT)), concurrency=4)
-    processes = scan_many(Fleet(boto3.Session(region_name=REGION), Selection(EIGHT)), concurrency=4, processes=2)
+@pytest.fixture(scope="module")
+def served(estate):
+    """The estate's moto answering over HTTP too, so that the processes of a sharded scan reach it."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def test_accounts_read_in_processes_give_the_same_verdicts_and_coverage(estate, served):
+    """`--processes 2`: each account read by one of two processes (forked from the fork server, reaching moto
+    over HTTP): the verdicts, the coverage and the waivers are those of the threads."""
+    selection = Selection(ORG_REGIONS, ALL, ROLE)
+    threads = scan_many(Fleet(boto3.Session(region_name=REGION), selection, served), concurrency=4)
+    tallies = []
+    processes = scan_many(Fleet(boto3.Session(region_name=REGION), selection, served), concurrency=4, processes=2,
+                          on_progress=tallies.append)
+    assert len(threads.coverage.covered) == 6 and threads.evaluations
     assert verdicts(processes.evaluations) == verdicts(threads.evaluations)
     assert coverage_of(processes) == coverage_of(threads) and processes.waivers == threads.waivers
+    assert tallies[-1].done == 6 and tallies[-1].total == 6 and tallies[-1].worker_cpu_s > 0
+
+
+def test_a_sharded_scan_resumes_from_a_checkpoint_written_by_threads(estate, served, tmp_path, monkeypatch):
+    selection = Selection(ORG_REGIONS, ALL, ROLE)
+    whole = scan_many(Fleet(boto3.Session(region_name=REGION), selection, served), concurrency=3)
+    real, reads = organization.read_estate, []
+
+    def breaks_on_the_third(reader, rules, progress=organization.quiet, **options):
+        reads.append(1)
+        if len(reads) == 3:
+            raise KeyboardInterrupt
+        return real(reader, rules, progress, **options)
+
+    saved = tmp_path / "scan.checkpoint.jsonl"
+    monkeypatch.setattr(organization, "read_estate", breaks_on_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        scan_many(Fleet(boto3.Session(region_name=REGION), selection, served), concurrency=1, checkpoint=saved)
+    monkeypatch.setattr(organization, "read_estate", real)
+    assert len(saved.read_text().splitlines()) == 1 + 2
+    resumed = scan_many(Fleet(boto3.Session(region_name=REGION), selection, served), concurrency=4, processes=2,
+                        checkpoint=saved)
+    assert verdicts(resumed.evaluations) == verdicts(whole.evaluations)
+    assert coverage_of(resumed) == coverage_of(whole)
+    assert len(saved.read_text().splitlines()) == 1 + 6  # what the processes read is recorded as it comes
+
+
+def _work_that_ends_the_process(fleet):
+    def work(clients, target, account):
+        os._exit(3)  # a process killed mid-read (out of memory, a signal)
+
+    return work
+
+
+def test_a_process_that_ends_mid_scan_ends_the_run_with_an_error_not_a_report(estate, served):
+    fleet = Fleet(boto3.Session(region_name=REGION), Selection(ORG_REGIONS, ALL, ROLE), served)
+    with pytest.raises(PackError, match="a scanning process ended unexpectedly"):
+        list(fleet.run(lambda *_: None, 2, shards=organization.Shards(2, _work_that_ends_the_process)))
+
+
+def test_processes_share_one_list_of_accounts_each_taken_once():
+    context = multiprocessing.get_context("forkserver")
+    counter, accounts = context.Value("i", 0), [f"{n:012d}" for n in range(7)]
+    first, second = organization._Accounts(accounts, counter), organization._Accounts(accounts, counter)
+    taken = []
+    while first or second:
+        for source in (first, second):
+            if source:
+                taken.append(source.popleft())
+    assert taken == accounts and not first and not second
+    with pytest.raises(IndexError):
+        first.popleft()
 
 
 def test_an_interrupted_scan_resumes_from_its_checkpoint_as_if_uninterrupted(estate, tmp_path, monkeypatch):

@@ -45,14 +45,17 @@ aggregator was expected to hold against what it holds.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gc
 import multiprocessing
 import os
+import pickle
+import queue
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -75,10 +78,10 @@ from ..core.coverage import (
 )
 from ..core.engine import parse_parameters
 from ..core.exceptions import InForce, Register, register_use
-from ..core.model import EvaluationResult, Facts, LambdaFunction, ScanReport, Waiver
+from ..core.model import EvaluationResult, ScanReport, Waiver
 from ..core.rules import RULES, Rule, get_rule
 from ..errors import PackError
-from .account import evaluate_estate, now, read_estate
+from .account import evaluate_estate, fewer_collections, now, read_estate
 from .actions import action_for
 from .checkpoint import Checkpoint, scan_identity
 from .clients import Clients, is_access_denied, max_attempts, result, retry_config, session_clients
@@ -86,6 +89,7 @@ from .config import ConfigReader, ConfigView, pack_rule_name, rule_notes, view_g
 from .facts import FactReader, IamCache
 from .organization_policies import OrganizationPolicies
 from .ratelimit import RateLimits
+from .shared_models import SharingLoader
 
 T = TypeVar("T")
 ALL = "all"
@@ -224,6 +228,232 @@ def _expired(error: BaseException) -> bool:
 
 
 Work = Callable[[Clients, Target, _Account], tuple[T, int]]
+
+
+class _Report:
+    """What the run says of each outcome: the tally, a progress line, `on_progress`."""
+
+    def __init__(self, tally: Tally, progress: Progress, on_progress: Callable[[Tally], None] | None,
+                 done: Mapping[Target, Read]):
+        self.tally, self.done = tally, done
+        self._progress, self._on_progress = progress, on_progress
+
+    def opened(self, targets: int) -> None:
+        self.tally.opened(targets)
+
+    def refresh(self) -> None:
+        if self._on_progress is not None:
+            self._on_progress(self.tally)
+
+    def __call__(self, outcome: Read | Gap) -> None:
+        tally = self.tally
+        tally.add(outcome)
+        count = f"[{tally.done}/{tally.total}{'+' if tally.unopened else ''}]"
+        if isinstance(outcome, Gap):
+            self._progress(f"{count} {outcome.where}: NOT READ - {outcome.reason}")
+        else:
+            resumed = " (from the checkpoint)" if outcome.target in self.done else ""
+            self._progress(f"{count} {outcome.target.account_id} {outcome.target.region}: {outcome.items} read "
+                           f"in {outcome.seconds:.1f} s{resumed}")
+        if self._on_progress is not None:
+            self._on_progress(tally)
+
+
+class _Accounts:
+    """The accounts still to open, in order: this process's own list, or (with `counter`, a shared integer)
+    one list shared by the processes of `Shards`, each taking the next account under the counter's lock, so
+    that every account is opened by exactly one process."""
+
+    def __init__(self, accounts: Sequence[str], counter: Any = None):
+        self._accounts, self._counter = list(accounts), counter
+        self._next, self._taken = 0, None
+
+    def __bool__(self) -> bool:
+        if self._taken is None:
+            self._taken = self._take()
+        return self._taken is not None
+
+    def popleft(self) -> str:
+        if not self:
+            raise IndexError("no account left to open")
+        account, self._taken = self._taken, None
+        return account
+
+    def _take(self) -> str | None:
+        if self._counter is None:
+            index, self._next = self._next, self._next + 1
+        else:
+            with self._counter.get_lock():
+                index = self._counter.value
+                if index < len(self._accounts):
+                    self._counter.value = index + 1
+        return self._accounts[index] if index < len(self._accounts) else None
+
+
+@dataclass(frozen=True)
+class _Caller:
+    """How a process of `Shards` makes the caller's session: the same profile and region (the same credential
+    chain, from the environment it inherits), or the same keys where the session was given keys."""
+
+    region: str
+    profile: str | None = None
+    keys: tuple[str, str, str | None] | None = None
+
+    @classmethod
+    def of(cls, session: Any) -> _Caller:
+        profile = session.profile_name if session.profile_name in session.available_profiles else None
+        credentials = session.get_credentials()
+        keys = None
+        if credentials is not None and getattr(credentials, "method", None) == "explicit":
+            frozen = credentials.get_frozen_credentials()
+            keys = (frozen.access_key, frozen.secret_key, frozen.token)
+        return cls(session.region_name, profile, keys)
+
+    def session(self) -> Any:
+        if self.keys is not None:
+            return boto3.Session(aws_access_key_id=self.keys[0], aws_secret_access_key=self.keys[1],
+                                 aws_session_token=self.keys[2], region_name=self.region)
+        return boto3.Session(profile_name=self.profile, region_name=self.region)
+
+
+class _Forward:
+    """A process's report: each outcome sent to the caller's process (with the process's throttling count);
+    an account-region of the checkpoint only named, its verdicts being the caller's already."""
+
+    def __init__(self, send: Callable[[str, Any], None], rate_limits: RateLimits, done: Mapping[Target, Read]):
+        self._send, self._rate_limits, self.done = send, rate_limits, done
+
+    def opened(self, targets: int) -> None:
+        self._send("opened", targets)
+
+    def __call__(self, outcome: Read | Gap) -> None:
+        if isinstance(outcome, Read) and outcome.target in self.done:
+            self._send("resumed", outcome.target)
+        else:
+            self._send("outcome", (outcome, self._rate_limits.throttles))
+
+
+class _Throttles:
+    """The throttling answers counted in every process of a sharded run."""
+
+    def __init__(self, own: RateLimits, processes: int):
+        self._own, self.by_process = own, [0] * processes
+
+    @property
+    def throttles(self) -> int:
+        return self._own.throttles + sum(self.by_process)
+
+
+def _sendable(error: BaseException) -> BaseException:
+    try:
+        pickle.dumps(error)
+    except Exception:  # noqa: BLE001 - an error that cannot cross processes is sent as its description
+        return PackError(describe_error(error))
+    return error
+
+
+def _shard(index: int, environment: Mapping[str, str], caller: _Caller, selection: Selection,
+           endpoint_url: str | None, make_work: Callable[[Fleet], Work], accounts: Sequence[str], counter: Any,
+           done: frozenset[Target], threads: int, stopping: Any, messages: Any) -> None:
+    """One process of `Shards`: its own fleet and work over the accounts it takes, outcomes sent back."""
+
+    def send(kind: str, value: Any) -> None:
+        messages.put((index, kind, value))
+
+    try:
+        # the caller's environment now (credentials, profile, endpoints), not the fork server's from its start
+        os.environ.clear()
+        os.environ.update(environment)
+        fleet = Fleet(caller.session(), selection, endpoint_url)
+        fleet.caller()
+        work = make_work(fleet)
+        placeholders = {target: Read(target, None, "", 0.0) for target in done}
+        with fewer_collections():
+            for _ in fleet._drive(work, threads, _Accounts(accounts, counter), placeholders,  # noqa: SLF001
+                                  _Forward(send, fleet.rate_limits, placeholders),
+                                  lambda message: send("progress", message), stopping.is_set):
+                pass
+    except BaseException as error:  # noqa: BLE001 - every error goes back to the caller's process
+        send("error", _sendable(error))
+    finally:
+        send("end", time.process_time())
+        messages.close()
+        messages.join_thread()  # everything sent is in the pipe before the process ends
+
+
+@dataclass(frozen=True)
+class Shards:
+    """A run's accounts read in `processes` processes, so that reading (botocore's parsing) and evaluating,
+    CPU-bound under one interpreter lock in threads, use as many cores. Each process is forked from
+    multiprocessing's fork server (a single-threaded process that has imported the pack and boto3 once: never
+    forked from a process whose threads may hold locks, and started in milliseconds), takes the caller's
+    environment as it is now, makes its own caller session, fleet and clients, and runs its share of the
+    concurrency as threads; `make_work(fleet)` (module-level, picklable) makes its work.
+
+    An account is read by one process only (each takes the next account from one shared counter), so IAM is
+    still read once per account and an account's clients share one rate limit. What each process reads
+    comes back through one queue as it is made; this process keeps the tally, the checkpoint and the report.
+    Per process, not per run: the caller's GetCallerIdentity and its SCP reads (a few calls each)."""
+
+    processes: int
+    make_work: Callable[[Fleet], Work]
+
+    def run(self, fleet: Fleet, accounts: Sequence[str], concurrency: int, report: _Report,
+            progress: Progress) -> Iterator[Read | Gap]:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])  # imported once, in the fork server; its children share it
+        count = max(1, min(self.processes, concurrency, len(accounts)))
+        counter, stopping, messages = context.Value("i", 0), context.Event(), context.Queue()
+        done = frozenset(report.done)
+        caller = _Caller.of(fleet.session)
+        throttles = _Throttles(fleet.rate_limits, count)
+        report.tally.rate_limits = throttles
+        workers = [context.Process(
+            target=_shard, name=f"lambda-vpc-rules-{index}", daemon=True,
+            args=(index, dict(os.environ), caller, fleet.selection, fleet.endpoint_url, self.make_work,
+                  list(accounts), counter, done, concurrency // count + (index < concurrency % count), stopping,
+                  messages))
+            for index in range(count)]
+        for worker in workers:
+            worker.start()
+        running, error = set(range(count)), None
+        try:
+            while running:
+                try:
+                    index, kind, value = messages.get(timeout=1.0)
+                except queue.Empty:
+                    lost = [w for i, w in enumerate(workers) if i in running and w.exitcode not in (None, 0)]
+                    if lost:
+                        raise PackError(f"a scanning process ended unexpectedly (exit code {lost[0].exitcode}); "
+                                        "rerun with --checkpoint FILE to keep what was read") from None
+                    continue
+                if kind == "outcome":
+                    outcome, throttles.by_process[index] = value
+                    report(outcome)
+                    yield outcome
+                elif kind == "resumed":
+                    report(report.done[value])
+                    yield report.done[value]
+                elif kind == "opened":
+                    report.opened(value)
+                elif kind == "progress":
+                    progress(value)
+                elif kind == "error":
+                    error = error or value
+                    stopping.set()  # the others finish what is in flight and start nothing more
+                else:  # "end", with the process's CPU time
+                    running.discard(index)
+                    report.tally.worker_cpu_s += value
+            report.refresh()
+            if error is not None:
+                raise error
+        finally:
+            stopping.set()
+            for worker in workers:
+                worker.join(timeout=10)
+                if worker.is_alive():
+                    worker.terminate()
+                    worker.join()
 # A finished account's boto3 session and clients hold reference cycles (botocore's event handlers): garbage only
 # the cyclic collector frees, which a process with a large heap runs rarely. Collected every so many accounts, so
 # that memory stays that of the accounts in flight (measured: docs/benchmarks.md, organization section).
@@ -246,7 +476,8 @@ class Fleet:
         # the caller's clients (AssumeRole for every account, from every worker) share their limits too
         self.source = Clients(lambda service: self.rate_limits.attach(own(service), "caller", session.region_name))
         self._prepare = prepare_session or (lambda _: None)
-        self._loader = session._session.get_component("data_loader")  # noqa: SLF001 - shared, parsed once
+        # the account sessions' one loader: models parsed once, and one model and client class per service
+        self._loader = SharingLoader(session._session.get_config_variable("data_path"))  # noqa: SLF001
         self._lock = threading.Lock()
         self.left_out: list[LeftOut] = []
 
@@ -328,10 +559,11 @@ class Fleet:
 
     def run(self, work: Work, concurrency: int = 4, progress: Progress = quiet,
             done: Mapping[Target, Read] | None = None, on_progress: Callable[[Tally], None] | None = None,
-            ) -> Iterator[Read[T] | Gap]:
+            *, shards: Shards | None = None) -> Iterator[Read[T] | Gap]:
         """Read every account-region of the selection with `work` (which returns what to keep and how many
         items it read), at most `concurrency` at a time; yield each outcome as it completes. `done`: the
-        account-regions read already (a checkpoint): yielded as they are, not read again."""
+        account-regions read already (a checkpoint): yielded as they are, not read again. `shards`: the
+        accounts are read in that many processes instead (each makes its own `work`; see `Shards`)."""
         if concurrency < 1:
             raise SelectionError(f"--concurrency {concurrency}: at least 1")
         if self.selection.accounts is not None and not self.selection.role_name:
@@ -341,29 +573,27 @@ class Fleet:
         accounts = self.accounts()
         tally = Tally(len(accounts), started=time.monotonic())
         tally.rate_limits = self.rate_limits
-
-        def report(outcome: Read[T] | Gap) -> None:
-            tally.add(outcome)
-            count = f"[{tally.done}/{tally.total}{'+' if tally.unopened else ''}]"
-            if isinstance(outcome, Gap):
-                progress(f"{count} {outcome.where}: NOT READ - {outcome.reason}")
-            else:
-                resumed = " (from the checkpoint)" if outcome.target in done else ""
-                progress(f"{count} {outcome.target.account_id} {outcome.target.region}: {outcome.items} read "
-                         f"in {outcome.seconds:.1f} s{resumed}")
-            if on_progress is not None:
-                on_progress(tally)
+        report = _Report(tally, progress, on_progress, done)
 
         # Accounts whose selected regions are all in the checkpoint need no account step (named regions).
-        unopened = deque()
+        unopened = []
         for account_id in accounts:
             if self.selection.regions != ALL and all(Target(account_id, r) in done for r in self.selection.regions):
-                tally.opened(len(self.selection.regions))
+                report.opened(len(self.selection.regions))
                 for region in self.selection.regions:
                     report(done[Target(account_id, region)])
                     yield done[Target(account_id, region)]
             else:
                 unopened.append(account_id)
+        if shards is not None and len(unopened) > 1:
+            yield from shards.run(self, unopened, concurrency, report, progress)
+        else:
+            yield from self._drive(work, concurrency, _Accounts(unopened), done, report, progress)
+
+    def _drive(self, work: Work, concurrency: int, unopened: _Accounts, done: Mapping[Target, Read],
+               report: _Report, progress: Progress, stopping: Callable[[], bool] = lambda: False,
+               ) -> Iterator[Read[T] | Gap]:
+        """The accounts of `unopened` read by `concurrency` threads: the scheduling of `run`."""
         ready: dict[str, deque[tuple[_Account, Target]]] = {}  # account -> its account-regions to read
         in_flight: Counter[str] = Counter()
         pending: dict[Future, tuple[str, Target | None]] = {}
@@ -394,7 +624,7 @@ class Fleet:
 
         try:
             while True:
-                while stop is None and len(pending) < concurrency and next_task():
+                while stop is None and not stopping() and len(pending) < concurrency and next_task():
                     pass
                 if not pending:
                     break
@@ -421,12 +651,12 @@ class Fleet:
                         yield outcome
                         continue
                     if isinstance(outcome, Gap):
-                        tally.opened(1)
+                        report.opened(1)
                         report(outcome)
                         yield outcome
                         continue
                     account, regions, gaps = outcome
-                    tally.opened(len(regions) + len(gaps))
+                    report.opened(len(regions) + len(gaps))
                     for gap in gaps:
                         report(gap)
                         yield gap
@@ -495,6 +725,7 @@ class Tally:
     verdicts: int = 0
     gaps: int = 0
     rate_limits: Any = None
+    worker_cpu_s: float = 0.0  # the CPU time of the processes that read (Shards), once they have ended
 
     def __post_init__(self) -> None:
         if self.unopened < 0:
@@ -610,14 +841,6 @@ Evaluations = tuple[list[EvaluationResult], list[Waiver] | None]
 Sink = Callable[[list[EvaluationResult]], None]
 
 
-def _evaluate_elsewhere(rule_names: Sequence[str], parameters: Mapping[str, Mapping[str, Any]],
-                        functions: list[LambdaFunction], facts: Facts, account_id: str, region: str,
-                        read_at: str, exceptions: InForce | None = None) -> Evaluations:
-    """`evaluate_estate` in a worker process (the rules by name: a Rule's check is a module-level function)."""
-    return evaluate_estate(functions, facts, [get_rule(name) for name in rule_names], parameters, account_id,
-                           region, read_at, exceptions=exceptions)
-
-
 def _registered(rule: Rule) -> bool:
     try:
         return get_rule(rule.config_rule_name) is rule
@@ -625,10 +848,25 @@ def _registered(rule: Rule) -> bool:
         return False
 
 
-def evaluation_pool(processes: int) -> ProcessPoolExecutor:
-    """Processes that evaluate (pure CPU, no AWS call), started by a fork server: not forked from a process
-    whose threads may hold locks."""
-    return ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("forkserver"))
+def scan_work(rules: Sequence[Rule | str], raw_parameters: Mapping[str, str], exceptions: Register | None,
+              at: dt.datetime, fleet: Fleet) -> Work:
+    """What a scan does in one account-region of `fleet`: read it (IAM through the account's cache, the SCP
+    chain through the caller), evaluate it, apply the register in force at `at`. Rules may be given by name
+    (a process of `Shards` gets them so)."""
+    rules = [get_rule(rule) if isinstance(rule, str) else rule for rule in rules]
+    parameters = parse_parameters(rules, raw_parameters)
+    # the SCP chain of each account, read by the caller (organization_policies); not for the caller's own account
+    scps = OrganizationPolicies(fleet.source) if fleet.selection.accounts is not None else None
+    in_force = InForce(exceptions, at) if exceptions is not None else None
+
+    def work(clients: Clients, target: Target, account: _Account) -> tuple[Evaluations, int]:
+        chain = scps and (lambda: scps.chain(target.account_id))
+        functions, facts = read_estate(FactReader(clients, account.iam), rules, exceptions=in_force, scps=chain)
+        value = evaluate_estate(functions, facts, rules, parameters, target.account_id, target.region, now(),
+                                exceptions=in_force)
+        return value, len(functions)
+
+    return work
 
 
 def scan_many(
@@ -654,60 +892,47 @@ def scan_many(
     - `sink`: receives each account-region's verdicts as they are made, and the report keeps none (memory
       independent of the number of verdicts; `--format jsonl`).
     - `on_progress`: a `Tally` after each account-region (done / total, verdicts, gaps, throttles, ETA).
-    - `processes`: evaluate in that many processes (0: in the reading threads); what is read is the same.
+    - `processes`: read and evaluate the accounts in that many processes (`Shards`; 0: all in this process's
+      threads); the calls and the verdicts are the same.
     """
     raw_parameters = dict(raw_parameters or {})
-    parameters = parse_parameters(rules, raw_parameters)
+    parse_parameters(rules, raw_parameters)  # a bad parameter is refused before any account is read
     used = {rule.config_rule_name: rule.parameter_values(raw_parameters) for rule in rules}
     names = [rule.config_rule_name for rule in rules]
-    # the SCP chain of each account, read by the caller (organization_policies); not for the caller's own account
-    scps = OrganizationPolicies(fleet.source) if fleet.selection.accounts is not None else None
     at = at or dt.datetime.now(dt.UTC)
-    in_force = InForce(exceptions, at) if exceptions is not None else None
-    by_name = bool(processes) and all(_registered(rule) for rule in rules)
-    pool = evaluation_pool(processes) if by_name else None
+    work = scan_work(rules, raw_parameters, exceptions, at, fleet)
+    # processes get the rules by name: rules not in the registry (a test's own) are read in threads
+    shards = (Shards(processes, functools.partial(scan_work, names, raw_parameters, exceptions, at))
+              if processes and all(_registered(rule) for rule in rules) else None)
     # a checkpoint holds verdicts made with these rules, parameters and register: another run's is refused
     identity = {**used, **({"exceptions register": exceptions.sha256} if exceptions is not None else {})}
     saved = (Checkpoint(checkpoint, scan_identity(fleet.selection, names, identity))
              if checkpoint is not None else None)
-
-    def work(clients: Clients, target: Target, account: _Account) -> tuple[Evaluations, int]:
-        chain = scps and (lambda: scps.chain(target.account_id))
-        functions, facts = read_estate(FactReader(clients, account.iam), rules, exceptions=in_force, scps=chain)
-        read_at = now()
-        if pool is not None:
-            value = pool.submit(_evaluate_elsewhere, names, parameters, functions, facts, target.account_id,
-                                target.region, read_at, in_force).result()
-        else:
-            value = evaluate_estate(functions, facts, rules, parameters, target.account_id, target.region, read_at,
-                                    exceptions=in_force)
-        return value, len(functions)
 
     done = {target: Read(target, value, read_at, 0.0, items)
             for target, (read_at, items, value) in (saved.done if saved else {}).items()}
     evaluations: list[EvaluationResult] = []
     waivers: list[Waiver] | None = None
     reads, gaps = [], []
-    try:
-        for outcome in fleet.run(work, concurrency, progress, done, on_progress):
-            if isinstance(outcome, Gap):
-                gaps.append(outcome)
-                continue
-            if saved is not None and outcome.target not in done:
-                saved.record(outcome.target, outcome.read_at, outcome.items, outcome.value)
-            results, found = outcome.value
-            if sink is not None:
-                sink(results)
-            else:
-                evaluations += results
-            if found is not None:
-                waivers = (waivers or []) + found
-            reads.append(covered(outcome))
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-        if saved is not None:
-            saved.close()
+    with fewer_collections():
+        try:
+            for outcome in fleet.run(work, concurrency, progress, done, on_progress, shards=shards):
+                if isinstance(outcome, Gap):
+                    gaps.append(outcome)
+                    continue
+                if saved is not None and outcome.target not in done:
+                    saved.record(outcome.target, outcome.read_at, outcome.items, outcome.value)
+                results, found = outcome.value
+                if sink is not None:
+                    sink(results)
+                else:
+                    evaluations += results
+                if found is not None:
+                    waivers = (waivers or []) + found
+                reads.append(covered(outcome))
+        finally:
+            if saved is not None:
+                saved.close()
     selection = fleet.selection
     coverage = Coverage.of(selection.describe_accounts(), selection.describe_regions(), reads, gaps, fleet.left_out,
                            reader=(fleet.caller()["Account"], fleet.home_region))

@@ -221,8 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     many.add_argument("--concurrency", type=_positive, default=4, metavar="N",
                       help="account-regions read at once (default 4)")
     many.add_argument("--processes", type=_non_negative, default=0, metavar="N",
-                      help="evaluate in N processes beside the reading threads; 0 (default) evaluates in the "
-                      "threads (docs/organization-scale.md)")
+                      help="read and evaluate the accounts in N processes, each with its share of --concurrency "
+                      "as threads (an account in one process only); 0 (default): all in this process's threads "
+                      "(docs/organization-scale.md)")
     many.add_argument("--checkpoint", metavar="FILE",
                       help="record each account-region read in FILE (JSON Lines); rerun with the same FILE to read "
                       "only what is missing and write one report as if uninterrupted")
