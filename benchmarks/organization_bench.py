@@ -1,9 +1,13 @@
-"""An organization scan measured in moto (in process): ACCOUNTS accounts (the management account and members
+"""An organization scan measured against moto's server: ACCOUNTS accounts (the management account and members
 from Organizations) x REGIONS x FUNCTIONS VPC functions each, read through a role assumed in each account, at
-several concurrencies, once as moto answers (CPU only) and once with 50 ms added to every call (an AWS round
-trip, during which a worker waits without holding the GIL); threads alone, and with evaluation in
-processes. Also: AWS calls per account (by operation), and the memory of a `--format jsonl` scan (verdicts
-streamed, none kept) at two organization sizes.
+several concurrencies, once as moto answers and once with 50 ms added to every answer (an AWS round trip, slept
+by the server: the scan's workers wait on the network); threads alone, and with the accounts read in
+processes (`--processes`). Also: AWS calls per account (by operation), and the memory of a `--format jsonl`
+scan (verdicts streamed, none kept) at two organization sizes.
+
+moto runs in a process of its own (`--serve`: seeded in process, then served over HTTP, as AWS is): its CPU is
+not the scan's, and the scan's processes can reach it. Its CPU time is measured apart (the server's /proc
+figures), so each run's figures say how much was the scan's and how much the emulator's.
 
 `python benchmarks/organization_bench.py [--accounts N] [--regions N] [--functions N] [--concurrency 1,4,16]
 [--processes 0,2] [--memory-accounts 100,1000] [--latency-only]` prints the figures as JSON on its last line
@@ -21,8 +25,10 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 import tracemalloc
+import urllib.request
 import zipfile
 from pathlib import Path
 from unittest import mock
@@ -47,6 +53,8 @@ ENI = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Re
     "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
     "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]}]})
 PER_ACCOUNT = {"organizations:ListAccounts", "sts:AssumeRole", "ec2:DescribeRegions", "sts:GetCallerIdentity",
+               "organizations:ListParents", "organizations:ListPoliciesForTarget", "organizations:DescribePolicy",
+               "organizations:DescribeOrganization",
                "iam:GetAccountAuthorizationDetails"}
 
 
@@ -104,38 +112,88 @@ def seed(accounts_: int, regions: tuple[str, ...], functions: int) -> list[str]:
     return accounts
 
 
-def run(accounts: list[str] | str, regions: tuple[str, ...], concurrency: int, latency: float = 0.0,
-        processes: int = 0, stream: bool = False, trace: bool = False) -> dict:
+def serve(accounts_: int, regions: tuple[str, ...], functions: int) -> None:
+    """`--serve`: seed the organization in moto (in process), serve it over HTTP on a free port, print the port
+    and the figures of the seeding as a JSON line, and serve until standard input closes. `POST
+    /_bench/latency?seconds=S` sets the time slept before every answer."""
+    import logging
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    environment = {**FAKE_ENVIRONMENT, "MOTO_IAM_LOAD_MANAGED_POLICIES": "false"}
+    with mock.patch.dict(os.environ, environment), mock_aws(), moto_as_aws_answers():
+        started = time.perf_counter()
+        accounts = seed(accounts_, regions, functions)
+        seeded = time.perf_counter() - started
+        moto_app, latency = DomainDispatcherApplication(create_backend_app), [0.0]
+
+        def app(environ, start_response):
+            if environ.get("PATH_INFO") == "/_bench/latency":
+                latency[0] = float(environ["QUERY_STRING"].partition("=")[2])
+                start_response("200 OK", [("Content-Length", "0")])
+                return [b""]
+            if latency[0]:
+                time.sleep(latency[0])
+            return moto_app(environ, start_response)
+
+        server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        print(json.dumps({"port": server.server_port, "seed_s": seeded, "accounts": accounts,
+                          "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
+        sys.stdin.read()
+        server.shutdown()
+
+
+class Server:
+    """The `--serve` process, its URL and its CPU time."""
+
+    def __init__(self, accounts_: int, regions: tuple[str, ...], functions: int):
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--serve", "--accounts", str(accounts_), "--regions", str(len(regions)),
+             "--functions", str(functions)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        ready = json.loads(self.process.stdout.readline())
+        self.url = f"http://127.0.0.1:{ready['port']}"
+        self.seed_s, self.accounts, self.rss_mb = ready["seed_s"], ready["accounts"], ready["rss_mb"]
+
+    def latency(self, seconds: float) -> None:
+        urllib.request.urlopen(f"{self.url}/_bench/latency?seconds={seconds}", data=b"").read()
+
+    def cpu_s(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+def run(server: Server, accounts: list[str] | str, regions: tuple[str, ...], concurrency: int,
+        latency: float = 0.0, processes: int = 0, stream: bool = False, trace: bool = False) -> dict:
     """One scan. `stream`: verdicts handed to a sink that drops them (`--format jsonl` writing to /dev/null),
     none kept; `trace`: tracemalloc's peak during the scan (slower: for the memory figures only)."""
     recorder = CallRecorder()
-
-    def wait(**_):
-        time.sleep(latency)
-
-    def prepare(session) -> None:
-        recorder.install(session)
-        if latency:
-            session.events.register("before-send", wait)
-
+    server.latency(latency)
     caller = boto3.Session(region_name=REGION)
     for service in ("sts", "organizations", "ec2", "lambda", "iam", "resourcegroupstaggingapi"):
-        caller.client(service)  # the service models parsed before measuring (every account's session shares them)
-    prepare(caller)
+        caller.client(service)  # the service models parsed before measuring
+    recorder.install(caller)
     selection = Selection(regions, accounts if accounts == ALL else tuple(accounts), ROLE)
-    streamed = [0]
+    streamed, tallies = [0], []
 
     def sink(results) -> None:
         streamed[0] += len(results)
 
     if trace:
         tracemalloc.start()
-    started = time.perf_counter()
-    cpu = time.process_time()
-    report = scan_many(Fleet(caller, selection, prepare_session=prepare), concurrency=concurrency,
-                       processes=processes, sink=sink if stream else None)
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    figures = {"seconds": seconds, "cpu_s": cpu, "evaluations": streamed[0] if stream else len(report.evaluations),
+    started, cpu, served = time.perf_counter(), time.process_time(), server.cpu_s()
+    report = scan_many(Fleet(caller, selection, server.url, prepare_session=recorder.install),
+                       concurrency=concurrency, processes=processes, sink=sink if stream else None,
+                       on_progress=tallies.append)
+    seconds, cpu, served = time.perf_counter() - started, time.process_time() - cpu, server.cpu_s() - served
+    figures = {"seconds": seconds, "cpu_s": cpu + (tallies[-1].worker_cpu_s if tallies else 0.0),
+               "server_cpu_s": served, "evaluations": streamed[0] if stream else len(report.evaluations),
                "covered": len(report.coverage.covered), "gaps": len(report.coverage.gaps),
                "verdicts": sorted((e.account_id, e.region, e.rule, e.resource_id, e.compliance.value)
                                   for e in report.evaluations[:: max(1, len(report.evaluations) // 500)]),
@@ -151,92 +209,108 @@ def run(accounts: list[str] | str, regions: tuple[str, ...], concurrency: int, l
 
 def measure_organization(accounts_: int = 50, regions: int = 3, functions: int = 200,
                          concurrency: tuple[int, ...] = (1, 4, 16), processes: tuple[int, ...] = (0, 2),
-                         memory_accounts: tuple[int, ...] = (), latency_only: bool = False) -> dict:
+                         memory_accounts: tuple[int, ...] = (), latency_only: bool = False,
+                         memory_only: bool = False) -> dict:
     chosen = ALL_REGIONS[:regions]
-    environment = {**FAKE_ENVIRONMENT, "MOTO_IAM_LOAD_MANAGED_POLICIES": "false"}
-    with mock.patch.dict(os.environ, environment), mock_aws(), moto_as_aws_answers():
-        started = time.perf_counter()
-        accounts = seed(accounts_, chosen, functions)
-        seeded = time.perf_counter() - started
-        rss_seeded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        runs: dict[str, dict] = {}
-        for p in processes:
-            for c in concurrency:
-                if not latency_only:
-                    runs[f"c{c} p{p}"] = run(ALL, chosen, c, processes=p)
-                runs[f"c{c} p{p} +latency"] = run(ALL, chosen, c, LATENCY, processes=p)
-        memory = {}
-        for n in (n for n in memory_accounts if n <= len(accounts)):
-            # once untraced first: moto creates an account's backends when first read, and botocore fills its
-            # caches; the traced run then measures the scan itself
-            run(accounts[:n], chosen, 16, stream=True)
-            memory[str(n)] = run(accounts[:n], chosen, 16, stream=True, trace=True)
-        rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    reference = next(iter(runs.values()))["verdicts"]
+    os.environ.update(FAKE_ENVIRONMENT)
+    server = Server(accounts_, chosen, functions)
+    accounts = server.accounts
+    runs: dict[str, dict] = {}
+    memory = {}
+    try:
+        # the slowest first (concurrency 1 with a round trip): it leaves the CPU mostly idle
+        for c in concurrency if not memory_only else ():
+            for p in (p for p in processes if p <= c):
+                runs[f"c{c} p{p} +latency"] = run(server, ALL, chosen, c, LATENCY, processes=p)
+        for c in concurrency if not (latency_only or memory_only) else ():
+            for p in (p for p in processes if p <= c):
+                runs[f"c{c} p{p}"] = run(server, ALL, chosen, c, processes=p)
+        sizes = [n for n in memory_accounts if n <= len(accounts)]
+        if sizes:
+            run(server, accounts[:min(sizes)], chosen, 16, stream=True)  # botocore's caches filled first
+        for n in sizes:
+            memory[str(n)] = run(server, accounts[:n], chosen, 16, stream=True, trace=True)
+        server_rss = int(Path(f"/proc/{server.process.pid}/status").read_text().split("VmHWM:")[1].split()[0]) / 1024
+    finally:
+        server.close()
+    reference = next(iter(runs.values()))["verdicts"] if runs else None
     same = all(r["verdicts"] == reference for r in runs.values())
     for figures in [*runs.values(), *memory.values()]:
         figures.pop("verdicts")
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip() or "?"
-    return {"accounts": accounts_, "regions": list(chosen), "functions": functions, "seed_s": seeded, "commit": commit,
-            "rss_seeded_mb": rss_seeded, "rss_after_mb": rss_after, "runs": runs, "latency_ms": LATENCY * 1000,
-            "memory": memory, "same_verdicts": same, "load": os.getloadavg()}
+    return {"accounts": accounts_, "regions": list(chosen), "functions": functions, "seed_s": server.seed_s,
+            "commit": commit, "server_rss_mb": server_rss,
+            "rss_after_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "runs": runs,
+            "latency_ms": LATENCY * 1000, "memory": memory, "same_verdicts": same, "load": os.getloadavg(),
+            "cores": os.cpu_count()}
+
+
+def _speedup(runs: dict, key: str, suffix: str) -> str:
+    base, this = runs.get(f"c1 p0{suffix}"), runs.get(f"{key}{suffix}")
+    return f"{base['seconds'] / this['seconds']:.2f}x" if base and this else "-"
 
 
 def _shape_text(figures: dict) -> list[str]:
-    accounts, regions = figures["accounts"], len(figures["regions"])
+    accounts, regions, runs = figures["accounts"], len(figures["regions"]), figures["runs"]
     targets = accounts * regions
-    rows = ["| concurrency | processes | wall s (moto as is) | CPU s | wall s (+{:.0f} ms a call) | CPU s | covered "
-            "| evaluations |".format(figures["latency_ms"]), "|---|---|---|---|---|---|---|---|"]
-    keys = sorted({k.replace(" +latency", "") for k in figures["runs"]},
-                  key=lambda k: (int(k.split()[1][1:]), int(k.split()[0][1:])))
-    for key in keys:
-        plain, slow = figures["runs"].get(key), figures["runs"].get(f"{key} +latency")
-        some = plain or slow
-        c, p = key.split()
-        rows.append(f"| {c[1:]} | {p[1:]} | {plain['seconds']:.1f} | {plain['cpu_s']:.1f} |" if plain else
-                    f"| {c[1:]} | {p[1:]} | - | - |")
-        rows[-1] += (f" {slow['seconds']:.1f} | {slow['cpu_s']:.1f} |" if slow else " - | - |")
-        rows[-1] += f" {some['covered']} of {targets} | {some['evaluations']:,} |"
-    ops = next(iter(figures["runs"].values()))["by_operation"]
-    per_account = sum(ops.values()) / accounts - ops.get("organizations:ListAccounts", 0) / accounts
-    per_target = {op: n / targets for op, n in sorted(ops.items()) if op not in PER_ACCOUNT}
-    once = {op: n / accounts for op, n in sorted(ops.items()) if op in PER_ACCOUNT - {"organizations:ListAccounts"}}
     lines = [
-        f"**{accounts} accounts x {regions} regions ({', '.join(figures['regions'])}) x {figures['functions']} "
-        f"VPC functions** = {targets * figures['functions']:,} functions, all five rules; seeding took "
-        f"{figures['seed_s']:.0f} s; load average at the end {figures['load'][0]:.1f} (the machine is "
-        f"shared); verdicts {'identical' if figures['same_verdicts'] else 'NOT identical'} in every run; "
-        f"commit {figures.get('commit', '?')}.", "",
-        *rows, "",
-        f"AWS calls per account (pages AWS would return): {per_account:g} = {regions} regions x "
-        f"{sum(per_target.values()):g} (one region's floor: "
-        f"{', '.join(f'{op} {n:g}' for op, n in per_target.items())}) + "
-        f"{', '.join(f'{op} {n:g}' for op, n in once.items())}; ListAccounts "
-        f"{ops.get('organizations:ListAccounts', 0)} per run (20 accounts a page).", ""]
+        f"**{accounts:,} accounts x {regions} regions ({', '.join(figures['regions'])}) x {figures['functions']} "
+        f"VPC functions** = {targets * figures['functions']:,} functions, all five rules; seeding moto took "
+        f"{figures['seed_s']:.0f} s (its process peaked at {figures.get('server_rss_mb', 0):,.0f} MB); load "
+        f"average at the end {figures['load'][0]:.1f}; verdicts "
+        f"{'identical' if figures['same_verdicts'] else 'NOT identical'} in every run; commit "
+        f"{figures.get('commit', '?')}.", ""]
+    if runs:
+        lines += ["| concurrency | processes | wall s | scan CPU s | moto CPU s | speed-up "
+                  "| wall s (+{:.0f} ms a call) "
+                  "| scan CPU s | moto CPU s | speed-up | covered | evaluations |".format(figures["latency_ms"]),
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        keys = sorted({k.replace(" +latency", "") for k in runs},
+                      key=lambda k: (int(k.split()[0][1:]), int(k.split()[1][1:])))
+        for key in keys:
+            c, p = key.split()
+            row = f"| {c[1:]} | {p[1:]} |"
+            for suffix in ("", " +latency"):
+                one = runs.get(f"{key}{suffix}")
+                row += (f" {one['seconds']:.1f} | {one['cpu_s']:.1f} | {one['server_cpu_s']:.1f} | "
+                        f"{_speedup(runs, key, suffix)} |" if one else " - | - | - | - |")
+            some = runs.get(key) or runs[f"{key} +latency"]
+            lines.append(row + f" {some['covered']:,} of {targets:,} | {some['evaluations']:,} |")
+        ops = next(iter(runs.values()))["by_operation"]
+        per_account = sum(ops.values()) / accounts - ops.get("organizations:ListAccounts", 0) / accounts
+        per_target = {op: n / targets for op, n in sorted(ops.items()) if op not in PER_ACCOUNT}
+        once = {op: n / accounts for op, n in sorted(ops.items())
+                if op in PER_ACCOUNT - {"organizations:ListAccounts"}}
+        lines += [
+            "", f"AWS calls per account (pages AWS would return): {per_account:g} = {regions} regions x "
+            f"{sum(per_target.values()):g} (one region's floor: "
+            f"{', '.join(f'{op} {n:g}' for op, n in per_target.items())}) + "
+            f"{', '.join(f'{op} {n:g}' for op, n in once.items())}; ListAccounts "
+            f"{ops.get('organizations:ListAccounts', 0)} per run (20 accounts a page).", ""]
     if figures["memory"]:
-        cells = ", ".join(f"{n} accounts: peak {m['traced_peak_mb']:.1f} MB ({m['evaluations']:,} verdicts streamed, "
-                          f"{m['retained_mb']:.1f} MB alive at the end"
-                          + (f", {m['kept_mb']:.2f} MB once garbage is collected" if "kept_mb" in m else "") + ")"
+        cells = ", ".join(f"{int(n):,} accounts: peak {m['traced_peak_mb']:.1f} MB ({m['evaluations']:,} verdicts "
+                          f"streamed, {m['retained_mb']:.1f} MB alive at the end, {m['kept_mb']:.2f} MB once "
+                          f"garbage is collected; {m['seconds']:.0f} s traced)"
                           for n, m in figures["memory"].items())
-        lines += [f"Memory of a `--format jsonl` scan (tracemalloc's peak during the scan, concurrency 16, "
-                  f"verdicts streamed to a sink that keeps none; the second of two scans, so that moto's per-account "
-                  f"backends and botocore's caches exist already; moto's answers included): {cells}.", ""]
+        lines += [f"Memory of a `--format jsonl` scan (tracemalloc's peak in the scanning process during the scan, "
+                  f"concurrency 16, threads; verdicts streamed to a sink that keeps none; after one untraced scan, "
+                  f"so that botocore's caches exist already; moto's memory is its own process's): {cells}.", ""]
     return lines
 
 
 def organization_text(shapes: list[dict], machine: str) -> str:
     return "\n".join([
         ORG_SECTION, "",
-        "`scan --accounts all --role-name ROLE --regions ...` in moto's Organizations (the management account "
-        "and members, a role assumed in each), moto in process. `CPU s` is the scanning process's CPU time "
-        "(moto's serving included; processes' evaluation not), `wall s` the elapsed time: on a shared machine "
-        f"the wall time depends on the other load, the CPU time much less. Machine: {machine}.", "",
+        "`scan --accounts all --role-name ROLE --regions ...` against moto's server (the management account and "
+        "members of moto's Organizations, a role assumed in each), moto in a process of its own, seeded in "
+        "process and then answering over HTTP; `+50 ms a call`: the server sleeps 50 ms before each answer (a "
+        "round trip to AWS). `scan CPU s`: the CPU time of the scanning process and, with processes, of the "
+        "processes that read; `moto CPU s`: the server's, which AWS would spend, not the scan; `speed-up`: the "
+        "wall time of concurrency 1 (threads) over this row's. Machine: "
+        f"{machine}.", "",
         *[text for figures in shapes for text in _shape_text(figures)],
-        "Without latency the run is CPU-bound (moto's serving, botocore's parsing and the evaluation, on two "
-        "shared cores). With a round trip per call, as against AWS, a worker waits without holding the GIL, "
-        "and concurrency divides the wall time until the CPU is the limit again. See "
-        "docs/organization-scale.md for the design.", "",
+        "See docs/organization-scale.md for the design and what these figures show.", "",
     ])
 
 
@@ -253,9 +327,15 @@ def main() -> None:
     parser.add_argument("--processes", type=_numbers, default=(0, 2))
     parser.add_argument("--memory-accounts", type=_numbers, default=())
     parser.add_argument("--latency-only", action="store_true", help="only the runs with 50 ms a call")
+    parser.add_argument("--memory-only", action="store_true", help="only the memory figures")
+    parser.add_argument("--serve", action="store_true", help="(internal) seed and serve moto")
     args = parser.parse_args()
+    if args.serve:
+        serve(args.accounts, ALL_REGIONS[:args.regions], args.functions)
+        return
     print(json.dumps(measure_organization(args.accounts, args.regions, args.functions, args.concurrency,
-                                          args.processes, args.memory_accounts, args.latency_only)))
+                                          args.processes, args.memory_accounts, args.latency_only,
+                                          args.memory_only)))
 
 
 if __name__ == "__main__":
