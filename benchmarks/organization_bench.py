@@ -37,13 +37,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("LAMBDA_VPC_RULES_LOG_LEVEL", "WARNING")
 
+# Only what the CLI's own process holds is imported here: the fork server of `--processes` imports this module
+# (the main module), and a process forked from one that holds moto and pytest starts slower (measured: 0.13 s of
+# CPU each). moto and the tests' environment are imported where the server and the runs need them.
 import boto3  # noqa: E402
-from moto import mock_aws  # noqa: E402
 
 from aws_support import LAMBDA_TRUST, REGION, CallRecorder  # noqa: E402
-from conftest import FAKE_ENVIRONMENT  # noqa: E402
 from lambda_vpc_rules.aws.organization import ALL, Fleet, Selection, scan_many  # noqa: E402
-from lambda_vpc_rules.tooling.demo import moto_as_aws_answers  # noqa: E402
 
 ORG_SECTION = "## Organization scan"
 ALL_REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2", "us-west-2", "eu-central-1", "ap-northeast-1")
@@ -79,7 +79,9 @@ def seed(accounts_: int, regions: tuple[str, ...], functions: int) -> list[str]:
     org.create_organization(FeatureSet="ALL")
     for index in range(accounts_ - 1):
         org.create_account(AccountName=f"member-{index}", Email=f"member-{index}@example.com")
-    accounts = sorted(a["Id"] for a in org.list_accounts()["Accounts"])
+    accounts = sorted(a["Id"] for page in org.get_paginator("list_accounts").paginate() for a in page["Accounts"])
+    if len(accounts) != accounts_:
+        raise RuntimeError(f"seeded {len(accounts)} accounts, not {accounts_}")
     code = {"ZipFile": _code()}
     for account in accounts:
         session = _member(account)
@@ -118,8 +120,12 @@ def serve(accounts_: int, regions: tuple[str, ...], functions: int) -> None:
     /_bench/latency?seconds=S` sets the time slept before every answer."""
     import logging
 
+    from moto import mock_aws
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
+
+    from conftest import FAKE_ENVIRONMENT
+    from lambda_vpc_rules.tooling.demo import moto_as_aws_answers
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     environment = {**FAKE_ENVIRONMENT, "MOTO_IAM_LOAD_MANAGED_POLICIES": "false"}
@@ -211,6 +217,8 @@ def measure_organization(accounts_: int = 50, regions: int = 3, functions: int =
                          concurrency: tuple[int, ...] = (1, 4, 16), processes: tuple[int, ...] = (0, 2),
                          memory_accounts: tuple[int, ...] = (), latency_only: bool = False,
                          memory_only: bool = False) -> dict:
+    from conftest import FAKE_ENVIRONMENT
+
     chosen = ALL_REGIONS[:regions]
     os.environ.update(FAKE_ENVIRONMENT)
     server = Server(accounts_, chosen, functions)
@@ -225,7 +233,9 @@ def measure_organization(accounts_: int = 50, regions: int = 3, functions: int =
         for c in concurrency if not (latency_only or memory_only) else ():
             for p in (p for p in processes if p <= c):
                 runs[f"c{c} p{p}"] = run(server, ALL, chosen, c, processes=p)
-        sizes = [n for n in memory_accounts if n <= len(accounts)]
+        sizes = list(memory_accounts)
+        if any(n > len(accounts) for n in sizes):
+            raise RuntimeError(f"--memory-accounts {sizes}: only {len(accounts)} accounts seeded")
         if sizes:
             run(server, accounts[:min(sizes)], chosen, 16, stream=True)  # botocore's caches filled first
         for n in sizes:

@@ -89,7 +89,7 @@ from .config import ConfigReader, ConfigView, pack_rule_name, rule_notes, view_g
 from .facts import FactReader, IamCache
 from .organization_policies import OrganizationPolicies
 from .ratelimit import RateLimits
-from .shared_models import SharingLoader
+from .shared_models import sharing_loader
 
 T = TypeVar("T")
 ALL = "all"
@@ -401,7 +401,9 @@ class Shards:
     def run(self, fleet: Fleet, accounts: Sequence[str], concurrency: int, report: _Report,
             progress: Progress) -> Iterator[Read | Gap]:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])  # imported once, in the fork server; its children share it
+        # imported once, in the fork server: the caller's main module (each process would import it again) and the
+        # pack with the service models and client classes; the processes forked from it start with them
+        context.set_forkserver_preload(["__main__", f"{__package__}.forkserver_preload"])
         count = max(1, min(self.processes, concurrency, len(accounts)))
         counter, stopping, messages = context.Value("i", 0), context.Event(), context.Queue()
         done = frozenset(report.done)
@@ -477,7 +479,7 @@ class Fleet:
         self.source = Clients(lambda service: self.rate_limits.attach(own(service), "caller", session.region_name))
         self._prepare = prepare_session or (lambda _: None)
         # the account sessions' one loader: models parsed once, and one model and client class per service
-        self._loader = SharingLoader(session._session.get_config_variable("data_path"))  # noqa: SLF001
+        self._loader = sharing_loader(session._session.get_config_variable("data_path"))  # noqa: SLF001
         self._lock = threading.Lock()
         self.left_out: list[LeftOut] = []
 

@@ -8,8 +8,10 @@ clients cannot be shared): measured 10 ms of CPU for an EC2 client, 40% of the s
 3 regions x 200 functions (docs/organization-scale.md). The model and the class are the same for every
 client of a service: made from the same JSON, by sessions made the same way.
 
-`SharingLoader` is the data loader of the scan's account sessions (`organization.Fleet`): clients made
-through it get the model and the class made first for their service and API version. botocore's
+`SharingLoader` is the data loader of the scan's account sessions (`organization.Fleet`; one per process
+and data path, `sharing_loader`): clients made through it get the model and the class made first for their
+service and API version. `warm` makes them before any is needed: the fork server of `organization.Shards`
+does, so that the processes forked from it start with them. botocore's
 `ClientCreator` is patched (once, at import) to ask the loader: any other loader (the caller's own session,
 other code in the process) keeps botocore's behaviour unchanged. The first class of a service is made by
 botocore itself, with its `creating-client-class` event; the sessions sharing it are boto3 sessions made
@@ -23,8 +25,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import botocore.client
 import botocore.loaders
+import botocore.session
 
 
 class SharingLoader(botocore.loaders.Loader):
@@ -51,6 +55,30 @@ class SharingLoader(botocore.loaders.Loader):
 
     def shares(self, service_model: Any) -> bool:
         return any(model is service_model for model in self._models.values())
+
+
+# the services an organization scan's sessions make clients of
+SCAN_SERVICES = ("ec2", "lambda", "resourcegroupstaggingapi", "iam", "sts", "organizations")
+_LOADERS: dict[str | None, SharingLoader] = {}
+_LOADERS_LOCK = threading.Lock()
+
+
+def sharing_loader(data_path: str | None) -> SharingLoader:
+    """This process's `SharingLoader` for botocore's `data_path` setting."""
+    with _LOADERS_LOCK:
+        if data_path not in _LOADERS:
+            _LOADERS[data_path] = SharingLoader(data_path)
+        return _LOADERS[data_path]
+
+
+def warm(services: tuple[str, ...] = SCAN_SERVICES) -> None:
+    """Load the models and make the client classes of `services` now (no AWS call is made)."""
+    core = botocore.session.Session()
+    core.register_component("data_loader", sharing_loader(core.get_config_variable("data_path")))
+    session = boto3.Session(botocore_session=core, region_name="us-east-1", aws_access_key_id="unused",
+                            aws_secret_access_key="unused")  # noqa: S106 - no call is made with them
+    for service in services:
+        session.client(service)
 
 
 _load_service_model = botocore.client.ClientCreator._load_service_model  # noqa: SLF001

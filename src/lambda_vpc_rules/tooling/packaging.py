@@ -44,6 +44,7 @@ TEMPLATES_DIR = PACKAGE_DIR / "templates"  # package data: what deploy sends
 HANDLER_PARTS = ("__init__.py", "errors.py", "core", "aws", "rdk")
 NOT_IN_BUNDLES = ("aws/organization.py", "aws/organization_policies.py", "aws/history.py", "aws/remediation.py",
                   "aws/health.py", "aws/checkpoint.py", "aws/ratelimit.py", "aws/shared_models.py",
+                  "aws/forkserver_preload.py",
                   "core/unknown.py")  # the CLI's, check's and the hook's only
 # What the CloudFormation hook's handler (hook/handler.py) imports: the rules, the AWS reads, the template reader
 # of `check` and the hook; not rdklib (the hook answers CloudFormation, not AWS Config), nor cfn-lint and the SAM
