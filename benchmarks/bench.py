@@ -1,8 +1,9 @@
 """`make bench`: API calls, time and peak memory of a whole-account evaluation at 1k, 2k and 10k
 functions (moto, in process), the per-role IAM reads it replaced, and the rule handlers' cold start; and
 organization scans (`scan --accounts all --regions ...`) of 1,000 accounts x 4 regions x 20 functions and
-of 50 accounts x 3 regions x 200 functions at concurrency 1, 4, 16 and 50, in threads and with evaluation
-in processes (40 and 10 accounts by default; ORG_FULL=1 runs 1,000 and 50). Each part runs in a fresh
+of 50 accounts x 3 regions x 200 functions at concurrency 1, 4 and 16, in threads and with the accounts read
+in 2 processes, against moto's server in a process of its own (40 and 10 accounts by default; ORG_FULL=1
+runs 1,000 and 50). Each part runs in a fresh
 interpreter (`bench.py --one FUNCTIONS`, `bench.py --organization`), so its peak RSS is its own. Prints
 tables and writes docs/benchmarks.md (`bench.py --organization` alone rewrites only its section).
 Figures, not pass/fail: the budgets are asserted by tests/test_budgets.py and tests/test_organization.py."""
@@ -117,12 +118,13 @@ def _ops(counts: dict[str, int]) -> str:
 
 
 # The organization shapes of issue 26: many small accounts, and fewer large ones. By default they run with fewer
-# accounts (`measured`: what docs/benchmarks.md records, minutes on a 2-core machine); ORG_FULL=1 runs the issue's
-# sizes (1,000 accounts: 80,000 functions seeded in moto, about half an hour at concurrency 1 with 50 ms a call).
+# accounts (`measured`: minutes on a 2-core machine); ORG_FULL=1 runs the issue's sizes (1,000 accounts: 80,000
+# functions seeded in moto in about 8 minutes, then about 70 minutes of scans, half of them concurrency 1 with
+# 50 ms a call). docs/benchmarks.md says which sizes its figures are.
 ORG_SHAPES = [
-    {"accounts": 1000, "measured": 40, "regions": 4, "functions": 20, "concurrency": "1,4,16,50", "processes": "0",
+    {"accounts": 1000, "measured": 40, "regions": 4, "functions": 20, "concurrency": "1,4,16", "processes": "0,2",
      "memory-accounts": "100,1000", "measured-memory-accounts": "10,40"},
-    {"accounts": 50, "measured": 10, "regions": 3, "functions": 200, "concurrency": "1,4,16,50", "processes": "0,2"},
+    {"accounts": 50, "measured": 10, "regions": 3, "functions": 200, "concurrency": "1,4,16", "processes": "0,2"},
 ]
 
 

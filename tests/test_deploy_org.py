@@ -192,8 +192,7 @@ def test_an_organization_of_300_accounts_in_two_regions_then_one_more(org_aws, m
     logging.getLogger(__name__).info(
         "300 accounts x 2 regions: deploy took %.1f s in moto, %d calls (%d with AWS's page sizes): %s",
         elapsed, sum(sent.values()), org.log.aws_calls(), dict(sorted(sent.items())))
-    SIZES["300"] = sent
-    assert elapsed < 45
+    SIZES["300"] = sent  # the time is logged, not asserted: calls are the budget (a loaded machine is not a bug)
 
     # An account created later: StackSets' automatic deployment gives it the role and the functions, the
     # organization pack its rules; deploy is not run again.

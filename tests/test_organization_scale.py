@@ -115,15 +115,21 @@ def test_throttling_is_retried_through_one_rate_limit_per_account_and_service(es
     caller = boto3.Session(region_name=REGION)
     throttle.install(caller)
     fleet = Fleet(caller, Selection(EIGHT))
-    tallies = []
-    report = scan_many(fleet, concurrency=16, on_progress=tallies.append)
+    limits, account = fleet.rate_limits, "123456789012"
+    tallies, rates = [], []
+
+    def observe(tally):  # while the account is read: its limiters are dropped once it is done
+        tallies.append(tally)
+        rates.append((limits.rate(account, "us-west-1", "iam"), limits.rate(account, "us-west-1", "ec2")))
+
+    report = scan_many(fleet, concurrency=16, on_progress=observe)
     assert report.coverage.complete and throttle.attempts == 3
     assert tallies[-1].throttles == 2 and tallies[-1].gaps == 0
-    limits, account = fleet.rate_limits, "123456789012"
+    assert rates[0][0] is not None  # on: every region's IAM calls go through it
+    assert rates[0][1] is None
+    assert limits.rate(account, "us-west-1", "iam") is None  # the account is read: its limiters are gone
     assert limits.limiter(account, "us-east-1", "iam") is limits.limiter(account, "eu-west-2", "iam")
     assert limits.limiter(account, "us-east-1", "ec2") is not limits.limiter(account, "eu-west-2", "ec2")
-    assert limits.rate(account, "us-west-1", "iam") is not None  # on: every region's IAM calls go through it
-    assert limits.rate(account, "us-west-1", "ec2") is None
 
 
 def test_throttling_that_outlasts_the_retries_is_a_gap_not_a_verdict(estate, fast_retries, monkeypatch):

@@ -456,6 +456,8 @@ class Shards:
                 if worker.is_alive():
                     worker.terminate()
                     worker.join()
+
+
 # A finished account's boto3 session and clients hold reference cycles (botocore's event handlers): garbage only
 # the cyclic collector frees, which a process with a large heap runs rarely. Collected every so many accounts, so
 # that memory stays that of the accounts in flight (measured: docs/benchmarks.md, organization section).
@@ -646,6 +648,7 @@ class Fleet:
                         if not in_flight[account_id] and not ready.get(account_id):
                             ready.pop(account_id, None)  # the account is done: its IAM cache goes with it
                             in_flight.pop(account_id, None)
+                            self.rate_limits.forget(account_id)  # and its limiters
                             finished_accounts += 1
                             if finished_accounts % COLLECT_EVERY == 0:
                                 gc.collect()  # its session and clients are cyclic garbage: bounded, not left to pile up

@@ -46,6 +46,12 @@ class RateLimits:
                     clock=clock)
             return self._limiters[key]
 
+    def forget(self, account_id: str) -> None:
+        """Drop an account's limiters once it is read (its clients are gone): memory does not grow with accounts."""
+        with self._lock:
+            for key in [key for key in self._limiters if key[0] == account_id]:
+                del self._limiters[key]
+
     def attach(self, client: Any, account_id: str, region: str) -> Any:
         """Make `client` send through the shared limiter of its account, region and service (as botocore's
         adaptive mode registers its own per-client limiter)."""

@@ -37,7 +37,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache, cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import unquote
 
@@ -56,6 +56,12 @@ from .iam_conditions import (
     resolve_variable,
     tri_and,
 )
+
+# Bounded memos of the pattern matching below. Their keys hold account-specific ARNs (a subnet's, a security
+# group's), so a memo without a bound grew with every account an organization scan read (measured: 0.2 MB an
+# account, docs/organization-scale.md); these bounds hold the working set of many accounts in flight.
+TOKEN_CACHE = 2048
+MATCH_CACHE = 8192
 
 # Glob tokens: a literal character, one character, or a run of characters. `colon` says whether the
 # wildcard may match ':' (actions: always; resources: only a `*` that ends an ARN segment).
@@ -204,10 +210,19 @@ def _normalise(tokens: list[Token]) -> tuple[Token, ...]:
         else:
             run.append(token)
     flush()
-    return tuple(out)
+    return tuple(_interned(token) for token in out)
 
 
-@cache
+_TOKENS: dict[Token, Token] = {}
+
+
+def _interned(token: Token) -> Token:
+    """One object per distinct token (a few dozen: characters and wildcards), so that a memoised pattern holds
+    references, not a new 3-tuple per character (eight times the memory)."""
+    return _TOKENS.setdefault(token, token)
+
+
+@lru_cache(maxsize=TOKEN_CACHE)
 def _action_tokens(pattern: str) -> tuple[Token, ...]:
     tokens: list[Token] = []
     for char in pattern.lower():
@@ -220,7 +235,7 @@ _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 _ESCAPES = {"*": "*", "?": "?", "$": "$"}
 
 
-@cache
+@lru_cache(maxsize=TOKEN_CACHE)
 def resource_tokens(pattern: str, variable: str = "unknown") -> tuple[Token, ...]:
     """Tokens of a policy's resource pattern. A policy variable (`${aws:username}`) is unknown here:
     `variable="unknown"` makes it match nothing (for Allows), `"any"` makes it match anything (for Denies)."""
@@ -250,14 +265,14 @@ def resource_tokens(pattern: str, variable: str = "unknown") -> tuple[Token, ...
     return _normalise(tokens)
 
 
-@cache
+@lru_cache(maxsize=TOKEN_CACHE)
 def required_tokens(resource: str) -> tuple[Token, ...]:
     """A required resource: the bare `*` is the literal request resource of actions without
     resource-level permissions; anything else stands for every real ARN of that shape
     (`arn:aws:ec2:R:A:network-interface/*`), whose segments hold no colon, so its wildcards never span one."""
     if resource == "*":
         return (("lit", "*", False),)
-    return tuple((kind, char, False) for kind, char, _ in resource_tokens(resource))
+    return tuple(_interned((kind, char, False)) for kind, char, _ in resource_tokens(resource))
 
 
 def _absorbs(wild: Token, token: Token) -> bool:
@@ -269,7 +284,7 @@ def _absorbs(wild: Token, token: Token) -> bool:
     return wild[0] == "star" and (wild[2] or not token[2])
 
 
-@cache
+@lru_cache(maxsize=MATCH_CACHE)
 def covers(outer: tuple[Token, ...], inner: tuple[Token, ...]) -> bool:
     """Sound test that every string `inner` matches is also matched by `outer` (token-wise embedding)."""
     n, m = len(outer), len(inner)
@@ -303,7 +318,7 @@ def _can_emit_together(a: Token, b: Token) -> bool:
     return True  # two wildcards share every non-colon character
 
 
-@cache
+@lru_cache(maxsize=MATCH_CACHE)
 def overlaps(a: tuple[Token, ...], b: tuple[Token, ...]) -> bool:
     """Exact test that some string is matched by both patterns (intersection of their languages)."""
     seen: set[tuple[int, int]] = set()
