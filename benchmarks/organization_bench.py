@@ -271,6 +271,8 @@ def _shape_text(figures: dict) -> list[str]:
         f"average at the end {figures['load'][0]:.1f}; verdicts "
         f"{'identical' if figures['same_verdicts'] else 'NOT identical'} in every run; commit "
         f"{figures.get('commit', '?')}.", ""]
+    if figures.get("note"):  # what the run shared the machine with, written by whoever ran it
+        lines += [figures["note"], ""]
     if runs:
         lines += ["| concurrency | processes | wall s | scan CPU s | moto CPU s | speed-up "
                   "| wall s (+{:.0f} ms a call) "
