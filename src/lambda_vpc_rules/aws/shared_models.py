@@ -54,7 +54,8 @@ class SharingLoader(botocore.loaders.Loader):
             return self._classes[id(service_model)][0]
 
     def shares(self, service_model: Any) -> bool:
-        return any(model is service_model for model in self._models.values())
+        with self._lock:  # another thread may be adding a model: iterating the dict then would raise
+            return any(model is service_model for model in self._models.values())
 
 
 # the services an organization scan's sessions make clients of
