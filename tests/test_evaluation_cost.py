@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from lambda_vpc_rules.core import iam_policy
+from lambda_vpc_rules.core.engine import evaluate_functions
 from lambda_vpc_rules.core.model import Facts, LambdaFunction, Role, Subnet
 from lambda_vpc_rules.core.rules import eni_permissions
 from lambda_vpc_rules.core.rules.eni_permissions import check_eni_permissions
@@ -61,3 +63,28 @@ def test_per_resource_outcomes_decide_as_the_full_evaluation(monkeypatch, flag):
     full = [check_eni_permissions(fn, facts, parameters) for fn in functions]
     assert fast == full
     assert {v.compliance.value for v in fast} == {"COMPLIANT", "NON_COMPLIANT"}
+
+
+def test_remembered_matches_decide_as_computing_each_and_are_forgotten_after(monkeypatch):
+    """An account-region's evaluation remembers each (pattern, resource) match once, in a memo that ends with
+    it: a memo that outlived it grew with every account an organization scan read (docs/organization-scale.md)."""
+    parameters = eni_permissions.ENI_PERMISSIONS.parse_parameters({})
+    facts, functions = estate()
+    computed = [check_eni_permissions(fn, facts, parameters) for fn in functions]  # outside a block: no memo
+
+    tested: list[tuple] = []
+    covers = iam_policy.covers
+    monkeypatch.setattr(iam_policy, "covers", lambda *tokens: tested.append(tokens) or covers(*tokens))
+    facts, functions = estate()
+    results = evaluate_functions(eni_permissions.ENI_PERMISSIONS, functions, facts, parameters)
+    assert [(r.compliance, r.annotation) for r in results] == [(v.compliance, v.annotation) for v in computed]
+    assert tested and len(tested) == len(set(tested))  # each pattern test made once for all the functions
+    assert iam_policy._MATCHES.get() is None  # and the memo gone with the evaluation
+
+    with iam_policy.remembered_matches():
+        memo = iam_policy._MATCHES.get()
+        with iam_policy.remembered_matches():  # a block inside another shares its memo
+            assert iam_policy._MATCHES.get() is memo
+            assert iam_policy._recall(iam_policy._resource_covers, "arn:aws:ec2:*", arn("subnet/subnet-1"))
+        assert (iam_policy._resource_covers, "arn:aws:ec2:*", arn("subnet/subnet-1")) in memo
+    assert iam_policy._MATCHES.get() is None

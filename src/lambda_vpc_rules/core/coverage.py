@@ -37,7 +37,7 @@ class Target:
     region: str
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)  # slots: a scan keeps one per account-region read
 class Covered:
     account_id: str
     region: str

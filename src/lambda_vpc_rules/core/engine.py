@@ -6,11 +6,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .exceptions import InForce, Subject, apply, subject_function
+from .iam_policy import remembered_matches
 from .model import EvaluationResult, Facts, LambdaFunction
 from .rules import InvalidParameter, Rule
 from .rules.private_subnet_nat import INTERNET_ACCESS_TAG
 
 
+@remembered_matches()  # the functions share roles, subnets and security groups: matches repeat
 def evaluate_functions(
     rule: Rule, functions: Iterable[LambdaFunction], facts: Facts, parameters: Mapping[str, Any],
     account_id: str = "", region: str = "", exceptions: InForce | None = None, recorded_at: str = "",

@@ -34,10 +34,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
 from urllib.parse import unquote
 
@@ -56,12 +58,6 @@ from .iam_conditions import (
     resolve_variable,
     tri_and,
 )
-
-# Bounded memos of the pattern matching below. Their keys hold account-specific ARNs (a subnet's, a security
-# group's), so a memo without a bound grew with every account an organization scan read (measured: 0.2 MB an
-# account, docs/organization-scale.md); these bounds hold the working set of many accounts in flight.
-TOKEN_CACHE = 2048
-MATCH_CACHE = 8192
 
 # Glob tokens: a literal character, one character, or a run of characters. `colon` says whether the
 # wildcard may match ':' (actions: always; resources: only a `*` that ends an ARN segment).
@@ -91,10 +87,10 @@ class Statement:
     @cached_property
     def broad_ec2(self) -> bool:
         """Grants every EC2 action (`*`, `ec2:*`) or everything but a list (NotAction)."""
-        return self.not_action or any(covers(_action_tokens(a), _action_tokens("ec2:*")) for a in self.actions)
+        return self.not_action or any(_recall(_action_covers, a, "ec2:*") for a in self.actions)
 
     def matches_action(self, action: str) -> bool:
-        hit = any(covers(_action_tokens(pattern), _action_tokens(action)) for pattern in self.actions)
+        hit = any(_recall(_action_covers, pattern, action) for pattern in self.actions)
         return hit != self.not_action
 
     def label(self, policy: str) -> str:
@@ -222,7 +218,6 @@ def _interned(token: Token) -> Token:
     return _TOKENS.setdefault(token, token)
 
 
-@lru_cache(maxsize=TOKEN_CACHE)
 def _action_tokens(pattern: str) -> tuple[Token, ...]:
     tokens: list[Token] = []
     for char in pattern.lower():
@@ -235,7 +230,6 @@ _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 _ESCAPES = {"*": "*", "?": "?", "$": "$"}
 
 
-@lru_cache(maxsize=TOKEN_CACHE)
 def resource_tokens(pattern: str, variable: str = "unknown") -> tuple[Token, ...]:
     """Tokens of a policy's resource pattern. A policy variable (`${aws:username}`) is unknown here:
     `variable="unknown"` makes it match nothing (for Allows), `"any"` makes it match anything (for Denies)."""
@@ -265,7 +259,6 @@ def resource_tokens(pattern: str, variable: str = "unknown") -> tuple[Token, ...
     return _normalise(tokens)
 
 
-@lru_cache(maxsize=TOKEN_CACHE)
 def required_tokens(resource: str) -> tuple[Token, ...]:
     """A required resource: the bare `*` is the literal request resource of actions without
     resource-level permissions; anything else stands for every real ARN of that shape
@@ -284,7 +277,6 @@ def _absorbs(wild: Token, token: Token) -> bool:
     return wild[0] == "star" and (wild[2] or not token[2])
 
 
-@lru_cache(maxsize=MATCH_CACHE)
 def covers(outer: tuple[Token, ...], inner: tuple[Token, ...]) -> bool:
     """Sound test that every string `inner` matches is also matched by `outer` (token-wise embedding)."""
     n, m = len(outer), len(inner)
@@ -318,7 +310,6 @@ def _can_emit_together(a: Token, b: Token) -> bool:
     return True  # two wildcards share every non-colon character
 
 
-@lru_cache(maxsize=MATCH_CACHE)
 def overlaps(a: tuple[Token, ...], b: tuple[Token, ...]) -> bool:
     """Exact test that some string is matched by both patterns (intersection of their languages)."""
     seen: set[tuple[int, int]] = set()
@@ -342,6 +333,56 @@ def overlaps(a: tuple[Token, ...], b: tuple[Token, ...]) -> bool:
                 moves.append((next_i, next_j))
         stack.extend(moves)
     return False
+
+
+# ----------------------------------------------------------------------------------- remembered matches
+
+# The matches of one account-region's evaluation, remembered while `remembered_matches` runs (its functions
+# share roles, subnets and security groups: 8 of 10 pattern tests repeat) and forgotten after. Their keys hold
+# account-specific ARNs, so a memo that outlived the account-region grew with every account an organization scan
+# read (0.2 MB an account unbounded; an LRU bound still grew until it was full, docs/organization-scale.md).
+_MATCHES: ContextVar[dict | None] = ContextVar("iam_pattern_matches", default=None)
+
+
+@contextmanager
+def remembered_matches() -> Iterator[None]:
+    """Pattern matches remembered while the block runs, in this thread only (a context variable), and
+    forgotten after; a block inside another shares the outer one's. Outside any block nothing is remembered
+    (the answers are the same, only slower)."""
+    if _MATCHES.get() is not None:
+        yield
+        return
+    token = _MATCHES.set({})
+    try:
+        yield
+    finally:
+        _MATCHES.reset(token)
+
+
+def _recall(compute: Callable[..., Any], *args: str) -> Any:
+    """`compute(*args)`, remembered within `remembered_matches` (keys: the function and its string arguments,
+    whose hashes Python keeps)."""
+    memo = _MATCHES.get()
+    if memo is None:
+        return compute(*args)
+    key = (compute, *args)
+    try:
+        return memo[key]
+    except KeyError:
+        memo[key] = value = compute(*args)
+        return value
+
+
+def _action_covers(pattern: str, action: str) -> bool:
+    return covers(_recall(_action_tokens, pattern), _recall(_action_tokens, action))
+
+
+def _resource_covers(pattern: str, required: str) -> bool:
+    return covers(_recall(resource_tokens, pattern), _recall(required_tokens, required))
+
+
+def _resource_overlaps(pattern: str, required: str) -> bool:
+    return overlaps(_recall(resource_tokens, pattern, "any"), _recall(required_tokens, required))
 
 
 # ------------------------------------------------------------------------------------------ evaluation
@@ -401,15 +442,14 @@ def _resource_applies(statement: Statement, required: str, context: RequestConte
     """Whether the Resource (NotResource) reaches `required`, and the first variable without value. An entry
     with such a variable matches nothing; the statement itself may be void (IAM: "might cause the entire
     statement to be invalid"), so an answer other than FALSE becomes UNKNOWN."""
-    need = required_tokens(required)
     patterns, invalid = [], ""
     for pattern in statement.resources:
         try:
             patterns.append(_resolved_resource(pattern, context))
         except InvalidVariable as variable:
             invalid = invalid or f"${{{variable}}}"
-    covered = any(covers(resource_tokens(p), need) for p in patterns)
-    touched = covered or any(overlaps(resource_tokens(p, "any"), need) for p in patterns)
+    covered = any(_recall(_resource_covers, p, required) for p in patterns)
+    touched = covered or any(_recall(_resource_overlaps, p, required) for p in patterns)
     if statement.not_resource:  # applies to every resource but those
         reach = Tri.FALSE if covered else Tri.UNKNOWN if touched else Tri.TRUE
     else:

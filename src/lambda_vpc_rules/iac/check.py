@@ -22,6 +22,7 @@ from ..aws.facts import FactReader
 from ..core.egress import dependencies
 from ..core.engine import parse_parameters
 from ..core.exceptions import InForce, Subject, apply, subject_function
+from ..core.iam_policy import remembered_matches
 from ..core.model import EvaluationResult, Fact, Facts, LambdaFunction, role_name_from_arn
 from ..core.rules import Rule
 from ..core.rules.private_subnet_nat import INTERNET_ACCESS_TAG
@@ -272,6 +273,7 @@ def check_translated(template: Mapping[str, Any], lines: Mapping[str, int], path
                  lambda item: _note_unknowns(item, extraction, facts, reader is not None), exceptions)
 
 
+@remembered_matches()  # the functions share roles, subnets and security groups: matches repeat
 def judge(functions: Iterable[cloudformation.TemplateFunction], facts: Facts, rules: Sequence[Rule],
           parameters: Mapping[str, Mapping[str, Any]], path: str, context: Context, note=None,
           exceptions: InForce | None = None) -> list[CheckRow]:
