@@ -144,8 +144,11 @@ def test_conformance_pack_rule(rule):
     # every rule parameter, with the default of parameters.json
     rdk = json.loads((ROOT / "rules" / rule.rdk_name / "parameters.json").read_text())["Parameters"]
     for name, default in json.loads(rdk["OptionalParameters"]).items():
-        assert properties["InputParameters"][name] == {"Ref": pack_parameter_name(rule, name)}
-        assert PACK["Parameters"][pack_parameter_name(rule, name)]["Default"] == default
+        # the pack-wide locations (register, SCP chains) are one pack parameter for every rule
+        pack_name = name if name in ("ExceptionsRegister", "ScpChains") else pack_parameter_name(rule, name)
+        assert properties["InputParameters"][name] == {"Ref": pack_name}
+        assert PACK["Parameters"][pack_name]["Default"] == default
+    assert "ExceptionsRegister" in json.loads(rdk["OptionalParameters"])  # an RDK deployment can name a register too
 
 
 def test_pack_functions_are_the_functions_stacks():

@@ -26,6 +26,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from ..aws.register import PARAMETER as REGISTER_PARAMETER
+from ..aws.scp_chains import PARAMETER as SCP_CHAINS_PARAMETER
 from ..core.model import Fact
 from ..core.rules import RULES, Rule
 from ..rdk.handler import RDKLIB_VERSION  # what the handlers are built on (pyproject pins the same); vendored
@@ -74,8 +76,13 @@ __all__ = ["rule_actions"]
 
 
 def parameters_json(rule: Rule) -> dict:
-    """The RDK rule definition (parameters.json) for one rule."""
+    """The RDK rule definition (parameters.json) for one rule: its own parameters with their defaults, and the
+    pack-wide locations it reads (the exceptions register; the SCP chains, for the rule that judges IAM) empty,
+    which `rdk deploy` leaves out until they are set (it drops empty optional parameters)."""
     optional = {parameter.name: parameter.default for parameter in rule.parameters}
+    optional[REGISTER_PARAMETER] = ""
+    if Fact.IAM in rule.needs:
+        optional[SCP_CHAINS_PARAMETER] = ""
     return {
         "Version": "1.0",
         "Parameters": {
@@ -141,9 +148,9 @@ def conformance_pack() -> dict[str, Any]:
             parameters[name] = {"Type": "String", "Default": parameter.default, "Description": parameter.description}
             inputs[parameter.name] = _ref(name)
         inputs["AssumeRoleMode"] = "false"  # rdklib: the function's own role, in its own account
-        inputs["ExceptionsRegister"] = _ref("ExceptionsRegister")  # rdk.register: read once per invocation
+        inputs[REGISTER_PARAMETER] = _ref(REGISTER_PARAMETER)  # rdk.register: read once per invocation
         if Fact.IAM in rule.needs:  # rdk.scps: only the rule that judges IAM reads SCPs
-            inputs["ScpChains"] = _ref("ScpChains")
+            inputs[SCP_CHAINS_PARAMETER] = _ref(SCP_CHAINS_PARAMETER)
         triggers = ["ConfigurationItemChangeNotification", "OversizedConfigurationItemChangeNotification"]
         details = [{"EventSource": "aws.config", "MessageType": message} for message in triggers]
         details.append({"EventSource": "aws.config", "MessageType": "ScheduledNotification",
