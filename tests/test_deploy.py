@@ -6,6 +6,7 @@ installed package without a checkout are rehearsed too."""
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import io
 import json
@@ -714,3 +715,43 @@ def test_the_hook_bundle_answers_a_hook_request_on_its_own(deployed, server, tmp
     failed = answer({**properties, "VpcConfig": {**properties["VpcConfig"], "SubnetIds": public[:1]}})
     assert (failed["hookStatus"], failed.get("errorCode")) == ("FAILED", "NonCompliant"), failed["message"]
     assert "lambda-vpc-multi-az" in failed["message"]
+
+
+def test_preflight_reads_the_register_and_scp_chains_the_rules_will_read(account, capsys):
+    """A register or SCP chains document that is missing or invalid would make every evaluation of the rules
+    that read it an error: deploy stops before any change. One that is stale is a note."""
+    aws, packs = account
+    s3 = aws.client("s3")
+    register, chains = "s3://bundles-us-east-1/register.json", "s3://bundles-us-east-1/scp-chains.json"
+
+    def deploy(*params: str) -> tuple[int, list[str]]:
+        code = main(["deploy", "--bucket", "bundles-{region}", "--region", REGION, "--wait-delay", "0",
+                     *(arg for param in params for arg in ("--pack-param", param))])
+        return code, capsys.readouterr().err.strip().splitlines()
+
+    code, lines = deploy(f"ExceptionsRegister={register}")
+    assert code == 2 and packs == [] and aws.client("cloudformation").describe_stacks()["Stacks"] == []
+    assert f"lambda-vpc-rules: FAILED ExceptionsRegister: exceptions register {register}: no such object " \
+           "(NoSuchKey); publish it with `lambda-vpc-rules exceptions publish`; the rules that read it would answer " \
+           "every evaluation with an error" in lines
+    s3.put_object(Bucket="bundles-us-east-1", Key="register.json", Body=b"{not json")
+    code, lines = deploy(f"ExceptionsRegister={register}")
+    assert code == 2 and any("FAILED ExceptionsRegister" in line and "not JSON" in line for line in lines)
+    s3.put_object(Bucket="bundles-us-east-1", Key="scp-chains.json", Body=json.dumps({"format": "other"}).encode())
+    s3.put_object(Bucket="bundles-us-east-1", Key="register.json", Body=json.dumps({"version": "1", "exceptions": []}))
+    code, lines = deploy(f"ExceptionsRegister={register}", f"ScpChains={chains}")
+    assert code == 2 and [line for line in lines if "FAILED" in line] == [
+        f"lambda-vpc-rules: FAILED ScpChains: SCP chains {chains}: not an SCP chains document (format "
+        "lambda-vpc-rules/scp-chains/1 expected); the rules that read it would answer every evaluation with an error"]
+
+    from lambda_vpc_rules.core.scp import chains_document
+
+    stale = dt.datetime.now(dt.UTC) - dt.timedelta(hours=49)
+    s3.put_object(Bucket="bundles-us-east-1", Key="scp-chains.json", Body=json.dumps(chains_document([], stale)))
+    code, lines = deploy(f"ExceptionsRegister={register}", f"ScpChains={chains}")
+    assert code == 0, lines
+    assert any(f"pre-flight: note: ScpChains {chains}: generated" in line and "over 48 h old" in line
+               for line in lines), lines
+    assert [p["ConformancePackInputParameters"][:2] for p in packs] == [[
+        {"ParameterName": "ExceptionsRegister", "ParameterValue": register},
+        {"ParameterName": "ScpChains", "ParameterValue": chains}]]

@@ -7,6 +7,8 @@
   AWS Config records them in one region only, and only in regions launched before February 2022);
 - the deploying identity's permissions, by IAM's policy simulator (SimulatePrincipalPolicy, which also applies
   the organization's SCPs); a refused simulation is a note, not a problem;
+- the exceptions register and SCP chains the rules are given (pack parameters), read as the rules read them:
+  missing or invalid, a problem (every evaluation would be an error); unreadable from here or stale, a note;
 - an organization: all features, this account the management account or (with `--delegated-admin`) a delegated
   administrator for StackSets, AWS Config rules and, with an aggregator, AWS Config; trusted access for those
   services; the aggregator's name free or an organization aggregator.
@@ -144,6 +146,7 @@ def preflight(clients: Any, options: Any, regions: list[str], identity: dict[str
     if options.organization and options.aggregator:
         _aggregator(clients("config"), options.aggregator, report)
     _permissions(clients, identity, sorted(required_actions(options, regions)), report)
+    _published_documents(clients, options, report)
     for problem in report.problems:
         progress(f"pre-flight: PROBLEM {problem}")
     for note in report.notes:
@@ -259,6 +262,49 @@ def _buckets(clients: Any, options: Any, regions: list[str], report: Preflight, 
             except ClientError as error:
                 report.problems.append(f"signing profile {options.signing_profile} ({region}): "
                                        f"{error.response['Error']['Code']}")
+
+
+def _published_documents(clients: Any, options: Any, report: Preflight) -> None:
+    """The exceptions register and the SCP chains the rules are given (`--pack-param ExceptionsRegister=...`,
+    `ScpChains=...`), read as the rules read them. Missing or invalid, every evaluation of the rules that read it
+    would be an error: a problem. Not readable by this identity: a note, because the rules read with their own role
+    (and, in an organization, member accounts through the bucket's policy), which cannot be proven from here."""
+    import datetime as dt
+
+    from ...aws.register import read_published as read_register
+    from ...aws.scp_chains import MAX_AGE
+    from ...aws.scp_chains import read_published as read_chains
+    from ...core.exceptions import RegisterError
+    from ...core.scp import ScpDocumentError
+
+    parameters = getattr(options, "pack_parameters", None) or {}
+    readers = (("ExceptionsRegister", read_register, RegisterError), ("ScpChains", read_chains, ScpDocumentError))
+    for name, read, invalid in readers:
+        location = (parameters.get(name) or "").strip()
+        if not location:
+            continue
+        try:
+            document = read(clients, location)
+        except invalid as error:
+            report.problems.append(f"{name}: {error}; the rules that read it would answer every evaluation with "
+                                   "an error")
+            continue
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "error")
+            report.notes.append(f"{name} {location}: this identity cannot read it ({code}); the rules read it with "
+                                "their own role, which was not checked from here")
+            continue
+        if name == "ScpChains":
+            chains, _ = document
+            age = dt.datetime.now(dt.UTC) - chains.generated_at
+            if age > MAX_AGE:
+                report.notes.append(f"{name} {location}: generated {chains.generated_at:%Y-%m-%d %H:%M}Z, over "
+                                    f"{MAX_AGE.total_seconds() / 3600:.0f} h old: the ENI rule keeps the Denies it "
+                                    "shows but proves nothing else by it until `lambda-vpc-rules scps publish` runs "
+                                    "again (docs/scp.md)")
+        if getattr(options, "organization", False):
+            report.notes.append(f"{name} {location}: readable from this account; member accounts read it "
+                                f"through the bucket's policy, not checked from here")
 
 
 def recorded_types(recorder: dict[str, Any], home: bool) -> tuple[bool, set[str], set[str]]:
