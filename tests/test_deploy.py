@@ -570,7 +570,9 @@ def test_status_and_destroy_of_one_account(account, capsys):
                  "--wait-delay", "0"]) == 0
     capsys.readouterr()
     assert main(["status", "--regions", regions, "--region", REGION, "--format", "json"]) == 0
-    rows = json.loads(capsys.readouterr().out)["placements"]
+    status = json.loads(capsys.readouterr().out)
+    rows = status["placements"]
+    assert status["hook"].startswith("CloudFormation hook not deployed")
     assert [(r["region"], r["pack"], r["evaluations"]) for r in rows] == [
         (REGION, "CREATE_COMPLETE", "4/5 ok, last error AccessDenied (lambda-vpc-eni-permissions)"),
         ("eu-west-1", "CREATE_COMPLETE", "4/5 ok, last error AccessDenied (lambda-vpc-eni-permissions)")]
@@ -639,8 +641,14 @@ def test_deploy_hook_passes_its_failure_mode_and_pins_the_hook_bundle(aws, capsy
             lambda service, region: aws.client(service, region_name=region), REGION))
         log = RequestLog().install(aws)
         code = main(argv)
-    out, err = capsys.readouterr()
-    assert code == 0, err
+        out, err = capsys.readouterr()
+        assert code == 0, err
+    # status's line on the hook: read from the functions stack, as it is now
+    from lambda_vpc_rules.tooling.deploy.steps import DeployOptions
+
+    clients = Clients(lambda service, region: aws.client(service, region_name=region), REGION)
+    _, hook = deploy_cli.read_deployment(clients, DeployOptions("hooked-{region}", mode="rules"), REGION)
+    assert hook.startswith("CloudFormation hook deployed, FailureMode FAIL: it blocks a Lambda function"), hook
     prefix = json.loads(out)["code_prefix"]
     assert f"{len(RULES) + 1} of {len(RULES) + 1} bundles uploaded" in err  # the rules' and the hook's
     [stack] = [r.params for r in log.of("CreateStack") if r.params["StackName"] == "lambda-vpc-rules"]

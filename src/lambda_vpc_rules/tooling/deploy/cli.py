@@ -243,23 +243,26 @@ def run(command: str, session: Any, args: argparse.Namespace) -> int:
     regions = resolve_regions(options.regions, clients)
     if command == "status":
         rows = read_status(clients, options, regions)
-        signing = read_signing(clients, options, regions[0])
+        signing, hook = read_deployment(clients, options, regions[0])
         print(f"lambda-vpc-rules: {signing}", file=sys.stderr)
-        _emit(rows, {"placements": [row.as_json() for row in rows], "code_signing": signing}, args.format)
+        print(f"lambda-vpc-rules: {hook}", file=sys.stderr)
+        _emit(rows, {"placements": [row.as_json() for row in rows], "code_signing": signing, "hook": hook},
+              args.format)
         return _fail([failure for row in rows for failure in row.failures()])
     from .destroy import destroy
 
     return _fail(destroy(clients, options, regions, progress_line, legacy=args.legacy))
 
 
-def read_signing(clients: Any, options: Any, region: str) -> str:
-    """Whether Lambda enforces code signing on the deployment's functions (in `region`): from the functions stack's
-    (or StackSet's) own SigningProfileVersionArns, with the deployment record's word on --allow-unsigned."""
+def read_deployment(clients: Any, options: Any, region: str) -> tuple[str, str]:
+    """What the deployment enforces (in `region`), from the functions stack's (or StackSet's) own parameters:
+    code signing (SigningProfileVersionArns, with the deployment record's word on --allow-unsigned) and the
+    CloudFormation hook (HookFailureMode). Read, not recalled: a stack updated by hand shows as it is."""
     from botocore.exceptions import ClientError
 
-    from .record import read_record, signing_statement
+    from .record import hook_statement, read_record, signing_statement
 
-    arns = None
+    parameters = None
     try:
         if options.organization:
             from .org import describe_stack_set, functions_stack_set
@@ -270,10 +273,9 @@ def read_signing(clients: Any, options: Any, region: str) -> str:
         else:
             found = clients("cloudformation", region).describe_stacks(StackName=options.stack_name)["Stacks"][0]
         if found is not None:
-            arns = {p["ParameterKey"]: p.get("ParameterValue", "") for p in found.get("Parameters") or ()}.get(
-                "SigningProfileVersionArns", "")
+            parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in found.get("Parameters") or ()}
     except ClientError:
-        arns = None
+        parameters = None
     record = None
     if options.bucket:
         owner = options.bucket_owner or clients("sts").get_caller_identity()["Account"]
@@ -281,7 +283,9 @@ def read_signing(clients: Any, options: Any, region: str) -> str:
             record = read_record(clients, options, owner)
         except ClientError:
             record = None
-    return signing_statement(arns, record)
+    arns = None if parameters is None else parameters.get("SigningProfileVersionArns", "")
+    hook = None if parameters is None else parameters.get("HookFailureMode", "")
+    return signing_statement(arns, record), hook_statement(hook)
 
 
 def read_status(clients: Any, options: Any, regions: list[str]) -> list[Any]:

@@ -1,5 +1,5 @@
 """The deployment record: what one deployment (`--stack-name`) put where, written by deploy, read back by status
-and destroy (and the evidence report: `signing_statement`).
+and destroy (`signing_statement` and `hook_statement`: status's lines on what the deployment enforces).
 
 It is one JSON object, `<key-prefix><stack-name>/deployment.json` in the home region's bucket, tagged with the
 deployment's identity like everything else deploy creates. It is a record, not an authority: destroy deletes only
@@ -90,3 +90,14 @@ def signing_statement(signing_arns: str | None, record: dict[str, Any] | None) -
         return (f"code signing NOT enforced: deployed with --allow-unsigned by {record.get('deployed_by')} at "
                 f"{record.get('deployed_at')}")
     return "code signing NOT enforced"
+
+
+def hook_statement(failure_mode: str | None) -> str:
+    """One line on the CloudFormation hook (`deploy --hook`), from the functions stack's HookFailureMode."""
+    if failure_mode is None:
+        return "CloudFormation hook unknown (no functions stack or StackSet read)"
+    if not failure_mode:
+        return "CloudFormation hook not deployed (deploy --hook FAIL|WARN judges functions before they exist)"
+    effect = "blocks" if failure_mode == "FAIL" else "lets CloudFormation go on, with a warning, past"
+    return (f"CloudFormation hook deployed, FailureMode {failure_mode}: it {effect} a Lambda function a rule finds "
+            "NON_COMPLIANT or cannot establish (docs/check.md)")
