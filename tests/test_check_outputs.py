@@ -84,6 +84,61 @@ def test_bad_templates_are_errors_not_verdicts(tmp_path, capsys, content, messag
     assert message in captured.err and captured.out == ""
 
 
+def test_a_directory_is_checked_file_by_file_and_what_is_no_template_is_skipped_and_named(tmp_path, capsys):
+    """`check DIR`: the template-like files under it (sorted; hidden directories such as .aws-sam's build copies and
+    node_modules left out). A file there that is read but is neither template nor plan (a CDK manifest, a CI
+    workflow, Kubernetes manifests) is skipped and named, never silently; one that cannot be parsed is an error."""
+    infra = tmp_path / "infra"
+    (infra / "stacks").mkdir(parents=True)
+    (infra / "stacks" / "network.yaml").write_text((CORPUS / "network.yaml").read_text())
+    (infra / "cdk.out").mkdir()
+    (infra / "cdk.out" / "App.template.json").write_text(json.dumps({"Resources": {"Fn": {  # no VPC: established
+        "Type": "AWS::Lambda::Function", "Properties": {"Role": "arn:aws:iam::111111111111:role/r",
+                                                         "Code": {"ZipFile": "x"}}}}}))
+    (infra / "cdk.out" / "manifest.json").write_text(json.dumps({"version": "36.0.0", "artifacts": {}}))
+    (infra / "ci.yml").write_text("name: ci\non:\n  push: {}\njobs: {}\n")
+    (infra / "k8s.yaml").write_text("kind: Service\n---\nkind: Deployment\n")
+    (infra / "README.md").write_text("not searched: not a template's suffix\n")
+    for ignored in (".aws-sam/build", "node_modules/pkg"):
+        (infra / ignored).mkdir(parents=True)
+        (infra / ignored / "template.yaml").write_text("Resources: [")  # would be an error if read
+    code = main(["check", str(infra), "--format", "json"])
+    captured = capsys.readouterr()
+    assert code == 1, captured.err  # network.yaml has NON_COMPLIANT functions
+    document = json.loads(captured.out)
+    assert document["files"] == [str(infra / "cdk.out" / "App.template.json"),
+                                 str(infra / "stacks" / "network.yaml")]
+    assert document["skipped"] == [str(infra / name) for name in ("cdk.out/manifest.json", "ci.yml", "k8s.yaml")]
+    assert {e["path"] for e in document["evaluations"]} == set(document["files"])
+    assert "checked 2 template(s) or plan(s); skipped 3 file(s) that are neither" in captured.err
+    # the same files named one by one give the same verdicts
+    assert main(["check", *document["files"], "--format", "json"]) == 1
+    assert json.loads(capsys.readouterr().out)["evaluations"] == document["evaluations"]
+
+    (infra / "broken.yaml").write_text("Resources: [")  # may be a template: an error, not a skip
+    assert main(["check", str(infra)]) == 2
+    assert "broken.yaml: not a CloudFormation template" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("files, message", [
+    ({}, "no file that could be a template or plan"),
+    ({"manifest.json": "{}", "ci.yml": "name: ci\n"}, "no CloudFormation template or Terraform plan among 2 file(s)"),
+])
+def test_a_directory_without_templates_is_an_error(tmp_path, capsys, files, message):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert main(["check", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.out == ""
+
+
+def test_a_file_named_on_its_own_that_is_no_template_stays_an_error(tmp_path, capsys):
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({"version": "36.0.0"}))
+    assert main(["check", str(path)]) == 2
+    assert "not a CloudFormation template or Terraform plan (no Resources)" in capsys.readouterr().err
+
+
 # ------------------------------------------------------------------ resolver
 
 

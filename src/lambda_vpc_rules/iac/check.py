@@ -51,7 +51,8 @@ class CheckRow:
 class CheckReport:
     rows: list[CheckRow] = field(default_factory=list)
     generated_at: str = ""
-    files: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # the templates and plans checked
+    skipped: list[str] = field(default_factory=list)  # files found in a directory that are neither
 
     @property
     def complete(self) -> bool:
@@ -68,6 +69,10 @@ class Document:
     kind: str  # cloudformation | terraform
     data: Any
     lines: dict[str, int] = field(default_factory=dict)  # resource -> line (1-based)
+
+
+class NotATemplate(TemplateError):
+    """A file that was read, but is neither a CloudFormation template nor a Terraform plan (no Resources)."""
 
 
 def load(path: str | pathlib.Path) -> Document:
@@ -88,16 +93,20 @@ def load(path: str | pathlib.Path) -> Document:
             # JSON (CDK's output) holds only long-form intrinsics: the json module reads it, many times faster
             # than cfn-lint's decoders; each resource's line is where its key opens within Resources.
             return Document("cloudformation", data, _json_lines(text, data["Resources"]))
+        if data is not None:
+            raise NotATemplate(f"{path}: not a CloudFormation template or Terraform plan (no Resources)")
     try:
         from cfnlint.decode import decode
     except ImportError:  # pragma: no cover - the `check` extra
         raise TemplateError("CloudFormation templates need cfn-lint: pip install 'lambda-vpc-rules[check]'") from None
     template, matches = decode(str(path))
+    if template is None and "\n---" in text.strip():  # a YAML stream of several documents (Kubernetes manifests)
+        raise NotATemplate(f"{path}: not a CloudFormation template (several YAML documents)")
     if matches or template is None:
         message = "; ".join(match.message for match in matches or []) or "cannot be read"
         raise TemplateError(f"{path}: not a CloudFormation template: {message}")
     if not isinstance(template, Mapping) or not isinstance(template.get("Resources"), Mapping):
-        raise TemplateError(f"{path}: not a CloudFormation template or Terraform plan (no Resources)")
+        raise NotATemplate(f"{path}: not a CloudFormation template or Terraform plan (no Resources)")
     lines = {}
     for key in template["Resources"]:
         mark = getattr(key, "start_mark", None)
@@ -314,20 +323,60 @@ def check_plan(plan: Mapping[str, Any], path: str, rules: Sequence[Rule], parame
     return [replace(row, line=None, logical_id=addresses.get(row.logical_id, row.logical_id)) for row in rows]
 
 
+# What a directory is searched for: CloudFormation and SAM (YAML, JSON, `.template`), CDK's
+# `cdk.out/*.template.json`, Terraform plans saved as JSON. Hidden directories (.git, .terraform, and .aws-sam,
+# SAM's build copies) and dependency trees are not searched.
+TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".template")
+SKIPPED_DIRECTORIES = ("node_modules", "__pycache__")
+
+
+def expand(paths: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The files to check: each file named, and the files under each directory named whose suffix is a
+    template's (TEMPLATE_SUFFIXES; sorted, hidden directories and SKIPPED_DIRECTORIES left out). Also the files
+    found in directories, which `check_paths` may skip when they are neither template nor plan."""
+    files, found = [], []
+    for path in paths:
+        root = pathlib.Path(path)
+        if not root.is_dir():
+            files.append(path)
+            continue
+        under = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in TEMPLATE_SUFFIXES
+                       and not any(part.startswith(".") or part in SKIPPED_DIRECTORIES
+                                   for part in p.relative_to(root).parts[:-1]))
+        if not under:
+            raise TemplateError(f"{path}: no file that could be a template or plan ({', '.join(TEMPLATE_SUFFIXES)})")
+        files += [str(p) for p in under]
+        found += [str(p) for p in under]
+    return files, found
+
+
 def check_paths(paths: Sequence[str], rules: Sequence[Rule], raw_parameters: Mapping[str, str],
                 context: Context, reader: FactReader | None = None, iam_client: Any = None,
                 exceptions: InForce | None = None) -> CheckReport:
-    """Every file's rows. Raises TemplateError (or OSError) for a file that cannot be read: an error is
-    never a verdict."""
+    """Every file's rows; a directory stands for the files under it (`expand`). Raises TemplateError (or
+    OSError) for a file that cannot be read: an error is never a verdict. A file found in a directory that
+    is read but is neither template nor plan (a CDK manifest, a workflow) is skipped and listed in
+    `report.skipped`; named on its own, it is an error, as is a directory with no template or plan at all."""
     parameters = parse_parameters(rules, raw_parameters)
     if context.region:
         context = replace(context, partition=partition_of(context.region))
-    report = CheckReport(generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), files=list(paths))
-    for path in paths:
-        document = load(path)
+    files, found = expand(paths)
+    report = CheckReport(generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    for path in files:
+        try:
+            document = load(path)
+        except NotATemplate:
+            if path not in found:
+                raise
+            report.skipped.append(path)
+            continue
+        report.files.append(path)
         if document.kind == "terraform":
             report.rows += check_plan(document.data, path, rules, parameters, context, reader, exceptions)
         else:
             report.rows += check_template(document.data, document.lines, path, rules, parameters, context, reader,
                                           iam_client, exceptions)
+    if found and not report.files:
+        raise TemplateError(f"{', '.join(p for p in paths if pathlib.Path(p).is_dir())}: no CloudFormation "
+                            f"template or Terraform plan among {len(found)} file(s) found")
     return report

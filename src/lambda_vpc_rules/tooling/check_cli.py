@@ -28,7 +28,8 @@ ORDER = {Compliance.NON_COMPLIANT: 0, Compliance.COMPLIANT: 1, Compliance.NOT_AP
 def add_check_arguments(parser: argparse.ArgumentParser, key_value: Callable[[str], tuple[str, str]]) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="CloudFormation/SAM templates (YAML or JSON; CDK: cdk.out/*.template.json) "
-                        "or Terraform plans (terraform show -json)")
+                        "or Terraform plans (terraform show -json), or directories of them (searched for "
+                        ".yaml, .yml, .json and .template files; those that are neither are skipped and listed)")
     parser.add_argument("--rule", action="append", choices=[rule.config_rule_name for rule in RULES],
                         help="rule to run (repeatable; default: all)")
     parser.add_argument("--param", action="append", type=key_value, default=[], metavar="NAME=VALUE",
@@ -61,7 +62,7 @@ def _ordered(report: CheckReport, only_failing: bool) -> list[CheckRow]:
 def to_json(report: CheckReport, only_failing: bool = False) -> str:
     rows = _ordered(report, only_failing)
     counts = {c.value: sum(1 for r in report.rows if r.result.compliance is c) for c in Compliance}
-    document = {"generated_at": report.generated_at, "files": report.files,
+    document = {"generated_at": report.generated_at, "files": report.files, "skipped": report.skipped,
                 "summary": {"evaluations": len(report.rows), **counts,
                             "not_established": sum(1 for r in report.rows if not r.established)},
                 "evaluations": [_row_dict(r) for r in rows]}
@@ -125,6 +126,11 @@ def run(args: argparse.Namespace, clients_factory: Callable[[], Any]) -> int:
 
         exceptions = InForce(load_register(args.exceptions), dt.datetime.now(dt.UTC))
     report = check_paths(args.paths, rules, dict(args.param), context, reader, iam_client, exceptions)
+    if report.skipped:
+        shown = ", ".join(report.skipped[:5]) + (f" and {len(report.skipped) - 5} more" if len(report.skipped) > 5
+                                                 else "")
+        print(f"lambda-vpc-rules: checked {len(report.files)} template(s) or plan(s); skipped "
+              f"{len(report.skipped)} file(s) that are neither: {shown}", file=sys.stderr)
     on_terminal = args.output is None and sys.stdout.isatty()
     fmt = args.format or ("table" if on_terminal else "json")
     if fmt == "sarif":
