@@ -147,6 +147,8 @@ def test_the_chain_levels_as_read(organization):
     assert [[name for name, _ in level.policies] for level in chain.levels] == [
         ["FullAWSAccess", "perimeter"], ["FullAWSAccess", "approved-regions"], ["FullAWSAccess", "no-enis"]]
     assert not chain.management and not chain.unread
+    organization_id = boto3.client("organizations", region_name=REGION).describe_organization()["Organization"]["Id"]
+    assert chain.organization_id == organization_id and organization_id.startswith("o-")  # aws:PrincipalOrgID
 
 
 def test_scps_that_cannot_be_read_are_said_not_considered(organization):

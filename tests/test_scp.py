@@ -40,6 +40,8 @@ PERIMETER = {"Sid": "EnforceNetworkPerimeter", "Effect": "Deny", "NotAction": ["
 EXEMPT_LAMBDA_ROLES = {**PERIMETER, "Sid": "EnforceNetworkPerimeterExceptLambda",
                        "Condition": {**PERIMETER["Condition"],
                                      "ArnNotLikeIfExists": {"aws:PrincipalArn": "arn:aws:iam::*:role/lambda-*"}}}
+ORG_PERIMETER = {"Sid": "OwnOrgOnly", "Effect": "Deny", "Action": "*", "Resource": "*",
+                 "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-own12345"}}}
 ALLOW_LIST = scp("AllowListed", {"Effect": "Allow", "Action": ["ec2:*", "logs:*"], "Resource": "*"})
 ALLOW_DESCRIBE = scp("DescribeOnly", {"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"})
 
@@ -81,6 +83,17 @@ ROWS = [
     ("chain-not-read", ScpChain(ACCOUNT, unread="access denied: organizations:ListParents was refused"),
      "lambda-app", Compliance.COMPLIANT, ["not considered (access denied: organizations:ListParents"]),
     ("single-account", None, "lambda-app", Compliance.COMPLIANT, ["Service control policies were not considered"]),
+    # an identity perimeter on the principal's organization: aws:PrincipalOrgID is the chain's organization
+    ("org-perimeter-own-organization", chain(root=(FULL, scp("org", ORG_PERIMETER)), organization_id="o-own12345"),
+     "lambda-app", Compliance.COMPLIANT, []),
+    ("org-perimeter-other-organization", chain(root=(FULL, scp("org", ORG_PERIMETER)), organization_id="o-else6789"),
+     "lambda-app", Compliance.NON_COMPLIANT,
+     ["denied by SCP org/OwnOrgOnly: its condition on aws:PrincipalOrgID holds"]),
+    ("org-perimeter-organization-not-known", chain(root=(FULL, scp("org", ORG_PERIMETER))), "lambda-app",
+     Compliance.NON_COMPLIANT, ["conditional Deny on aws:PrincipalOrgID could apply"]),
+    ("org-perimeter-stale-chain", chain(root=(FULL, scp("org", ORG_PERIMETER)), organization_id="o-own12345",
+                                        stale="chains published 2026-11-20T00:00:00Z, over 48 h old"),
+     "lambda-app", Compliance.NON_COMPLIANT, ["conditional Deny on aws:PrincipalOrgID could apply"]),
 ]
 
 
@@ -121,3 +134,33 @@ def test_every_level_must_allow_and_a_deny_anywhere_wins():
     assert not denied.allowed and denied.detail.startswith("denied by SCP deny-eni/NoEnis")
     assert check_scps(chain(root=(scp("deny-eni", DENY_ENI),)), "ec2:DescribeSubnets", ["*"]).detail == (
         "not allowed at root r-1 (no SCP there allows it)")
+
+
+def test_the_organization_is_the_role_accounts_only():
+    """aws:PrincipalOrgID comes from the chain of the role's own account: a chain of another account names
+    nothing about the role's principal."""
+    from lambda_vpc_rules.core.rules.eni_requests import principal_context
+
+    own = Role("r", f"arn:aws:iam::{ACCOUNT}:role/r")
+    other = Role("r", "arn:aws:iam::999988887777:role/r")
+    known = chain(organization_id="o-own12345")
+    assert principal_context(own, NOW, known).get("aws:PrincipalOrgID") == ("o-own12345",)
+    for role, scps in ((other, known), (own, chain()), (own, None),
+                       (own, ScpChain(ACCOUNT, unread="refused", organization_id="o-own12345"))):
+        assert "aws:principalorgid" not in principal_context(role, NOW, scps).values  # unknown: any value
+
+
+def test_the_published_document_carries_the_organization():
+    from lambda_vpc_rules.core.scp import ScpDocumentError, chains_document, chains_from_document
+
+    chains = [chain(organization_id="o-own12345"), ScpChain("444455556666", unread="refused")]
+    document = chains_document(chains, NOW)
+    assert document["organization_id"] == "o-own12345"
+    published = chains_from_document(document)
+    assert published.chains[ACCOUNT].organization_id == "o-own12345"
+    assert published.chains["444455556666"].organization_id == ""  # unread: nothing known of it
+    # a document published before the organization was written: read, the organization unknown
+    older = chains_document([chain()], NOW)
+    assert "organization_id" not in older and chains_from_document(older).chains[ACCOUNT].organization_id == ""
+    with pytest.raises(ScpDocumentError, match="two organizations"):
+        chains_document([chain(organization_id="o-own12345"), ScpChain("444455556666", organization_id="o-x")], NOW)

@@ -86,6 +86,7 @@ def test_publish_writes_every_accounts_chain_root_ou_account(organization, publi
         f"root {organization['root']}", f"OU {organization['prod']}", f"account {organization['denied']}"]
     assert "no-enis" in [name for name, _ in denied.levels[2].policies]
     assert chains.chains[MANAGEMENT].management
+    assert published["organization_id"].startswith("o-") and denied.organization_id == published["organization_id"]
     assert len(published["policies"]) == 4  # FullAWSAccess, perimeter, approved-regions, no-enis: once each
 
 

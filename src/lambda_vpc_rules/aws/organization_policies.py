@@ -50,6 +50,7 @@ class OrganizationPolicies:
         self.clients = clients
         self._lock = threading.Lock()
         self._management: str | None = None
+        self._organization_id = ""
         self._parents: dict[str, tuple[str, str]] = {}  # child ID -> (parent ID, parent type)
         self._attached: dict[str, tuple[str, ...]] = {}  # target ID -> its SCP IDs
         self._documents: dict[str, tuple[str, object]] = {}  # policy ID -> (name, document)
@@ -67,6 +68,7 @@ class OrganizationPolicies:
             organization = result(self.clients("organizations").describe_organization(), "Organization",
                                   "DescribeOrganization")
             self._management = organization.get("MasterAccountId") or ""
+            self._organization_id = organization.get("Id") or ""
         path = [(account_id, "ACCOUNT")]
         while path[-1][1] != "ROOT":
             if len(path) > MAX_DEPTH:
@@ -75,7 +77,8 @@ class OrganizationPolicies:
         levels = tuple(ScpLevel(f"{KINDS.get(kind, kind)} {target}",
                                 tuple(self._document(policy) for policy in self._policies(target)))
                        for target, kind in reversed(path))
-        return ScpChain(account_id, levels, management=account_id == self._management)
+        return ScpChain(account_id, levels, management=account_id == self._management,
+                        organization_id=self._organization_id)
 
     def _parent(self, child: str) -> tuple[str, str]:
         if child not in self._parents:

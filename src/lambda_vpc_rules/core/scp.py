@@ -55,6 +55,7 @@ class ScpChain:
     management: bool = False
     unread: str = ""
     stale: str = ""
+    organization_id: str = ""  # the organization the account is in (aws:PrincipalOrgID); "" not known
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,11 @@ def chains_document(chains: Sequence[ScpChain], generated_at: dt.datetime) -> di
     body = {"format": DOCUMENT_FORMAT,
             "generated_at": generated_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "accounts": accounts, "levels": levels, "policies": policies}
+    organizations = {chain.organization_id for chain in chains if chain.organization_id}
+    if len(organizations) > 1:
+        raise ScpDocumentError(f"chains of two organizations: {', '.join(sorted(organizations))}")
+    if organizations:  # optional: a document without it (published before) leaves aws:PrincipalOrgID unknown
+        body["organization_id"] = organizations.pop()
     return {**body, "sha256": hashlib.sha256(_canonical(body)).hexdigest()}
 
 
@@ -178,11 +184,15 @@ def chains_from_document(document: object) -> PublishedChains:
         policies = [(str(policy["name"]), policy["document"]) for policy in document["policies"]]
         levels = {str(target): tuple(policies[index] for index in indices)
                   for target, indices in document["levels"].items()}
+        organization_id = document.get("organization_id", "")
+        if not isinstance(organization_id, str):
+            raise TypeError("organization_id is not a string")
         chains = {}
         for account, entry in document["accounts"].items():
             chains[str(account)] = ScpChain(
                 str(account), tuple(ScpLevel(target, levels[target]) for target in entry["levels"]),
-                management=entry.get("management") is True, unread=str(entry.get("unread") or ""))
+                management=entry.get("management") is True, unread=str(entry.get("unread") or ""),
+                organization_id=organization_id if not entry.get("unread") else "")
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
         raise ScpDocumentError(f"malformed ({type(error).__name__}: {error})") from None
     return PublishedChains(generated_at, digest, chains)

@@ -38,7 +38,7 @@ Delete/Assign/Unassign, not for Create (the safe side: if AWS matched it, a role
 NON_COMPLIANT, never wrongly COMPLIANT).
 
 Their request context (any key not listed is unknown: it may be absent or hold any value, e.g.
-aws:SourceIp, aws:SourceVpc, aws:PrincipalOrgID, aws:ViaAWSService, aws:RequestTag/\\*,
+aws:SourceIp, aws:SourceVpc, aws:PrincipalOrgPaths, aws:ViaAWSService, aws:RequestTag/\\*,
 ec2:NetworkInterfaceID, the tags of an interface or a security group):
 
 | key | value | source |
@@ -48,6 +48,7 @@ ec2:NetworkInterfaceID, the tags of an interface or a security group):
 | aws:PrincipalAccount | the role's account | read: the role's ARN [KEYS] |
 | aws:PrincipalArn | the role's ARN ("for IAM roles, the ARN of the role") | read [KEYS] |
 | aws:PrincipalType | `AssumedRole` | doc [VARS] (principal key values) |
+| aws:PrincipalOrgID | the organization of the role's account, when its SCP chain is known (an organization scan, or `ScpChains` published by `scps publish` with the organization's ID); unknown otherwise, and when the chain is unread or stale | read: DescribeOrganization's Id [KEYS] ("included in the request context only if the principal is a member of an organization") |
 | aws:PrincipalTag/k | the role's tag k; absent when the role has none (Lambda passes no session tags) | read: GetAccountAuthorizationDetails / GetRole [KEYS] |
 | aws:CurrentTime, aws:EpochTime | when the facts were read (UTC; epoch seconds): an input of the pure core (`Facts.evaluated_at`) | read: the clock [KEYS] |
 | ec2:Vpc | `arn:P:ec2:R:A:vpc/<id>` of the function's subnets | read: DescribeSubnets [SAR] |

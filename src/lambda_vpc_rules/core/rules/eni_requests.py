@@ -16,6 +16,7 @@ from datetime import datetime
 from ..iam_conditions import ABSENT, PRESENT_UNKNOWN, UNKNOWN, RequestContext, Value
 from ..iam_policy import Authorization
 from ..model import Facts, LambdaFunction, Role
+from ..scp import ScpChain
 
 CREATE = "ec2:CreateNetworkInterface"
 DESCRIBE_ACTIONS = ("ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets")
@@ -37,8 +38,18 @@ def _account_of(arn: str) -> Value:
     return (parts[4],) if len(parts) > 4 and parts[0] == "arn" and parts[4] else UNKNOWN
 
 
-def principal_context(role: Role, now: datetime | None) -> RequestContext:
-    """The keys every request made with the role's session carries."""
+def _organization_of(role: Role, chain: ScpChain | None) -> str:
+    """The organization of the role's account, from its SCP chain as read or published (`scps publish`), when
+    that chain is the role's account's, was read, and is not stale; "" when not known."""
+    if chain is None or not chain.organization_id or chain.unread or chain.stale:
+        return ""
+    return chain.organization_id if _account_of(role.arn) == (chain.account_id,) else ""
+
+
+def principal_context(role: Role, now: datetime | None, chain: ScpChain | None = None) -> RequestContext:
+    """The keys every request made with the role's session carries; `chain`: the account's SCP chain, which
+    names its organization (aws:PrincipalOrgID: "included in the request context only if the principal is a
+    member of an organization", IAM global condition keys; unknown without a chain)."""
     values: dict[str, Value] = {
         "aws:PrincipalArn": (role.arn,),
         "aws:PrincipalAccount": _account_of(role.arn),
@@ -52,6 +63,9 @@ def principal_context(role: Role, now: datetime | None) -> RequestContext:
         "aws:TokenIssueTime": PRESENT_UNKNOWN,
         "aws:MultiFactorAuthPresent": PRESENT_UNKNOWN,
     }
+    organization = _organization_of(role, chain)
+    if organization:
+        values["aws:PrincipalOrgID"] = (organization,)
     if now is not None:
         values["aws:CurrentTime"] = (now.strftime("%Y-%m-%dT%H:%M:%SZ"),)
         values["aws:EpochTime"] = (str(int(now.timestamp())),)
@@ -90,7 +104,7 @@ def lambda_requests(function: LambdaFunction, role: Role, facts: Facts, contexts
     `contexts=False` when no statement of the policies judged reads the request context: the resources alone,
     each with one shared empty context (`iam_policy.reads_context`)."""
     partition, region, account = _where(function)
-    lambda_context = principal_context(role, facts.evaluated_at).with_values({
+    lambda_context = principal_context(role, facts.evaluated_at, facts.scp_chain).with_values({
         "lambda:SourceFunctionArn": ABSENT,  # Lambda's own ENI calls do not carry it (Lambda guide)
         "aws:RequestedRegion": _known(region, region),
         "ec2:Region": _known(region, region),  # listed for all six actions (SAR)
@@ -139,7 +153,7 @@ def lambda_requests(function: LambdaFunction, role: Role, facts: Facts, contexts
 def code_requests(function: LambdaFunction, role: Role, facts: Facts) -> dict[str, tuple[Authorization, ...]]:
     """Per write action, the authorizations of a request the function's code could make with its role:
     `lambda:SourceFunctionArn` is the function's ARN; region, subnet, group and interface are any."""
-    code_context = principal_context(role, facts.evaluated_at).with_values({
+    code_context = principal_context(role, facts.evaluated_at, facts.scp_chain).with_values({
         "lambda:SourceFunctionArn": (function.arn,) if function.arn else PRESENT_UNKNOWN,
     })
     interface = Authorization(_arn(function, MADE_INTERFACE, region=ANY), code_context)
