@@ -210,8 +210,12 @@ def test_redeploy_leaves_everything_alone(deployed, server, tmp_path, monkeypatc
     # moto keeps no SHA-256 checksum: each bundle read and compared
     assert len([r for r in log.of("GetObject") if r.params["Key"].endswith(".zip")]) == len(RULES)
     assert not log.of("UpdateStack") and not log.of("CreateStack")
-    s3_calls = [r for r in log.requests if r.service == "s3"]
+    # every call on the deployment's bucket names its owner; the register is read once, by pre-flight, as the
+    # rules read it (its bucket may be another account's: deploy claims no owner for it)
+    s3_calls = [r for r in log.requests if r.service == "s3" and r.params.get("Bucket") != REGISTER_BUCKET]
     assert s3_calls and all(r.params.get("ExpectedBucketOwner") == result["account_id"] for r in s3_calls)
+    assert [(r.operation, r.params["Key"]) for r in log.requests if r.params.get("Bucket") == REGISTER_BUCKET] == [
+        ("GetObject", "register.json")]
     assert len(aws.client("config").describe_config_rules()["ConfigRules"]) == len(RULES)
 
 
