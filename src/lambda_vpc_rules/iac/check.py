@@ -361,12 +361,13 @@ def check_paths(paths: Sequence[str], rules: Sequence[Rule], raw_parameters: Map
     if context.region:
         context = replace(context, partition=partition_of(context.region))
     files, found = expand(paths)
+    in_directories = set(found)
     report = CheckReport(generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     for path in files:
         try:
             document = load(path)
         except NotATemplate:
-            if path not in found:
+            if path not in in_directories:
                 raise
             report.skipped.append(path)
             continue
