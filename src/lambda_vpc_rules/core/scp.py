@@ -170,6 +170,9 @@ class PublishedChains:
     sha256: str
     chains: dict[str, ScpChain]
 
+    def older_than(self, max_age: dt.timedelta, now: dt.datetime) -> bool:
+        return now - self.generated_at > max_age
+
 
 def chains_from_document(document: object) -> PublishedChains:
     """The chains a document holds; `ScpDocumentError` naming what is wrong (format, digest, a reference)."""
@@ -207,8 +210,7 @@ def published_chain(published: PublishedChains, account_id: str, now: dt.datetim
     stamp = published.generated_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     if chain is None:
         return ScpChain(account_id, unread=f"account not in the chains published {stamp} at {where}")
-    age = now - published.generated_at
-    if age > max_age and not chain.unread and not chain.management:
+    if published.older_than(max_age, now) and not chain.unread and not chain.management:
         hours = int(max_age.total_seconds() // 3600)
         return dataclasses.replace(chain, stale=f"chains published {stamp}, over {hours} h old")
     return chain

@@ -75,14 +75,18 @@ __all__ = ["rule_actions"]
 # ------------------------------------------------------------------------------------ parameters.json
 
 
+def pack_locations(rule: Rule) -> list[str]:
+    """The pack-wide input parameters naming an S3 object the rule reads: the exceptions register (rdk.register:
+    every rule), and the SCP chains (rdk.scps: only the rule that judges IAM)."""
+    return [REGISTER_PARAMETER, *([SCP_CHAINS_PARAMETER] if Fact.IAM in rule.needs else [])]
+
+
 def parameters_json(rule: Rule) -> dict:
     """The RDK rule definition (parameters.json) for one rule: its own parameters with their defaults, and the
     pack-wide locations it reads (the exceptions register; the SCP chains, for the rule that judges IAM) empty,
     which `rdk deploy` leaves out until they are set (it drops empty optional parameters)."""
     optional = {parameter.name: parameter.default for parameter in rule.parameters}
-    optional[REGISTER_PARAMETER] = ""
-    if Fact.IAM in rule.needs:
-        optional[SCP_CHAINS_PARAMETER] = ""
+    optional.update((location, "") for location in pack_locations(rule))
     return {
         "Version": "1.0",
         "Parameters": {
@@ -148,9 +152,7 @@ def conformance_pack() -> dict[str, Any]:
             parameters[name] = {"Type": "String", "Default": parameter.default, "Description": parameter.description}
             inputs[parameter.name] = _ref(name)
         inputs["AssumeRoleMode"] = "false"  # rdklib: the function's own role, in its own account
-        inputs[REGISTER_PARAMETER] = _ref(REGISTER_PARAMETER)  # rdk.register: read once per invocation
-        if Fact.IAM in rule.needs:  # rdk.scps: only the rule that judges IAM reads SCPs
-            inputs[SCP_CHAINS_PARAMETER] = _ref(SCP_CHAINS_PARAMETER)
+        inputs.update((location, _ref(location)) for location in pack_locations(rule))  # read once per invocation
         triggers = ["ConfigurationItemChangeNotification", "OversizedConfigurationItemChangeNotification"]
         details = [{"EventSource": "aws.config", "MessageType": message} for message in triggers]
         details.append({"EventSource": "aws.config", "MessageType": "ScheduledNotification",

@@ -271,14 +271,17 @@ def _published_documents(clients: Any, options: Any, report: Preflight) -> None:
     (and, in an organization, member accounts through the bucket's policy), which cannot be proven from here."""
     import datetime as dt
 
+    from ...aws.register import PARAMETER as REGISTER_PARAMETER
     from ...aws.register import read_published as read_register
     from ...aws.scp_chains import MAX_AGE
+    from ...aws.scp_chains import PARAMETER as SCP_CHAINS_PARAMETER
     from ...aws.scp_chains import read_published as read_chains
     from ...core.exceptions import RegisterError
     from ...core.scp import ScpDocumentError
 
     parameters = getattr(options, "pack_parameters", None) or {}
-    readers = (("ExceptionsRegister", read_register, RegisterError), ("ScpChains", read_chains, ScpDocumentError))
+    readers = ((REGISTER_PARAMETER, read_register, RegisterError),
+               (SCP_CHAINS_PARAMETER, read_chains, ScpDocumentError))
     for name, read, invalid in readers:
         location = (parameters.get(name) or "").strip()
         if not location:
@@ -294,10 +297,9 @@ def _published_documents(clients: Any, options: Any, report: Preflight) -> None:
             report.notes.append(f"{name} {location}: this identity cannot read it ({code}); the rules read it with "
                                 "their own role, which was not checked from here")
             continue
-        if name == "ScpChains":
+        if name == SCP_CHAINS_PARAMETER:
             chains, _ = document
-            age = dt.datetime.now(dt.UTC) - chains.generated_at
-            if age > MAX_AGE:
+            if chains.older_than(MAX_AGE, dt.datetime.now(dt.UTC)):  # as the rule judges it (scp.published_chain)
                 report.notes.append(f"{name} {location}: generated {chains.generated_at:%Y-%m-%d %H:%M}Z, over "
                                     f"{MAX_AGE.total_seconds() / 3600:.0f} h old: the ENI rule keeps the Denies it "
                                     "shows but proves nothing else by it until `lambda-vpc-rules scps publish` runs "
