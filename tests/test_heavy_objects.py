@@ -69,3 +69,18 @@ def test_sessions_clients_and_models_do_not_grow_with_functions_or_findings(esta
     assert all(many[label] <= few[label] for label in many), (few, many)
     assert (many["sessions"], many["clients"]) == (few["sessions"], few["clients"])
     assert few["sessions"] <= 2  # the caller's, and at most one for the partition lookup
+
+
+def test_the_shared_loader_does_not_grow_with_the_sessions_given_it():
+    """boto3 appends its data directory to the loader of every Session: the loader an organization scan's
+    account sessions share keeps it once (it held it once per account: 1,000 copies at 1,000 accounts)."""
+    from lambda_vpc_rules.aws.shared_models import sharing_loader
+
+    loader = sharing_loader(None)
+    for _ in range(3):
+        core = botocore.session.Session()
+        core.register_component("data_loader", loader)
+        boto3.Session(botocore_session=core, region_name="us-east-1")
+    paths = list(loader.search_paths)
+    assert len(paths) == len(set(paths))
+    assert any(path.endswith("boto3/data") for path in paths)

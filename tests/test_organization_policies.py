@@ -151,6 +151,25 @@ def test_the_chain_levels_as_read(organization):
     assert chain.organization_id == organization_id and organization_id.startswith("o-")  # aws:PrincipalOrgID
 
 
+def test_the_reader_remembers_organization_units_and_policies_not_accounts(organization):
+    """A reader shared by a whole organization scan must not grow with its accounts: what is an account's own
+    (its parent, its SCPs) is read for each chain asked for; the OUs, the root and the documents once."""
+    recorder = CallRecorder()
+    caller = boto3.Session(region_name=REGION)
+    recorder.install(caller)
+    reader = OrganizationPolicies(Clients(session_clients(caller)))
+    first = reader.chain(organization["denied"])
+    read_first = recorder.by_operation()
+    assert read_first["organizations:ListParents"] == 2 and read_first["organizations:ListPoliciesForTarget"] == 3
+    for account in (organization["exempt"], organization["denied"]):  # same OU; the first one again
+        assert reader.chain(account).levels[:2] == first.levels[:2]
+    calls = recorder.by_operation()
+    assert calls["organizations:ListParents"] - read_first["organizations:ListParents"] == 2  # one per chain
+    assert calls["organizations:ListPoliciesForTarget"] - read_first["organizations:ListPoliciesForTarget"] == 2
+    assert calls["organizations:DescribePolicy"] == read_first["organizations:DescribePolicy"]  # documents once
+    assert reader.chain(organization["denied"]) == first
+
+
 def test_scps_that_cannot_be_read_are_said_not_considered(organization):
     refused = AwsError("organizations", "ListParents", "AccessDeniedException", status=400)
     verdicts = scan((organization["exempt"],), errors=[refused])

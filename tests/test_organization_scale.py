@@ -86,6 +86,21 @@ def test_one_iam_read_for_an_account_with_16_workers_over_8_regions(estate):
     assert any(e.compliance.value == "NON_COMPLIANT" for e in alone)
 
 
+def test_an_accounts_scp_chain_is_read_once_for_all_its_regions(estate):
+    """The chain is kept with the account (dropped when it is done), not by the run's reader: still one
+    ListParents and one ListPoliciesForTarget per account, whatever its regions."""
+    recorder = CallRecorder()
+    caller = boto3.Session(region_name=REGION)
+    recorder.install(caller)
+    report = scan_many(Fleet(caller, Selection(ORG_REGIONS, ALL, ROLE)), concurrency=4)
+    calls = recorder.by_operation()
+    assert report.coverage.complete and len(report.coverage.covered) == 3 * 2
+    eni = [e.annotation for e in report.evaluations if e.rule == "lambda-vpc-eni-permissions"]
+    assert eni and all("Service control policies were not considered" not in a for a in eni), eni[:2]
+    assert calls["organizations:ListParents"] == 3  # every account's parent is the root
+    assert calls["organizations:ListPoliciesForTarget"] == 3 + 1  # each account's, and the root's once
+
+
 def test_concurrent_workers_are_spread_across_accounts(estate, monkeypatch):
     """3 accounts x 2 regions, 3 workers: the first three reads, held until all three are in flight, are in
     three different accounts (queued account by account, two would be the regions of one account)."""

@@ -24,9 +24,18 @@ from .facts import FactReader
 Progress = Callable[[str], None]
 
 
+_last_now = ""
+
+
 def now() -> str:
-    """The current time as the reports record it: ISO 8601, UTC, to the second."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    """The current time as the reports record it: ISO 8601, UTC, to the second. Within one second the same
+    string object: an organization scan keeps one per account-region read (its coverage), not a copy each."""
+    global _last_now  # noqa: PLW0603 - a one-entry memo; threads racing on it at worst keep two copies
+    text = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    if text == _last_now:
+        return _last_now
+    _last_now = text
+    return text
 
 
 def _quiet(_: str) -> None:

@@ -80,6 +80,7 @@ from ..core.engine import parse_parameters
 from ..core.exceptions import InForce, Register, register_use
 from ..core.model import EvaluationResult, ScanReport, Waiver
 from ..core.rules import RULES, Rule, get_rule
+from ..core.scp import ScpChain
 from ..errors import PackError
 from .account import evaluate_estate, fewer_collections, now, read_estate
 from .actions import action_for
@@ -207,6 +208,16 @@ class _Account:
     session: Any  # boto3.Session
     lock: threading.Lock = field(default_factory=threading.Lock)
     iam: IamCache = field(default_factory=IamCache)  # shared by the account's regions (IAM is global)
+    _scps: ScpChain | None = field(default=None, repr=False)
+    _scps_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def scp_chain(self, reader: OrganizationPolicies) -> ScpChain:
+        """The account's SCP chain, read once for all its regions and kept with the account (not by the reader,
+        which would then hold every account's until the run ends)."""
+        with self._scps_lock:
+            if self._scps is None:
+                self._scps = reader.chain(self.account_id)
+            return self._scps
 
 
 class CredentialsExpired(PackError):
@@ -865,7 +876,7 @@ def scan_work(rules: Sequence[Rule | str], raw_parameters: Mapping[str, str], ex
     in_force = InForce(exceptions, at) if exceptions is not None else None
 
     def work(clients: Clients, target: Target, account: _Account) -> tuple[Evaluations, int]:
-        chain = scps and (lambda: scps.chain(target.account_id))
+        chain = scps and (lambda: account.scp_chain(scps))
         functions, facts = read_estate(FactReader(clients, account.iam), rules, exceptions=in_force, scps=chain)
         value = evaluate_estate(functions, facts, rules, parameters, target.account_id, target.region, now(),
                                 exceptions=in_force)

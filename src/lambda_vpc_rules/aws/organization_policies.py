@@ -4,10 +4,13 @@ administrator (the caller of an organization scan), for `core.scp`.
 - The organization: organizations:DescribeOrganization, once (its management account, which SCPs do not
   affect: AWS Organizations User Guide, "Service control policies").
 - The path: organizations:ListParents from the account up to the root (the account, then each OU, then the
-  root; an account has one parent), remembered per child, so accounts that share OUs share the reads.
+  root; an account has one parent), remembered per OU, so accounts that share OUs share the reads.
 - The SCPs of each level: organizations:ListPoliciesForTarget with the SERVICE_CONTROL_POLICY filter, and each
-  policy's document once (organizations:DescribePolicy), remembered per target and per policy: the calls
+  policy's document once (organizations:DescribePolicy), remembered per OU or root and per policy: the calls
   grow with OUs and distinct policies, not with accounts times levels.
+- What is the account's own (its parent, the SCPs attached to it) is not remembered here: each account is
+  read once per reader (`chain`'s caller keeps the chain, as the organization scan does per account), and
+  a reader that remembered every account would grow with the organization.
 
 What cannot be read (access denied from a member account without delegation, AWSOrganizationsNotInUse,
 throttling that outlasted the retries, an unreadable answer) makes the chain `unread`, with the error in one
@@ -51,8 +54,8 @@ class OrganizationPolicies:
         self._lock = threading.Lock()
         self._management: str | None = None
         self._organization_id = ""
-        self._parents: dict[str, tuple[str, str]] = {}  # child ID -> (parent ID, parent type)
-        self._attached: dict[str, tuple[str, ...]] = {}  # target ID -> its SCP IDs
+        self._parents: dict[str, tuple[str, str]] = {}  # OU ID -> (parent ID, parent type)
+        self._attached: dict[str, tuple[str, ...]] = {}  # OU or root ID -> its SCP IDs
         self._documents: dict[str, tuple[str, object]] = {}  # policy ID -> (name, document)
 
     def chain(self, account_id: str) -> ScpChain:
@@ -73,28 +76,32 @@ class OrganizationPolicies:
         while path[-1][1] != "ROOT":
             if len(path) > MAX_DEPTH:
                 raise PackError(f"the path of account {account_id} does not reach a root in {MAX_DEPTH} levels")
-            path.append(self._parent(path[-1][0]))
+            path.append(self._parent(*path[-1]))
         levels = tuple(ScpLevel(f"{KINDS.get(kind, kind)} {target}",
-                                tuple(self._document(policy) for policy in self._policies(target)))
+                                tuple(self._document(policy) for policy in self._policies(target, kind)))
                        for target, kind in reversed(path))
         return ScpChain(account_id, levels, management=account_id == self._management,
                         organization_id=self._organization_id)
 
-    def _parent(self, child: str) -> tuple[str, str]:
-        if child not in self._parents:
-            parents = list(self.clients.pages("organizations", "list_parents", "Parents",
-                                              lambda p: (p["Id"], p["Type"]), ChildId=child))
-            if len(parents) != 1:
-                raise PackError(f"ListParents of {child} answered {len(parents)} parents; AWS gives exactly one")
+    def _parent(self, child: str, kind: str) -> tuple[str, str]:
+        if child in self._parents:
+            return self._parents[child]
+        parents = list(self.clients.pages("organizations", "list_parents", "Parents",
+                                          lambda p: (p["Id"], p["Type"]), ChildId=child))
+        if len(parents) != 1:
+            raise PackError(f"ListParents of {child} answered {len(parents)} parents; AWS gives exactly one")
+        if kind != "ACCOUNT":
             self._parents[child] = parents[0]
-        return self._parents[child]
+        return parents[0]
 
-    def _policies(self, target: str) -> tuple[str, ...]:
-        if target not in self._attached:
-            self._attached[target] = tuple(self.clients.pages(
-                "organizations", "list_policies_for_target", "Policies", lambda p: p["Id"],
-                TargetId=target, Filter=SCP_FILTER))
-        return self._attached[target]
+    def _policies(self, target: str, kind: str) -> tuple[str, ...]:
+        if target in self._attached:
+            return self._attached[target]
+        attached = tuple(self.clients.pages("organizations", "list_policies_for_target", "Policies",
+                                            lambda p: p["Id"], TargetId=target, Filter=SCP_FILTER))
+        if kind != "ACCOUNT":
+            self._attached[target] = attached
+        return attached
 
     def _document(self, policy_id: str) -> tuple[str, object]:
         if policy_id not in self._documents:

@@ -31,11 +31,21 @@ import botocore.loaders
 import botocore.session
 
 
+class _SearchPaths(list):
+    """A loader's search paths, each once: every boto3 Session appends boto3's data directory to the loader it
+    is given, so a loader shared by the sessions of 1,000 accounts would hold it 1,000 times."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
 class SharingLoader(botocore.loaders.Loader):
     """A botocore data loader whose clients share one service model and one client class per service."""
 
     def __init__(self, data_path: str | None = None):
         super().__init__(extra_search_paths=data_path.split(os.pathsep) if data_path else None)
+        self._search_paths = _SearchPaths(self._search_paths)
         self._lock = threading.Lock()
         self._models: dict[tuple[str, str | None], Any] = {}
         self._classes: dict[int, tuple[type, Any]] = {}
