@@ -121,6 +121,30 @@ def test_concurrent_workers_are_spread_across_accounts(estate, monkeypatch):
     assert len(set(first[:3])) == 3
 
 
+def test_no_more_accounts_are_open_at_once_than_workers(estate, monkeypatch):
+    """Each open account holds its session, IAM cache and SCP chain: 3 accounts, 2 workers, at most 2 open
+    (an account is open from its AssumeRole until its last region is read and its limiters forgotten)."""
+    lock, open_now, most = threading.Lock(), [0], [0]
+    real_open, real_forget = Fleet._open, organization.RateLimits.forget
+
+    def opened(self, account_id):
+        with lock:
+            open_now[0] += 1
+            most[0] = max(most[0], open_now[0])
+        return real_open(self, account_id)
+
+    def forgotten(self, account_id):
+        with lock:
+            open_now[0] -= 1
+        return real_forget(self, account_id)
+
+    monkeypatch.setattr(Fleet, "_open", opened)
+    monkeypatch.setattr(organization.RateLimits, "forget", forgotten)
+    report = scan_many(Fleet(boto3.Session(region_name=REGION), Selection(ORG_REGIONS, ALL, ROLE)), concurrency=2)
+    assert report.coverage.complete and len(report.coverage.covered) == 3 * 2
+    assert most[0] == 2 and open_now[0] == 0
+
+
 def test_throttling_is_retried_through_one_rate_limit_per_account_and_service(estate, fast_retries, monkeypatch):
     """IAM answers Throttling twice: the read is retried (not a gap), the throttles are counted, and the
     account's IAM limiter - one for all its regions, IAM being global - is on; EC2's is per region (EC2
@@ -338,3 +362,26 @@ def test_progress_line_and_silence_off_a_terminal(estate):
     assert last.verdicts == 3 * 2 * 2 * 5
     assert line(last, now=last.started + 10) == "6/6 account-regions, 60 verdicts, 0 gaps, 0 throttled, ETA 0:00:00"
     assert ScanProgress(stream=open("/dev/null", "w")).enabled is False  # noqa: SIM115 - not a terminal
+
+
+def test_a_scan_freezes_what_existed_before_it_and_unfreezes_it_after():
+    """`fewer_collections` (every scan's) hides the objects made before the scan from the collector, so that
+    the collections after finished accounts walk only the scan's own; it leaves the process as it found it,
+    and leaves frozen what someone else froze (the fork server's preload)."""
+    import gc
+
+    from lambda_vpc_rules.aws.account import SCAN_GC_THRESHOLDS, fewer_collections
+
+    thresholds = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+    with fewer_collections():
+        assert gc.get_freeze_count() > 0 and gc.get_threshold() == SCAN_GC_THRESHOLDS
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == thresholds
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with fewer_collections():
+            pass
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()

@@ -470,9 +470,19 @@ class Shards:
 
 
 # A finished account's boto3 session and clients hold reference cycles (botocore's event handlers): garbage only
-# the cyclic collector frees, which a process with a large heap runs rarely. Collected every so many accounts, so
-# that memory stays that of the accounts in flight (measured: docs/benchmarks.md, organization section).
-COLLECT_EVERY = 16
+# the cyclic collector frees, about 0.5 MB an account, which a process with a large heap runs rarely. Collected
+# every so many accounts, so that memory stays that of the accounts in flight. Every 16 let up to 8 MB of it
+# pile up between collections, the largest swing of a run's memory; every 4 keeps a 1,000-account run's peak
+# that of a 100-account run, and each collection costs about 70 ms, since what existed before the scan is
+# frozen out of the collector's sight (`account.fewer_collections`). Measured: docs/organization-scale.md.
+COLLECT_EVERY = 4
+
+
+def open_at_most(concurrency: int) -> int:
+    """The accounts open at once (each holds its session, IAM cache and SCP chain, about 0.3 MB in the benchmark)
+    for `concurrency` workers: one per worker, enough for each worker to read another account (the account
+    steps of those opening count among them). Twice as many held 5 MB more at 16 workers, for no speed."""
+    return concurrency
 
 
 class Fleet:
@@ -620,12 +630,12 @@ class Fleet:
 
         def next_task() -> bool:
             """Submit one task: an account-region of the account with the fewest reads in flight; or, while
-            every account with work waiting is being read already, open another account (at most twice
-            `concurrency` accounts open at once: memory stays that of a few accounts)."""
+            every account with work waiting is being read already, open another account (at most
+            `open_at_most(concurrency)` accounts open at once: memory stays that of a few accounts)."""
             nonlocal opening
             candidates = [a for a, queue in ready.items() if queue]
             best = min(candidates, key=lambda a: in_flight[a]) if candidates else None
-            if unopened and (best is None or in_flight[best]) and len(ready) + opening < 2 * concurrency:
+            if unopened and (best is None or in_flight[best]) and len(ready) + opening < open_at_most(concurrency):
                 account_id = unopened.popleft()
                 opening += 1
                 pending[pool.submit(self._account_step, account_id)] = (account_id, None)
