@@ -153,3 +153,39 @@ def test_evidence_signs_and_uploads_from_the_cli(aws, estate, tmp_path, capsys):
     assert f"signed the manifest with {arn} (ECDSA_SHA_256)" in err and "uploaded 5 files" in err
     assert main(["verify-evidence", str(bundle), "--region", REGION]) == 0
     assert "signature valid" in capsys.readouterr().out
+
+
+FUNCTIONS_STACK = json.dumps({
+    "Parameters": {"SigningProfileVersionArns": {"Type": "String", "Default": ""},
+                   "HookFailureMode": {"Type": "String", "Default": ""}},
+    "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
+
+
+def test_evidence_states_the_deployments_code_signing_and_hook_or_that_they_were_not_read(aws, estate, tmp_path,
+                                                                                          capsys):
+    """The deployment's trust (#22: code signing, the hook) in the bundle, read as `status` reads it: from the
+    functions stack's own parameters; without --deployment the bundle says it was not read."""
+    estate.function("plain")
+    boto3.client("cloudformation", region_name=REGION).create_stack(
+        StackName="lambda-vpc-rules", TemplateBody=FUNCTIONS_STACK,
+        Parameters=[{"ParameterKey": "HookFailureMode", "ParameterValue": "FAIL"}])
+
+    def collect(name, *options):
+        assert main(["evidence", "--out", str(tmp_path / name), "--region", REGION, "--rule", NAT, "--quiet",
+                     *options]) == 0
+        return (json.loads((tmp_path / name / "manifest.json").read_text())["deployment"],
+                (tmp_path / name / "report.html").read_text())
+
+    deployment, report = collect("unread")
+    assert deployment is None and 'id="deployment">Not read' in report
+    deployment, report = collect("read", "--deployment", "lambda-vpc-rules")
+    assert deployment == {"stack_name": "lambda-vpc-rules", "organization": False, "region": REGION,
+                          "code_signing": "code signing NOT enforced",
+                          "hook": deployment["hook"]} and deployment["hook"].startswith(
+        "CloudFormation hook deployed, FailureMode FAIL")
+    assert "<li>code signing NOT enforced</li>" in report
+    deployment, _ = collect("absent", "--deployment", "another-deployment")
+    assert deployment["code_signing"] == "code signing unknown (no functions stack or StackSet read)"
+    capsys.readouterr()
+    assert main(["evidence", "--out", str(tmp_path / "x"), "--region", REGION, "--deployment-bucket", "b"]) == 2
+    assert "describe --deployment STACK" in capsys.readouterr().err

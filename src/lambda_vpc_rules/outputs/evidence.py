@@ -87,6 +87,9 @@ class Evidence:
     remediations: Sequence[Mapping[str, Any]] | None = None  # `remediate`'s records; None: not included
     exceptions: Any = None  # the exceptions register's use in this run (core.exceptions.RegisterUse); None: none
     register_file: tuple[str, bytes] | None = None  # (one of REGISTER_FILES, the register file's bytes)
+    # what the deployment enforces (stack_name, organization, region, code_signing, hook: `status`'s statements);
+    # None: not read (`evidence --deployment STACK` reads it)
+    deployment: Mapping[str, Any] | None = None
 
     @classmethod
     def from_scan(cls, report: ScanReport, source: str, caller: dict[str, str]) -> Evidence:
@@ -389,6 +392,20 @@ def _exceptions_html(evidence: Evidence) -> str:
                                         "Reason", "Covered in this run (NON_COMPLIANT)"), rows, "None.", 1) + tail
 
 
+def _deployment_html(evidence: Evidence) -> str:
+    """What the deployment enforces (code signing, the hook), as read at collection; or that it was not read."""
+    deployment = evidence.deployment
+    if deployment is None:
+        return ('<p id="deployment">Not read: this bundle does not state whether the deployment enforces code '
+                "signing or judges functions before they exist (CloudFormation hook). <code>lambda-vpc-rules "
+                "evidence --deployment STACK</code> reads them, as <code>status</code> does.</p>")
+    e = html.escape
+    kind = "StackSet" if deployment.get("organization") else "functions stack"
+    return (f'<p id="deployment">Deployment <span class="id">{e(str(deployment.get("stack_name")))}</span>, read '
+            f'from its {kind} in {e(str(deployment.get("region")))} at collection:</p><ul>'
+            f'<li>{e(str(deployment.get("code_signing")))}</li><li>{e(str(deployment.get("hook")))}</li></ul>')
+
+
 def report_html(evidence: Evidence, data_digests: Mapping[str, str] | None = None) -> str:
     """The auditor's report. `data_digests`: the SHA-256 of the bundle's data files (the report cannot hold
     its own digest, nor the manifest's, which hashes the report)."""
@@ -435,6 +452,8 @@ Regions: <span class="id">{e(", ".join(evidence.regions) or "none")}</span>.</p>
 {totals.get(Compliance.NON_COMPLIANT, 0)} NON_COMPLIANT, {totals.get(Compliance.NOT_APPLICABLE, 0)} NOT_APPLICABLE.</p>
 <h2>Scope and coverage</h2>
 {_coverage_html(evidence)}
+<h2>Deployment</h2>
+{_deployment_html(evidence)}
 <h2>Compliance by rule</h2>
 {compliance_chart(counts)}
 <table id="summary"><thead><tr><th class=id>Rule</th><th>Severity</th><th>COMPLIANT</th><th>NON_COMPLIANT</th>
@@ -534,6 +553,7 @@ def write_bundle(out_dir: str | Path, evidence: Evidence) -> Path:
         "evaluations": {"rows": len(evidence.rows), **{c.value: n for c, n in _totals(evidence).items()},
                         "other_resource_types_not_rows": dict(evidence.other_evaluations)},
         "remediations": None if evidence.remediations is None else len(evidence.remediations),
+        "deployment": None if evidence.deployment is None else dict(evidence.deployment),
         "exceptions_register": (None if evidence.exceptions is None else {
             "file": evidence.register_file[0] if evidence.register_file else None, **evidence.exceptions.as_dict()}),
         "files": [file_entry(out / name, name) for name in (*FILES, *([REMEDIATIONS_FILE] if REMEDIATIONS_FILE

@@ -11,7 +11,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 from urllib.parse import urlparse
 
 import boto3
@@ -259,6 +259,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_period_arguments(evidence)
     add_register_options(evidence)
+    evidence.add_argument("--deployment", metavar="STACK",
+                          help="the deployment whose rules these are (deploy's --stack-name): the bundle states "
+                          "its code signing and CloudFormation hook, read from its functions stack in --region "
+                          "(its StackSet with --deployment-organization); without it the bundle says they were "
+                          "not read")
+    evidence.add_argument("--deployment-organization", action="store_true",
+                          help="with --deployment: it was deployed with --organization (run from the management "
+                          "account)")
+    evidence.add_argument("--deployment-bucket", metavar="BUCKET",
+                          help="with --deployment: the bucket deploy used, whose deployment record says whether "
+                          "unsigned code was allowed on purpose (--allow-unsigned)")
     evidence.add_argument("--kms-key-id", metavar="KEY",
                           help="sign the manifest with this asymmetric AWS KMS key (kms:Sign; key ID, ARN or alias)")
     evidence.add_argument("--upload", metavar="s3://BUCKET/PREFIX",
@@ -382,6 +393,24 @@ def _send_to_security_hub(clients: Clients, args: argparse.Namespace, report: Sc
               "(BatchUpdateFindings)", file=sys.stderr)
 
 
+def _deployment(args: argparse.Namespace) -> dict[str, Any] | None:
+    """What the deployment enforces, as `status` states it (`deploy.cli.read_deployment`), for the bundle; None
+    without --deployment."""
+    if not args.deployment:
+        if args.deployment_organization or args.deployment_bucket:
+            raise UsageError("--deployment-organization and --deployment-bucket describe --deployment STACK")
+        return None
+    from .deploy.cli import clients_for, read_deployment
+    from .deploy.steps import DeployOptions
+
+    session = _session(args)
+    options = DeployOptions(bucket=args.deployment_bucket or "", stack_name=args.deployment,
+                            organization=args.deployment_organization)
+    signing, hook = read_deployment(clients_for(session, args.endpoint_url), options, session.region_name)
+    return {"stack_name": args.deployment, "organization": args.deployment_organization,
+            "region": session.region_name, "code_signing": signing, "hook": hook}
+
+
 def _evidence(args: argparse.Namespace) -> int:
     from ..outputs.evidence import MANIFEST, Evidence, file_entry, identity, write_bundle
 
@@ -444,6 +473,7 @@ def _evidence(args: argparse.Namespace) -> int:
                                    notes=rule_notes(view), reader=(caller["Account"], clients.region))
             evidence = Evidence.from_config(collected_at, "config", caller, [view], coverage)
     evidence = with_register(_with_rows_split(evidence), args)
+    evidence = dataclasses.replace(evidence, deployment=_deployment(args))
     if args.remediation_records:
         from .remediate import read_records
 
