@@ -269,6 +269,28 @@ def test_evidence_over_the_period(period_bundle):
     assert any("population.csv: changed" in problem for problem in verify_bundle(bundle))
 
 
+def test_a_period_bundle_states_the_deployment_as_read_when_it_was_made(ninety_days, period_bundle):
+    """`--deployment` in a period bundle too (#22): code signing and the hook, read when the bundle is made (a
+    stack's parameters have no history here, which the report says); `null` without it (the bundle above)."""
+    from test_evidence_signing import FUNCTIONS_STACK
+
+    _, out = ninety_days
+    boto3.client("cloudformation", region_name=REGION).create_stack(
+        StackName="signed-deployment", TemplateBody=FUNCTIONS_STACK, Parameters=[{
+            "ParameterKey": "SigningProfileVersionArns",
+            "ParameterValue": f"arn:aws:signer:{REGION}:{ACCOUNT}:/signing-profiles/pack/abc"}])
+    bundle = out / "period-deployment"
+    assert main(["evidence", "--region", REGION, "--out", str(bundle), "--from", "2026-06-01", "--to", "2026-08-30",
+                 "--snapshots", "s3://evidence/snapshots", "--deployment", "signed-deployment", "--quiet"]) == 2
+    deployment = json.loads((bundle / "manifest.json").read_text())["deployment"]
+    assert deployment["code_signing"].startswith("code signing enforced (Lambda runs only code signed by arn:")
+    assert deployment["hook"].startswith("CloudFormation hook not deployed")
+    report = (bundle / "report.html").read_text()
+    assert "when this bundle was made (not over the period)" in report and "code signing enforced" in report
+    assert verify_bundle(bundle) == []
+    assert json.loads((period_bundle[1] / "manifest.json").read_text())["deployment"] is None
+
+
 def test_the_oscal_document_validates_against_oscal_assessment_results(period_bundle):
     from trestle.oscal.assessment_results import Model
 

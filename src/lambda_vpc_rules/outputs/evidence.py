@@ -392,9 +392,9 @@ def _exceptions_html(evidence: Evidence) -> str:
                                         "Reason", "Covered in this run (NON_COMPLIANT)"), rows, "None.", 1) + tail
 
 
-def _deployment_html(evidence: Evidence) -> str:
-    """What the deployment enforces (code signing, the hook), as read at collection; or that it was not read."""
-    deployment = evidence.deployment
+def deployment_html(deployment: Mapping[str, Any] | None, when: str = "at collection") -> str:
+    """What the deployment enforces (code signing, the hook) as read `when`; or that it was not read. Shared by
+    the snapshot and the period reports."""
     if deployment is None:
         return ('<p id="deployment">Not read: this bundle does not state whether the deployment enforces code '
                 "signing or judges functions before they exist (CloudFormation hook). <code>lambda-vpc-rules "
@@ -402,7 +402,7 @@ def _deployment_html(evidence: Evidence) -> str:
     e = html.escape
     kind = "StackSet" if deployment.get("organization") else "functions stack"
     return (f'<p id="deployment">Deployment <span class="id">{e(str(deployment.get("stack_name")))}</span>, read '
-            f'from its {kind} in {e(str(deployment.get("region")))} at collection:</p><ul>'
+            f'from its {kind} in {e(str(deployment.get("region")))} {e(when)}:</p><ul>'
             f'<li>{e(str(deployment.get("code_signing")))}</li><li>{e(str(deployment.get("hook")))}</li></ul>')
 
 
@@ -453,7 +453,7 @@ Regions: <span class="id">{e(", ".join(evidence.regions) or "none")}</span>.</p>
 <h2>Scope and coverage</h2>
 {_coverage_html(evidence)}
 <h2>Deployment</h2>
-{_deployment_html(evidence)}
+{deployment_html(evidence.deployment)}
 <h2>Compliance by rule</h2>
 {compliance_chart(counts)}
 <table id="summary"><thead><tr><th class=id>Rule</th><th>Severity</th><th>COMPLIANT</th><th>NON_COMPLIANT</th>

@@ -30,7 +30,7 @@ from typing import Any
 from .. import __version__
 from ..core.rules import RULES, metadata_for, rule_version
 from ..core.timeline import DayTally, Interval, PeriodResult, iso
-from .evidence import MANIFEST, PERIOD_FILES, EvidenceError, file_entry
+from .evidence import MANIFEST, PERIOD_FILES, EvidenceError, deployment_html, file_entry
 from .report import csv_safe
 
 OSCAL_VERSION = "1.2.1"
@@ -206,8 +206,12 @@ def _group_days(days: Sequence[dt.date]) -> str:
     return ", ".join(parts)
 
 
+# a stack's parameters have no history the pack reads: the period report says when they were read
+DEPLOYMENT_WHEN = "when this bundle was made (not over the period)"
+
+
 def report_html(result: PeriodResult, sources: PeriodSources, generated_at: str,
-                data_digests: Mapping[str, str]) -> str:
+                data_digests: Mapping[str, str], deployment: Mapping[str, Any] | None = None) -> str:
     e = html.escape
     start, end = iso(result.period.start), iso(result.period.end)
     tallies = result.by_rule()
@@ -254,6 +258,8 @@ Generated {e(generated_at)} by lambda-vpc-rules {e(__version__)}.</p>
  if sources.config_history else "not read"} (transitions only; no annotations).</li>
 <li>{sources.calls} AWS calls.</li>{"".join(f"<li>{e(n)}</li>" for n in sources.notes)}</ul>
 {f"<h3>Rejected snapshots</h3><ul id=rejected>{rejected}</ul>" if rejected else ""}
+<h2>Deployment</h2>
+{deployment_html(deployment, DEPLOYMENT_WHEN)}
 <h2>By rule</h2>
 <table id="by-rule"><thead><tr><th>Rule</th><th>Severity</th><th>Population</th><th>Compliant function-days</th>
 <th>Non-compliant function-days</th><th>Not evaluated function-days</th><th>Share compliant</th></tr></thead>
@@ -281,7 +287,7 @@ def _share(tally: DayTally) -> str:
 
 
 def write_period_bundle(out_dir: str | Path, result: PeriodResult, sources: PeriodSources, generated_at: str,
-                        caller: Mapping[str, str]) -> Path:
+                        caller: Mapping[str, str], deployment: Mapping[str, Any] | None = None) -> Path:
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(p.name not in (*PERIOD_FILES, MANIFEST) for p in out.iterdir())):
         raise EvidenceError(f"{out} is not an empty directory or an earlier period bundle: choose another")
@@ -295,7 +301,7 @@ def write_period_bundle(out_dir: str | Path, result: PeriodResult, sources: Peri
                                                     indent=2) + "\n",
     }
     contents["report.html"] = report_html(result, sources, generated_at, {
-        name: hashlib.sha256(text.encode("utf-8")).hexdigest() for name, text in contents.items()})
+        name: hashlib.sha256(text.encode("utf-8")).hexdigest() for name, text in contents.items()}, deployment)
     for name, text in contents.items():
         (out / name).write_text(text, encoding="utf-8")
     manifest = {
@@ -305,6 +311,7 @@ def write_period_bundle(out_dir: str | Path, result: PeriodResult, sources: Peri
         "sources": sources.as_dict(),
         "rule_versions": {rule.config_rule_name: rule_version(rule.config_rule_name) for rule in RULES},
         "population": len(result.population), "run_gap_days": len(result.run_gaps),
+        "deployment": None if deployment is None else dict(deployment),
         "files": [file_entry(out / name, name) for name in PERIOD_FILES],
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

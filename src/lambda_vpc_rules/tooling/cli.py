@@ -393,9 +393,9 @@ def _send_to_security_hub(clients: Clients, args: argparse.Namespace, report: Sc
               "(BatchUpdateFindings)", file=sys.stderr)
 
 
-def _deployment(args: argparse.Namespace) -> dict[str, Any] | None:
+def deployment_read(args: argparse.Namespace) -> dict[str, Any] | None:
     """What the deployment enforces, as `status` states it (`deploy.cli.read_deployment`), for the bundle; None
-    without --deployment."""
+    without --deployment. Both kinds of bundle state it (`period_evidence` is handed it)."""
     if not args.deployment:
         if args.deployment_organization or args.deployment_bucket:
             raise UsageError("--deployment-organization and --deployment-bucket describe --deployment STACK")
@@ -423,7 +423,7 @@ def _evidence(args: argparse.Namespace) -> int:
         if (args.upload is None) != (args.retain_days is None):
             raise UsageError("--upload and --retain-days go together: a bundle in S3 is kept under Object Lock "
                              "retention")
-        code, digest = period_evidence(args, _clients(args))
+        code, digest = period_evidence(args, _clients(args), deployment=deployment_read(args))
         _sign_and_upload(args, Path(args.out))  # the period's manifest signed as a snapshot bundle's is
         for line in manifest_digest_lines(args.out, digest):  # as for every bundle: kept apart from it
             print(line)
@@ -473,7 +473,7 @@ def _evidence(args: argparse.Namespace) -> int:
                                    notes=rule_notes(view), reader=(caller["Account"], clients.region))
             evidence = Evidence.from_config(collected_at, "config", caller, [view], coverage)
     evidence = with_register(_with_rows_split(evidence), args)
-    evidence = dataclasses.replace(evidence, deployment=_deployment(args))
+    evidence = dataclasses.replace(evidence, deployment=deployment_read(args))
     if args.remediation_records:
         from .remediate import read_records
 

@@ -59,9 +59,11 @@ def add_period_arguments(evidence: argparse.ArgumentParser) -> None:
                           "ResourceCompliance) of the caller's account and region")
 
 
-def period_evidence(args: argparse.Namespace, clients: Clients, now: dt.datetime | None = None) -> tuple[int, str]:
+def period_evidence(args: argparse.Namespace, clients: Clients, now: dt.datetime | None = None,
+                    deployment: dict[str, Any] | None = None) -> tuple[int, str]:
     """Write the period's bundle; (exit code, the manifest's SHA-256). Exit 2 when a day of an account-region-rule
-    has no evidence or a snapshot was rejected (the bundle is written all the same)."""
+    has no evidence or a snapshot was rejected (the bundle is written all the same). `deployment`: what the
+    deployment enforces, as `evidence --deployment` read it (None: not read)."""
     now = now or dt.datetime.now(dt.UTC)
     if args.source != "scan" or args.aggregator or args.param:
         raise PeriodUsageError("--from/--to read the pack's snapshots and AWS Config's history: --source, "
@@ -101,7 +103,7 @@ def period_evidence(args: argparse.Namespace, clients: Clients, now: dt.datetime
         tuple(read.rejected) if read else (), args.snapshot_key, bool(history), history.functions if history else 0,
         calls, tuple(notes))
     generated_at = now.isoformat(timespec="seconds")
-    manifest = write_period_bundle(args.out, result, sources, generated_at, caller)
+    manifest = write_period_bundle(args.out, result, sources, generated_at, caller, deployment)
     reporter = getattr(args, "reporter", None)
     if reporter is not None:
         reporter.wrote(f"{args.out}/", f"period evidence bundle: {len(result.population)} function-rule timelines, "
