@@ -478,13 +478,6 @@ class Shards:
 COLLECT_EVERY = 4
 
 
-def open_at_most(concurrency: int) -> int:
-    """The accounts open at once (each holds its session, IAM cache and SCP chain, about 0.3 MB in the benchmark)
-    for `concurrency` workers: one per worker, enough for each worker to read another account (the account
-    steps of those opening count among them). Twice as many held 5 MB more at 16 workers, for no speed."""
-    return concurrency
-
-
 class Fleet:
     """The accounts and regions of a `Selection`, read from the caller's boto3 `session`.
 
@@ -630,12 +623,13 @@ class Fleet:
 
         def next_task() -> bool:
             """Submit one task: an account-region of the account with the fewest reads in flight; or, while
-            every account with work waiting is being read already, open another account (at most
-            `open_at_most(concurrency)` accounts open at once: memory stays that of a few accounts)."""
+            every account with work waiting is being read already, open another account. At most one account
+            a worker is open (those being opened count): each holds its session, IAM cache and SCP chain (about
+            0.3 MB in the benchmark), and twice as many held 5 MB more at 16 workers, for no speed."""
             nonlocal opening
             candidates = [a for a, queue in ready.items() if queue]
             best = min(candidates, key=lambda a: in_flight[a]) if candidates else None
-            if unopened and (best is None or in_flight[best]) and len(ready) + opening < open_at_most(concurrency):
+            if unopened and (best is None or in_flight[best]) and len(ready) + opening < concurrency:
                 account_id = unopened.popleft()
                 opening += 1
                 pending[pool.submit(self._account_step, account_id)] = (account_id, None)
