@@ -162,7 +162,7 @@ FUNCTIONS_STACK = json.dumps({
 
 
 def test_evidence_states_the_deployments_code_signing_and_hook_or_that_they_were_not_read(aws, estate, tmp_path,
-                                                                                          capsys):
+                                                                                          capsys, monkeypatch):
     """The deployment's trust (#22: code signing, the hook) in the bundle, read as `status` reads it: from the
     functions stack's own parameters; without --deployment the bundle says it was not read."""
     estate.function("plain")
@@ -187,5 +187,6 @@ def test_evidence_states_the_deployments_code_signing_and_hook_or_that_they_were
     deployment, _ = collect("absent", "--deployment", "another-deployment")
     assert deployment["code_signing"] == "code signing unknown (no functions stack or StackSet read)"
     capsys.readouterr()
+    monkeypatch.setattr(boto3, "Session", lambda *a, **k: pytest.fail("a session was made"))  # said before any read
     assert main(["evidence", "--out", str(tmp_path / "x"), "--region", REGION, "--deployment-bucket", "b"]) == 2
-    assert "describe --deployment STACK" in capsys.readouterr().err
+    assert "describe --deployment STACK" in capsys.readouterr().err and not (tmp_path / "x").exists()

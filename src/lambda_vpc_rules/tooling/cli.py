@@ -397,8 +397,6 @@ def deployment_read(args: argparse.Namespace) -> dict[str, Any] | None:
     """What the deployment enforces, as `status` states it (`deploy.cli.read_deployment`), for the bundle; None
     without --deployment. Both kinds of bundle state it (`period_evidence` is handed it)."""
     if not args.deployment:
-        if args.deployment_organization or args.deployment_bucket:
-            raise UsageError("--deployment-organization and --deployment-bucket describe --deployment STACK")
         return None
     from .deploy.cli import clients_for, read_deployment
     from .deploy.steps import DeployOptions
@@ -414,6 +412,8 @@ def deployment_read(args: argparse.Namespace) -> dict[str, Any] | None:
 def _evidence(args: argparse.Namespace) -> int:
     from ..outputs.evidence import MANIFEST, Evidence, file_entry, identity, write_bundle
 
+    if not args.deployment and (args.deployment_organization or args.deployment_bucket):  # before any read
+        raise UsageError("--deployment-organization and --deployment-bucket describe --deployment STACK")
     if args.period_from or args.period_to or args.snapshots or args.config_history or args.snapshot_key:
         from .period_evidence import period_evidence
 
