@@ -21,12 +21,8 @@ from lambda_vpc_rules.aws.organization import ALL, Fleet, Selection, scan_many  
 
 
 def main() -> None:
-    from conftest import FAKE_ENVIRONMENT
-
-    os.environ.update(FAKE_ENVIRONMENT)
     regions = ob.ALL_REGIONS[:2]
-    server = ob.Server(int(sys.argv[1]), regions, 2)
-    try:
+    with ob.served(int(sys.argv[1]), regions, 2) as server:
         warm = Selection(regions, tuple(server.accounts[:5]), ob.ROLE)
         scan_many(Fleet(boto3.Session(region_name=ob.REGION), warm, server.url), concurrency=16, sink=lambda _: None)
         gc.collect()
@@ -41,9 +37,6 @@ def main() -> None:
             print(f"{stat.size_diff / 2**20:.2f} MB in {stat.count_diff} blocks")
             for line in stat.traceback.format()[-6:]:
                 print("   ", line)
-    finally:
-        server.close()
-
 
 if __name__ == "__main__":
     main()

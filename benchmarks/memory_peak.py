@@ -21,12 +21,8 @@ from lambda_vpc_rules.aws.organization import Fleet, Selection, scan_many  # noq
 
 
 def main() -> None:
-    from conftest import FAKE_ENVIRONMENT
-
-    os.environ.update(FAKE_ENVIRONMENT)
     regions = ob.ALL_REGIONS[:4]
-    server = ob.Server(int(sys.argv[1]), regions, 20)
-    try:
+    with ob.served(int(sys.argv[1]), regions, 20) as server:
         ob.run(server, server.accounts[:5], regions, 16, stream=True)  # botocore's caches filled first
         for size in (int(n) for n in sys.argv[2].split(",")):
             gc.collect()
@@ -49,9 +45,6 @@ def main() -> None:
             if high["snapshot"] is not None:
                 for stat in high["snapshot"].statistics("filename")[:12]:
                     print(f"   {stat.size / 2**20:6.2f} MB {stat.count:8d} blocks  {stat.traceback[0].filename}")
-    finally:
-        server.close()
-
 
 if __name__ == "__main__":
     main()

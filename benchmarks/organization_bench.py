@@ -18,6 +18,7 @@ says which were measured)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import io
 import json
@@ -30,6 +31,7 @@ import time
 import tracemalloc
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
 
@@ -175,6 +177,20 @@ class Server:
         self.process.wait(timeout=60)
 
 
+@contextlib.contextmanager
+def served(accounts_: int, regions: tuple[str, ...], functions: int) -> Iterator[Server]:
+    """The organization seeded in moto's server, with the tests' fake credentials in this process (what the
+    scans' sessions sign with); the server stopped after."""
+    from conftest import FAKE_ENVIRONMENT
+
+    os.environ.update(FAKE_ENVIRONMENT)
+    server = Server(accounts_, regions, functions)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
 def run(server: Server, accounts: list[str] | str, regions: tuple[str, ...], concurrency: int,
         latency: float = 0.0, processes: int = 0, stream: bool = False, trace: bool = False) -> dict:
     """One scan. `stream`: verdicts handed to a sink that drops them (`--format jsonl` writing to /dev/null),
@@ -220,15 +236,11 @@ def measure_organization(accounts_: int = 50, regions: int = 3, functions: int =
                          concurrency: tuple[int, ...] = (1, 4, 16), processes: tuple[int, ...] = (0, 2),
                          memory_accounts: tuple[int, ...] = (), latency_only: bool = False,
                          memory_only: bool = False) -> dict:
-    from conftest import FAKE_ENVIRONMENT
-
     chosen = ALL_REGIONS[:regions]
-    os.environ.update(FAKE_ENVIRONMENT)
-    server = Server(accounts_, chosen, functions)
-    accounts = server.accounts
     runs: dict[str, dict] = {}
     memory = {}
-    try:
+    with served(accounts_, chosen, functions) as server:
+        accounts = server.accounts
         # the slowest first (concurrency 1 with a round trip): it leaves the CPU mostly idle
         for c in concurrency if not memory_only else ():
             for p in (p for p in processes if p <= c):
@@ -244,8 +256,6 @@ def measure_organization(accounts_: int = 50, regions: int = 3, functions: int =
         for n in sizes:
             memory[str(n)] = run(server, accounts[:n], chosen, 16, stream=True, trace=True)
         server_rss = int(Path(f"/proc/{server.process.pid}/status").read_text().split("VmHWM:")[1].split()[0]) / 1024
-    finally:
-        server.close()
     reference = next(iter(runs.values()))["verdicts"] if runs else None
     same = all(r["verdicts"] == reference for r in runs.values())
     for figures in [*runs.values(), *memory.values()]:
